@@ -1,0 +1,15 @@
+"""careis: commissioning and paying for integrated primary care in the English NHS.
+
+The package is layered (see docs/architecture.md); each layer only imports the ones below it:
+data -> synth -> engine -> codelists -> measures -> risk -> contracts -> payments ->
+commissioning -> report -> cli.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("careis")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

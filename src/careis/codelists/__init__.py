@@ -1,0 +1,180 @@
+"""Clinical code lists as data: `code,term` CSV files that users can replace with their own.
+
+Why data, not code: the codes that define "has COPD" or "care plan agreed" change with every
+SNOMED CT release and differ between local schemes. A commissioner's analyst must be able to
+drop in their own list (e.g. one downloaded from OpenCodelists) without touching Python.
+
+Shipped lists live in `careis/codelists/data/`; `index.csv` there records, for each list, its
+code system, a description and where it came from. A user folder given in the run config
+(`codelists: {path: my_lists/}`) is searched first, so a file `copd.csv` there replaces the
+shipped `copd.csv`.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from careis.data.schema import CODE_SYSTEMS, PATTERNS
+from careis.errors import ConfigError
+
+_SHIPPED = "careis.codelists"
+
+
+@dataclass(frozen=True)
+class Codelist:
+    """A named set of codes in one code system."""
+
+    name: str
+    system: str
+    codes: tuple[str, ...]
+    terms: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    description: str = ""
+    source: str = ""
+    path: str = ""
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._set
+
+    @property
+    def _set(self) -> frozenset[str]:
+        return frozenset(self.codes)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    name: str
+    system: str
+    description: str
+    source: str
+    group: str
+
+
+def _shipped_dir() -> Path:
+    return Path(str(resources.files(_SHIPPED).joinpath("data")))
+
+
+@cache
+def index() -> dict[str, IndexEntry]:
+    """Metadata of the shipped lists (name -> system, description, source, group)."""
+    path = _shipped_dir() / "index.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {
+        r["name"]: IndexEntry(r["name"], r["system"], r["description"], r["source"], r.get("group", ""))
+        for r in rows
+    }
+
+
+def read_codelist_csv(path: Path, name: str, system: str, description: str = "", source: str = "") -> Codelist:
+    """Read a `code,term` CSV (extra columns ignored). Malformed rows are a ConfigError.
+
+    A malformed row (no code, or a code that is not valid for the system) stops the load with
+    a message naming the file and row: a silently skipped code would silently change who is
+    counted.
+    """
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ConfigError("cannot read the code list.", file=path) from exc
+    with handle:
+        reader = csv.DictReader(handle)
+        fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+        if "code" not in fields:
+            raise ConfigError(
+                "the code list has no 'code' column.",
+                file=path,
+                where="header",
+                fix="the first line must be 'code,term'.",
+            )
+        reader.fieldnames = fields
+        codes: list[str] = []
+        terms: dict[str, str] = {}
+        import re
+
+        pattern = re.compile(PATTERNS[system]) if system in PATTERNS else None
+        for i, row in enumerate(reader, start=2):
+            if None in row:  # more fields than the header
+                raise ConfigError(
+                    "the row has more fields than the header.",
+                    file=path,
+                    where=f"line {i}",
+                    fix="quote terms that contain commas.",
+                )
+            code = (row.get("code") or "").strip()
+            if not code:
+                raise ConfigError("the row has no code.", file=path, where=f"line {i}", fix="add the code or delete the row.")
+            if pattern is not None and not pattern.match(code):
+                raise ConfigError(
+                    f"'{code}' is not a valid {system} code.",
+                    file=path,
+                    where=f"line {i}",
+                    fix=f"check the code; this list is declared as {system}.",
+                )
+            if code not in terms:
+                codes.append(code)
+                terms[code] = (row.get("term") or "").strip()
+    if not codes:
+        raise ConfigError("the code list is empty.", file=path, fix="add at least one 'code,term' row.")
+    return Codelist(name, system, tuple(codes), terms, description, source, str(path))
+
+
+class CodelistLibrary:
+    """Finds code lists by name: a user folder first, then the shipped lists."""
+
+    def __init__(self, user_dir: str | Path | None = None) -> None:
+        self.user_dir = Path(user_dir) if user_dir else None
+        if self.user_dir is not None and not self.user_dir.is_dir():
+            raise ConfigError("the code list folder does not exist.", file=self.user_dir)
+        self._cache: dict[str, Codelist] = {}
+
+    def names(self) -> list[str]:
+        names = set(index())
+        if self.user_dir is not None:
+            names.update(p.stem for p in self.user_dir.glob("*.csv") if p.stem != "index")
+        return sorted(names)
+
+    def get(self, name: str, system: str | None = None) -> Codelist:
+        if name in self._cache:
+            return self._cache[name]
+        meta = index().get(name)
+        resolved_system = system or (meta.system if meta else "snomed")
+        if resolved_system not in CODE_SYSTEMS:
+            raise ConfigError(f"unknown code system '{resolved_system}' for code list '{name}'.")
+        user_path = self.user_dir / f"{name}.csv" if self.user_dir else None
+        if user_path is not None and user_path.exists():
+            path, source = user_path, f"user list {user_path}"
+        else:
+            path = _shipped_dir() / f"{name}.csv"
+            source = meta.source if meta else ""
+            if not path.exists():
+                close = [n for n in self.names() if n.startswith(name[:3])][:5]
+                hint = f" Similar: {', '.join(close)}." if close else ""
+                raise ConfigError(
+                    f"no code list called '{name}'.{hint}",
+                    fix="add a code,term CSV of that name to your code list folder, or correct the name.",
+                )
+        codelist = read_codelist_csv(path, name, resolved_system, meta.description if meta else "", source)
+        self._cache[name] = codelist
+        return codelist
+
+    def codes(self, names: Iterable[str]) -> list[str]:
+        out: list[str] = []
+        for name in names:
+            out.extend(self.get(name).codes)
+        return out
+
+
+def union(lists: Sequence[Codelist]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for cl in lists:
+        for code in cl.codes:
+            seen.setdefault(code, None)
+    return tuple(seen)

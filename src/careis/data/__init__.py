@@ -1,0 +1,1 @@
+"""Canonical data model, loading, validation and quarantine (see `careis.data.schema`)."""

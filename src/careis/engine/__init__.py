@@ -1,0 +1,263 @@
+"""The query engine: the only place in careis that knows which backend runs the queries.
+
+Everything above this layer builds Ibis expressions against tables the engine hands out, and
+asks the engine to materialise or export them. DuckDB (in-process) is the default; PySpark
+local or cluster mode is selected with `engine: {backend: pyspark}` in the run config. No
+other module imports duckdb or pyspark.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import count
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import pyarrow as pa
+import pyarrow.parquet as pq
+from ibis.expr.types import Table
+from pydantic import BaseModel, ConfigDict, Field
+
+from careis.errors import ConfigError, DataError
+
+Backend = Literal["duckdb", "pyspark"]
+
+
+class EngineConfig(BaseModel):
+    """How to open the query engine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Backend = "duckdb"
+    threads: int | None = Field(default=None, ge=1, description="DuckDB threads (default: all cores).")
+    memory_limit: str | None = Field(
+        default="4GB", description="DuckDB memory limit before spilling to disk, e.g. '4GB'."
+    )
+    database: str | None = Field(default=None, description="DuckDB database file (default: in memory).")
+    spark_master: str = Field(default="local[2]", description="Spark master URL for pyspark.")
+    spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
+
+
+_names = count(1)
+
+
+class Engine:
+    """An open backend plus helpers to read, cache and export tables.
+
+    Create with `Engine.open(config)` (or `Engine.duckdb()` in tests); close with `close()`
+    or use as a context manager.
+    """
+
+    def __init__(self, con: ibis.BaseBackend, backend: Backend, owns_session: bool = True) -> None:
+        self.con = con
+        self.backend: Backend = backend
+        self._owns_session = owns_session
+        self._spill_dir: tempfile.TemporaryDirectory[str] | None = None
+
+    # ---------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, config: EngineConfig | None = None) -> Engine:
+        config = config or EngineConfig()
+        if config.backend == "duckdb":
+            return cls.duckdb(config)
+        if config.backend == "pyspark":
+            return cls.pyspark(config)
+        raise ConfigError(f"unknown engine backend '{config.backend}'.", fix="use duckdb or pyspark.")
+
+    @classmethod
+    def duckdb(cls, config: EngineConfig | None = None) -> Engine:
+        config = config or EngineConfig()
+        kwargs: dict[str, Any] = {}
+        if config.threads:
+            kwargs["threads"] = config.threads
+        if config.memory_limit:
+            kwargs["memory_limit"] = config.memory_limit
+        con = ibis.duckdb.connect(config.database or ":memory:", **kwargs)
+        engine = cls(con, "duckdb")
+        # Let DuckDB spill big joins to disk rather than fail when memory_limit is reached.
+        engine._spill_dir = tempfile.TemporaryDirectory(prefix="careis-duckdb-")
+        con.raw_sql(f"SET temp_directory = '{engine._spill_dir.name}'")
+        con.raw_sql("SET preserve_insertion_order = true")
+        return engine
+
+    @classmethod
+    def pyspark(cls, config: EngineConfig | None = None, session: Any | None = None) -> Engine:
+        """Open Ibis on PySpark. Pass an existing SparkSession to share one (tests do)."""
+        config = config or EngineConfig(backend="pyspark")
+        owns = session is None
+        if session is None:
+            try:
+                from pyspark.sql import SparkSession
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ConfigError(
+                    "the pyspark backend is not installed.",
+                    fix="pip install 'careis[spark]' (make test installs it).",
+                ) from exc
+            builder = (
+                SparkSession.builder.master(config.spark_master)
+                .appName("careis")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.ui.enabled", "false")
+                .config("spark.sql.shuffle.partitions", "4")
+                .config("spark.sql.ansi.enabled", "false")
+            )
+            for key, value in config.spark_conf.items():
+                builder = builder.config(key, value)
+            session = builder.getOrCreate()
+            session.sparkContext.setLogLevel("ERROR")
+        con = ibis.pyspark.connect(session)
+        return cls(con, "pyspark", owns_session=owns)
+
+    def close(self) -> None:
+        if self.backend == "duckdb" or self._owns_session:
+            self.con.disconnect()
+        if self._spill_dir is not None:
+            self._spill_dir.cleanup()
+            self._spill_dir = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- reading
+    def read_parquet(self, path: str | Path, name: str | None = None) -> Table:
+        """A lazy table over a Parquet file or a directory of Parquet files."""
+        path = Path(path)
+        if not path.exists():
+            raise DataError("file not found.", file=path)
+        target = str(path / "*.parquet") if path.is_dir() else str(path)
+        return self.con.read_parquet(target, table_name=name or self._fresh("parquet"))
+
+    def from_arrow(self, data: pa.Table, name: str | None = None) -> Table:
+        """Load an in-memory Arrow table into the backend (materialised)."""
+        name = name or self._fresh("arrow")
+        # ibis 12 + sqlglot 30 break create_table(obj=pa.Table) on DuckDB; a memtable works.
+        return self.con.create_table(name, ibis.memtable(data), overwrite=True)
+
+    def read_raw(self, path: str | Path) -> Table:
+        """Read a CSV or Parquet source for validation, without trusting its types.
+
+        Returns the file's own columns plus `_row`, the 1-based data row in the file (row 1 is
+        the first row after a CSV header), so a quarantine reason can point at the exact row.
+        CSV columns all come back as strings, so a bad date is a value to report, not a
+        crash; Parquet columns keep their stored types (the validator casts them). A folder
+        of Parquet files is read as one table; `_row` then counts within each file and
+        `_file` names it.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise DataError("file not found.", file=path)
+        name = path.name.lower()
+        if path.is_file() and name.endswith((".csv", ".csv.gz", ".txt")):
+            data = _read_csv_strings(path)
+            data = data.append_column("_row", pa.array(range(1, data.num_rows + 1), type=pa.int64()))
+            return self.from_arrow(data, self._fresh("raw"))
+        if not (path.is_dir() or name.endswith(".parquet")):
+            raise DataError(
+                f"unsupported file type '{path.suffix}'.",
+                file=path,
+                fix="give a .csv, .csv.gz or .parquet file (or a folder of Parquet files).",
+            )
+        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        if not files:
+            raise DataError("the folder holds no .parquet files.", file=path)
+        for file in files:
+            try:
+                pq.read_schema(file)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise DataError(f"cannot read as Parquet: {str(exc).splitlines()[0]}", file=file) from exc
+        if self.backend == "duckdb":
+            raw = self.con.read_parquet(
+                [str(f) for f in files],
+                table_name=self._fresh("raw"),
+                file_row_number=True,
+                filename=True,
+                union_by_name=True,
+            )
+            return raw.mutate(_row=raw.file_row_number.cast("int64") + 1, _file=raw.filename).drop(
+                "file_row_number", "filename"
+            )
+        parts = []
+        for file in files:
+            data = pq.read_table(file)
+            data = data.append_column("_row", pa.array(range(1, data.num_rows + 1), type=pa.int64()))
+            parts.append(data.append_column("_file", pa.array([str(file)] * data.num_rows, type=pa.string())))
+        return self.from_arrow(pa.concat_tables(parts, promote_options="permissive"), self._fresh("raw"))
+
+    # ---------------------------------------------------------------- running
+    def cache(self, expr: Table, name: str | None = None) -> Table:
+        """Materialise an expression once so later queries reuse it (a temp table / cached DF)."""
+        if self.backend == "duckdb":
+            return self.con.create_table(name or self._fresh("cache"), expr, temp=True, overwrite=True)
+        return expr.cache()
+
+    def to_arrow(self, expr: Table) -> pa.Table:
+        return expr.to_pyarrow()
+
+    def write_parquet(self, expr: Table, path: str | Path) -> Path:
+        """Write an expression to one Parquet file (parent folders created)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self.backend == "duckdb":
+            self.con.to_parquet(expr, str(path))
+        else:
+            pq.write_table(expr.to_pyarrow(), path)
+        return path
+
+    def sql_of(self, expr: Table) -> str:
+        """The SQL this backend would run for `expr` (for docs and debugging)."""
+        return str(self.con.compile(expr))
+
+    @contextmanager
+    def session(self) -> Iterator[Engine]:
+        try:
+            yield self
+        finally:
+            self.close()
+
+    @staticmethod
+    def _fresh(prefix: str) -> str:
+        return f"_careis_{prefix}_{os.getpid()}_{next(_names)}"
+
+
+def _csv_header(path: Path) -> list[str]:
+    import csv
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            return next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"cannot read the CSV header ({exc.__class__.__name__}).", file=path) from exc
+
+
+def _read_csv_strings(path: Path) -> pa.Table:
+    """Read every column as a string; empty fields are null."""
+    import pyarrow.csv as pacsv
+
+    header = _csv_header(path)
+    if not header:
+        raise DataError("the file is empty (no header row).", file=path, fix="add a header row naming the columns.")
+    try:
+        return pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        )
+    except pa.ArrowInvalid as exc:
+        raise DataError(
+            f"cannot read as CSV: {str(exc).splitlines()[0]}",
+            file=path,
+            fix="check the delimiter is a comma and every row has as many fields as the header.",
+        ) from exc
