@@ -1,5 +1,322 @@
-"""careis command line (placeholder replaced below)."""
+"""careis command line. Commands mirror the stages: generate, validate, run, demo.
+
+User errors (`CareisError`) print one line and exit with status 2; no traceback. Anything else
+is a bug in careis and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from careis import __version__
+from careis.errors import CareisError
+
+app = typer.Typer(
+    name="careis",
+    help="Commission and pay for integrated primary care: risk, measures, contracts, payments.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
 
 
-def main() -> None:
-    raise SystemExit(0)
+class RichReporter:
+    """Shows each pipeline stage as a line, with a progress bar for long ones."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.task: Any = None
+
+    def stage(self, name: str, description: str) -> None:
+        self.task = self.p.add_task(description, total=None, counted=False)
+
+    def progress(self, done: int, total: int) -> None:
+        if self.task is not None:
+            self.p.update(self.task, completed=done, total=total, counted=True)
+
+    def done(self, name: str, seconds: float, note: str = "") -> None:
+        if self.task is not None:
+            task = self.p.tasks[self.task]
+            self.p.update(
+                self.task,
+                total=task.total or 1,
+                completed=task.total or 1,
+                description=f"[green]✓[/green] {task.description} [dim]({seconds:.1f} s{'; ' + note if note else ''})[/dim]",
+            )
+        self.task = None
+
+
+class _CountColumn(MofNCompleteColumn):
+    """'done/total' for stages that report progress; blank for those that do not."""
+
+    def render(self, task: Any) -> Any:
+        if task.total is None or not task.fields.get("counted"):
+            return Text("")
+        return Text(f"{int(task.completed):,}/{int(task.total):,}", style="progress.download")
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(finished_text=" "),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        _CountColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _examples_dir() -> Path:
+    return Path(str(resources.files("careis.examples")))
+
+
+@app.command()
+def generate(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write the canonical tables to.")
+    ] = Path("data/synthetic"),
+    sub_icb: Annotated[
+        list[str] | None,
+        typer.Option("--sub-icb", help="Sub-ICB (old CCG) code, e.g. 00T. Repeatable."),
+    ] = None,
+    icb: Annotated[
+        list[str] | None, typer.Option("--icb", help="ICB code, e.g. QOP. Repeatable.")
+    ] = None,
+    practice: Annotated[
+        list[str] | None, typer.Option("--practice", help="Practice code. Repeatable.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 42,
+    scale: Annotated[
+        float, typer.Option(help="Multiply every list size by this (e.g. 0.1 for a quick try).")
+    ] = 1.0,
+    first_year: Annotated[
+        int, typer.Option(help="First financial year generated (2022 = 2022/23).")
+    ] = 2022,
+    years: Annotated[int, typer.Option(help="Number of financial years generated.")] = 3,
+) -> None:
+    """Generate a synthetic population for real practices (Parquet canonical tables)."""
+    from careis.synth import SynthConfig, expected_patients
+    from careis.synth import generate as run_generate
+
+    try:
+        cfg = SynthConfig(
+            sub_icb=sub_icb or None,
+            icb=icb or None,
+            practices=practice or None,
+            seed=seed,
+            scale=scale,
+            first_year=first_year,
+            years=years,
+        )
+    except ValueError as exc:
+        raise CareisError(f"bad generator settings: {_first_line(exc)}") from None
+    total = expected_patients(cfg)
+    with _progress() as progress:
+        task = progress.add_task(f"Generating ~{total:,} patients", total=total)
+        summary = run_generate(
+            cfg, out, progress=lambda done, tot: progress.update(task, completed=done, total=tot)
+        )
+    console.print(f"Wrote synthetic data to [bold]{out}[/bold]")
+    counts = getattr(summary, "row_counts", None) or getattr(summary, "rows", None)
+    if isinstance(counts, dict):
+        table = RichTable("table", "rows", title="Rows written")
+        for name, n in counts.items():
+            table.add_row(str(name), f"{int(n):,}")
+        console.print(table)
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="Folder of canonical tables (Parquet or CSV).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write quarantine files and summary here.")
+    ] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Extract date YYYY-MM-DD (later dates are impossible).")
+    ] = None,
+) -> None:
+    """Validate a dataset: accepted rows, quarantined rows with reasons, and counts that reconcile."""
+    from careis.data.load import load_dataset, render_summary
+    from careis.engine import Engine
+
+    day = _parse_date(extract_date, "--extract-date") if extract_date else None
+    with Engine.duckdb() as engine:
+        result = load_dataset(engine, data, extract_date=day)
+        console.print(render_summary(result.summary))
+        if out is not None:
+            result.write_quarantine(engine, out)
+            console.print(f"Quarantine written to [bold]{out}[/bold]")
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Run config YAML (see examples/demo.yaml).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (overrides output.dir).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data folder (overrides data.path).")
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="Query engine: duckdb or pyspark (overrides engine.backend).")
+    ] = None,
+) -> None:
+    """Run every stage from one config: validate, risk, measures, payments, report."""
+    from careis.config import load_run_config
+
+    overrides: dict[str, Any] = {}
+    if out is not None:
+        overrides["output.dir"] = str(out)
+    if data is not None:
+        overrides["data.path"] = str(data)
+    if engine is not None:
+        overrides["engine.backend"] = engine
+    cfg = load_run_config(config, overrides=overrides)
+    _run(cfg)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/demo"),
+    data: Annotated[
+        Path, typer.Option("--data", help="Where the synthetic data live (generated if missing).")
+    ] = Path("data/demo"),
+) -> None:
+    """Generate a synthetic sub-ICB (if not already there) and run the example scheme on it."""
+    from careis.config import load_run_config
+
+    cfg = load_run_config(
+        _examples_dir() / "demo.yaml", overrides={"output.dir": str(out), "data.path": str(data)}
+    )
+    _run(cfg)
+
+
+def _run(cfg: Any) -> None:
+    from careis.pipeline import run as run_pipeline
+
+    console.print(f"[bold]{cfg.name}[/bold]")
+    with _progress() as progress:
+        result = run_pipeline(cfg, reporter=RichReporter(progress))
+    total = sum(result.timings.values())
+    console.print(f"Finished in {total:.1f} s. Outputs in [bold]{result.out_dir}[/bold]")
+    if result.report is not None:
+        console.print(
+            f"Report: [bold link=file://{result.report.resolve()}]{result.report}[/bold link=file://{result.report.resolve()}]"
+        )
+
+
+@app.command()
+def orgs(
+    level: Annotated[str, typer.Option(help="sub_icb, icb or pcn.")] = "sub_icb",
+    within: Annotated[
+        str | None, typer.Option(help="Only those inside this ICB or sub-ICB code.")
+    ] = None,
+) -> None:
+    """List the real organisations careis knows (for choosing what to generate)."""
+    from careis.data.reference import practices
+
+    if level not in ("sub_icb", "icb", "pcn"):
+        raise CareisError(f"unknown level '{level}'.", fix="use sub_icb, icb or pcn.")
+    table = practices()
+    if within:
+        table = table[(table["icb_code"] == within) | (table["sub_icb_code"] == within)]
+    size_cols = [c for c in table.columns if c.startswith(("m_", "f_"))]
+    table = table.assign(list_size=table[size_cols].sum(axis=1, min_count=1))
+    grouped = (
+        table.groupby([f"{level}_code", f"{level}_name"])
+        .agg(practices=("practice_code", "size"), list_size=("list_size", "sum"))
+        .reset_index()
+    )
+    out = RichTable(f"{level} code", "name", "practices", "list size (2016)")
+    for row in grouped.itertuples(index=False):
+        out.add_row(str(row[0]), str(row[1]), str(row[2]), f"{int(row[3]):,}")
+    console.print(out)
+
+
+@app.command()
+def schema(
+    table: Annotated[str | None, typer.Argument(help="One table (default: all).")] = None,
+) -> None:
+    """Show the canonical data model: tables, columns, types and rules."""
+    from careis.data import schema as s
+
+    specs = [s.spec(table)] if table else list(s.TABLES.values())
+    for spec in specs:
+        t = RichTable(
+            "column",
+            "type",
+            "null?",
+            "rule",
+            "meaning",
+            title=f"{spec.name} — {spec.description}",
+            title_justify="left",
+        )
+        for col in (*spec.columns, *spec.derived):
+            rule = ""
+            if col.allowed:
+                rule = "one of " + ", ".join(col.allowed)
+            elif col.pattern:
+                rule = f"matches {col.pattern}"
+            elif col.minimum is not None:
+                rule = f"{col.minimum:g}..{col.maximum:g}"
+            if col in spec.derived:
+                rule = "derived by careis"
+            t.add_row(col.name, col.dtype, "yes" if col.nullable else "no", rule, col.description)
+        if spec.key:
+            t.caption = f"unique key: {', '.join(spec.key)}"
+        console.print(t)
+
+
+@app.command()
+def version() -> None:
+    """Print the careis version."""
+    console.print(__version__)
+
+
+def _parse_date(text: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CareisError(
+            f"{name}: '{text}' is not a date.", fix="write it as YYYY-MM-DD."
+        ) from None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the typer app, turning CareisError into one line and exit status 2."""
+    try:
+        app(args=argv, prog_name="careis")
+    except CareisError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

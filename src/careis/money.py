@@ -51,7 +51,9 @@ def format_gbp(value: Decimal) -> str:
     return f"{sign}£{abs(pence):,.2f}"
 
 
-def allocate(total: Decimal, weights: Mapping[K, Decimal | int], order: Sequence[K] | None = None) -> dict[K, Decimal]:
+def allocate(
+    total: Decimal, weights: Mapping[K, Decimal | int], order: Sequence[K] | None = None
+) -> dict[K, Decimal]:
     """Split `total` (whole pence) in proportion to `weights` by the largest-remainder method.
 
     Every part is whole pence and the parts sum exactly to `total`. Each party first gets its

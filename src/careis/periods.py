@@ -81,5 +81,7 @@ def parse_financial_year(text: str) -> Period:
     if "/" in cleaned:
         tail = cleaned.split("/")[1]
         if not tail.isdigit() or int(tail) % 100 != (year + 1) % 100:
-            raise ValueError(f"'{text}' is not a financial year; write it as {year}/{(year + 1) % 100:02d}")
+            raise ValueError(
+                f"'{text}' is not a financial year; write it as {year}/{(year + 1) % 100:02d}"
+            )
     return financial_year(year)

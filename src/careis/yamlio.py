@@ -120,21 +120,24 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
     node = data
     parts = list(loc)
     for i, part in enumerate(parts):
-        if isinstance(node, Mapping) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, Mapping) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
             out.append(part)
             node = node[part]
         elif isinstance(node, Mapping) and i + 1 < len(parts) and parts[i + 1] in node:
             continue  # a union tag, not a key in the file
+        elif isinstance(node, Mapping) and part in {v for v in node.values() if isinstance(v, str)}:
+            continue  # a tagged union's tag, taken from the discriminator's value
         else:
             out.append(part)
             node = None
     return tuple(out)
 
 
-def validation_error(exc: ValidationError, data: Any, lines: Mapping[Loc, int], source: str | Path) -> ConfigError:
+def validation_error(
+    exc: ValidationError, data: Any, lines: Mapping[Loc, int], source: str | Path
+) -> ConfigError:
     """Turn pydantic's errors into one line naming file, line and field.
 
     An unknown field is reported first (it is usually a typo that also causes a 'missing'
@@ -143,7 +146,14 @@ def validation_error(exc: ValidationError, data: Any, lines: Mapping[Loc, int], 
     import difflib
 
     errors = exc.errors(include_url=False)
-    cleaned = [(_clean_loc(tuple(e.get("loc", ())), data), e) for e in errors]
+    cleaned = []
+    for e in errors:
+        loc = _clean_loc(tuple(e.get("loc", ())), data)
+        if e.get("type") == "union_tag_invalid":
+            # point at the discriminator's own line ("type: bonus"), not the item's first line
+            tag = str((e.get("ctx") or {}).get("discriminator", "")).strip("'")
+            loc = (*loc, tag) if tag else loc
+        cleaned.append((loc, e))
     cleaned.sort(key=lambda pair: 0 if pair[1].get("type") == "extra_forbidden" else 1)
     loc, first = cleaned[0]
     line = line_of(lines, loc)
@@ -162,15 +172,27 @@ def validation_error(exc: ValidationError, data: Any, lines: Mapping[Loc, int], 
             if e.get("type") == "missing" and other[:-1] == loc[:-1] and other
         ]
         guess = difflib.get_close_matches(name, missing_here, n=1)
-        fix = f"did you mean '{guess[0]}'?" if guess else "check the spelling against the documented fields."
+        fix = (
+            f"did you mean '{guess[0]}'?"
+            if guess
+            else "check the spelling against the documented fields."
+        )
     elif kind == "missing":
         problem = f"required field '{field}' is missing"
         fix = f"add '{loc[-1] if loc else field}:' here."
     else:
         value = first.get("input")
-        shown = f" (got {value!r})" if value is not None and not isinstance(value, Mapping | list) else ""
+        shown = (
+            f" (got {value!r})"
+            if value is not None and not isinstance(value, Mapping | list)
+            else ""
+        )
         problem = f"field '{field}': {msg}{shown}"
-    related = {id(e) for other, e in cleaned if kind == "extra_forbidden" and e.get("type") == "missing" and other[:-1] == loc[:-1]}
+    related = {
+        id(e)
+        for other, e in cleaned
+        if kind == "extra_forbidden" and e.get("type") == "missing" and other[:-1] == loc[:-1]
+    }
     more = len(errors) - 1 - len(related)
     if more > 0:
         problem += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"

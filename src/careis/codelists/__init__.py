@@ -68,12 +68,16 @@ def index() -> dict[str, IndexEntry]:
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return {
-        r["name"]: IndexEntry(r["name"], r["system"], r["description"], r["source"], r.get("group", ""))
+        r["name"]: IndexEntry(
+            r["name"], r["system"], r["description"], r["source"], r.get("group", "")
+        )
         for r in rows
     }
 
 
-def read_codelist_csv(path: Path, name: str, system: str, description: str = "", source: str = "") -> Codelist:
+def read_codelist_csv(
+    path: Path, name: str, system: str, description: str = "", source: str = ""
+) -> Codelist:
     """Read a `code,term` CSV (extra columns ignored). Malformed rows are a ConfigError.
 
     A malformed row (no code, or a code that is not valid for the system) stops the load with
@@ -110,7 +114,12 @@ def read_codelist_csv(path: Path, name: str, system: str, description: str = "",
                 )
             code = (row.get("code") or "").strip()
             if not code:
-                raise ConfigError("the row has no code.", file=path, where=f"line {i}", fix="add the code or delete the row.")
+                raise ConfigError(
+                    "the row has no code.",
+                    file=path,
+                    where=f"line {i}",
+                    fix="add the code or delete the row.",
+                )
             if pattern is not None and not pattern.match(code):
                 raise ConfigError(
                     f"'{code}' is not a valid {system} code.",
@@ -122,7 +131,9 @@ def read_codelist_csv(path: Path, name: str, system: str, description: str = "",
                 codes.append(code)
                 terms[code] = (row.get("term") or "").strip()
     if not codes:
-        raise ConfigError("the code list is empty.", file=path, fix="add at least one 'code,term' row.")
+        raise ConfigError(
+            "the code list is empty.", file=path, fix="add at least one 'code,term' row."
+        )
     return Codelist(name, system, tuple(codes), terms, description, source, str(path))
 
 
@@ -161,7 +172,9 @@ class CodelistLibrary:
                     f"no code list called '{name}'.{hint}",
                     fix="add a code,term CSV of that name to your code list folder, or correct the name.",
                 )
-        codelist = read_codelist_csv(path, name, resolved_system, meta.description if meta else "", source)
+        codelist = read_codelist_csv(
+            path, name, resolved_system, meta.description if meta else "", source
+        )
         self._cache[name] = codelist
         return codelist
 

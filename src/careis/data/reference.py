@@ -27,7 +27,8 @@ AGE_BANDS: tuple[tuple[str, int, int], ...] = (
 
 
 def _open(name: str) -> str:
-    return str(resources.files("careis.data.reference").joinpath(name))
+    # `reference` is a data folder, not a package: resolve it from its parent package.
+    return str(resources.files("careis.data").joinpath("reference", name))
 
 
 @cache

@@ -111,7 +111,9 @@ MEMBERSHIPS = TableSpec(
         Column("group_type", "string", "Kind of grouping.", allowed=GROUP_TYPES),
         Column("group_code", "string", "The grouping's org_code."),
         Column("valid_from", "date", "First day of membership (inclusive)."),
-        Column("valid_to", "date", "Last day of membership (inclusive); null = open.", nullable=True),
+        Column(
+            "valid_to", "date", "Last day of membership (inclusive); null = open.", nullable=True
+        ),
     ),
 )
 
@@ -141,9 +143,19 @@ REGISTRATIONS = TableSpec(
     key=("patient_id", "start_date"),
     columns=(
         Column("patient_id", "string", "The patient."),
-        Column("practice_code", "string", "The practice (must be a known practice).", pattern=PATTERNS["ods_practice"]),
+        Column(
+            "practice_code",
+            "string",
+            "The practice (must be a known practice).",
+            pattern=PATTERNS["ods_practice"],
+        ),
         Column("start_date", "date", "First day registered (inclusive)."),
-        Column("end_date", "date", "Last day registered (inclusive); null = still registered.", nullable=True),
+        Column(
+            "end_date",
+            "date",
+            "Last day registered (inclusive); null = still registered.",
+            nullable=True,
+        ),
     ),
 )
 
@@ -151,14 +163,19 @@ EVENTS = TableSpec(
     name="events",
     description=(
         "Coded clinical events from the GP record (diagnoses, care processes, observations, "
-        "medicine issues). Must fall within one of the patient's registrations."
+        "medicine issues). Must fall within one of the patient's registrations, or before the first (history carried over from earlier practices; see LoadOptions.history_before_registration)."
     ),
     columns=(
         Column("patient_id", "string", "The patient."),
         Column("event_date", "date", "Date the event was recorded as happening."),
         Column("code_system", "string", "Terminology of `code`.", allowed=CODE_SYSTEMS),
         Column("code", "string", "The clinical code (string; SNOMED CT ids exceed 2**53)."),
-        Column("value", "float64", "Numeric value where the code carries one (e.g. HbA1c).", nullable=True),
+        Column(
+            "value",
+            "float64",
+            "Numeric value where the code carries one (e.g. HbA1c).",
+            nullable=True,
+        ),
     ),
 )
 
@@ -170,14 +187,24 @@ ADMISSIONS = TableSpec(
         Column("spell_id", "string", "Unique spell identifier."),
         Column("patient_id", "string", "The patient."),
         Column("admission_date", "date", "Date of admission."),
-        Column("discharge_date", "date", "Date of discharge; null while still in hospital.", nullable=True),
+        Column(
+            "discharge_date",
+            "date",
+            "Date of discharge; null while still in hospital.",
+            nullable=True,
+        ),
         Column(
             "admission_method",
             "string",
             "HES admission method code (21-25, 2A-2D, 28 are emergencies).",
             allowed=ADMISSION_METHODS,
         ),
-        Column("primary_diagnosis", "string", "Primary diagnosis, ICD-10 (e.g. J44.1 or J441).", pattern=PATTERNS["icd10"]),
+        Column(
+            "primary_diagnosis",
+            "string",
+            "Primary diagnosis, ICD-10 (e.g. J44.1 or J441).",
+            pattern=PATTERNS["icd10"],
+        ),
         Column("provider_code", "string", "Hospital provider ODS code."),
     ),
     derived=(Column("is_emergency", "boolean", "Admission method is an emergency method."),),
@@ -191,14 +218,24 @@ AE_ATTENDANCES = TableSpec(
         Column("attendance_id", "string", "Unique attendance identifier."),
         Column("patient_id", "string", "The patient."),
         Column("arrival_date", "date", "Date of arrival."),
-        Column("department_type", "string", "ECDS department type 1-4.", allowed=AE_DEPARTMENT_TYPES),
+        Column(
+            "department_type", "string", "ECDS department type 1-4.", allowed=AE_DEPARTMENT_TYPES
+        ),
         Column("provider_code", "string", "Provider ODS code."),
     ),
 )
 
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
-    for spec in (ORGANISATIONS, MEMBERSHIPS, PATIENTS, REGISTRATIONS, EVENTS, ADMISSIONS, AE_ATTENDANCES)
+    for spec in (
+        ORGANISATIONS,
+        MEMBERSHIPS,
+        PATIENTS,
+        REGISTRATIONS,
+        EVENTS,
+        ADMISSIONS,
+        AE_ATTENDANCES,
+    )
 }
 
 # Order in which tables must be validated: later tables are checked against earlier ones

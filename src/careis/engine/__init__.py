@@ -9,6 +9,7 @@ other module imports duckdb or pyspark.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,11 +34,15 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Backend = "duckdb"
-    threads: int | None = Field(default=None, ge=1, description="DuckDB threads (default: all cores).")
+    threads: int | None = Field(
+        default=None, ge=1, description="DuckDB threads (default: all cores)."
+    )
     memory_limit: str | None = Field(
         default="4GB", description="DuckDB memory limit before spilling to disk, e.g. '4GB'."
     )
-    database: str | None = Field(default=None, description="DuckDB database file (default: in memory).")
+    database: str | None = Field(
+        default=None, description="DuckDB database file (default: in memory)."
+    )
     spark_master: str = Field(default="local[2]", description="Spark master URL for pyspark.")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
 
@@ -66,7 +71,9 @@ class Engine:
             return cls.duckdb(config)
         if config.backend == "pyspark":
             return cls.pyspark(config)
-        raise ConfigError(f"unknown engine backend '{config.backend}'.", fix="use duckdb or pyspark.")
+        raise ConfigError(
+            f"unknown engine backend '{config.backend}'.", fix="use duckdb or pyspark."
+        )
 
     @classmethod
     def duckdb(cls, config: EngineConfig | None = None) -> Engine:
@@ -104,6 +111,8 @@ class Engine:
                 .config("spark.ui.enabled", "false")
                 .config("spark.sql.shuffle.partitions", "4")
                 .config("spark.sql.ansi.enabled", "false")
+                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="careis-spark-"))
             )
             for key, value in config.spark_conf.items():
                 builder = builder.config(key, value)
@@ -137,6 +146,11 @@ class Engine:
     def from_arrow(self, data: pa.Table, name: str | None = None) -> Table:
         """Load an in-memory Arrow table into the backend (materialised)."""
         name = name or self._fresh("arrow")
+        if self.backend == "pyspark":
+            # A temp view, not a managed table: nothing is written to a spark-warehouse folder.
+            session = self.con._session
+            session.createDataFrame(data).createOrReplaceTempView(name)
+            return self.con.table(name)
         # ibis 12 + sqlglot 30 break create_table(obj=pa.Table) on DuckDB; a memtable works.
         return self.con.create_table(name, ibis.memtable(data), overwrite=True)
 
@@ -156,7 +170,9 @@ class Engine:
         name = path.name.lower()
         if path.is_file() and name.endswith((".csv", ".csv.gz", ".txt")):
             data = _read_csv_strings(path)
-            data = data.append_column("_row", pa.array(range(1, data.num_rows + 1), type=pa.int64()))
+            data = data.append_column(
+                "_row", pa.array(range(1, data.num_rows + 1), type=pa.int64())
+            )
             return self.from_arrow(data, self._fresh("raw"))
         if not (path.is_dir() or name.endswith(".parquet")):
             raise DataError(
@@ -171,7 +187,9 @@ class Engine:
             try:
                 pq.read_schema(file)
             except (pa.ArrowInvalid, OSError) as exc:
-                raise DataError(f"cannot read as Parquet: {str(exc).splitlines()[0]}", file=file) from exc
+                raise DataError(
+                    f"cannot read as Parquet: {str(exc).splitlines()[0]}", file=file
+                ) from exc
         if self.backend == "duckdb":
             raw = self.con.read_parquet(
                 [str(f) for f in files],
@@ -186,15 +204,27 @@ class Engine:
         parts = []
         for file in files:
             data = pq.read_table(file)
-            data = data.append_column("_row", pa.array(range(1, data.num_rows + 1), type=pa.int64()))
-            parts.append(data.append_column("_file", pa.array([str(file)] * data.num_rows, type=pa.string())))
-        return self.from_arrow(pa.concat_tables(parts, promote_options="permissive"), self._fresh("raw"))
+            data = data.append_column(
+                "_row", pa.array(range(1, data.num_rows + 1), type=pa.int64())
+            )
+            parts.append(
+                data.append_column("_file", pa.array([str(file)] * data.num_rows, type=pa.string()))
+            )
+        return self.from_arrow(
+            pa.concat_tables(parts, promote_options="permissive"), self._fresh("raw")
+        )
 
     # ---------------------------------------------------------------- running
     def cache(self, expr: Table, name: str | None = None) -> Table:
         """Materialise an expression once so later queries reuse it (a temp table / cached DF)."""
         if self.backend == "duckdb":
-            return self.con.create_table(name or self._fresh("cache"), expr, temp=True, overwrite=True)
+            # One CREATE TEMP TABLE ... AS SELECT: Ibis's create_table runs CREATE then INSERT,
+            # measurably slower on tens of millions of rows.
+            name = name or self._fresh("cache")
+            # Register any in-memory tables (memtables) the expression reads before compiling.
+            self.con._run_pre_execute_hooks(expr)
+            self.con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {self.con.compile(expr)}')
+            return self.con.table(name)
         return expr.cache()
 
     def to_arrow(self, expr: Table) -> pa.Table:
@@ -235,7 +265,9 @@ def _csv_header(path: Path) -> list[str]:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             return next(csv.reader(handle), [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"cannot read the CSV header ({exc.__class__.__name__}).", file=path) from exc
+        raise DataError(
+            f"cannot read the CSV header ({exc.__class__.__name__}).", file=path
+        ) from exc
 
 
 def _read_csv_strings(path: Path) -> pa.Table:
@@ -244,7 +276,22 @@ def _read_csv_strings(path: Path) -> pa.Table:
 
     header = _csv_header(path)
     if not header:
-        raise DataError("the file is empty (no header row).", file=path, fix="add a header row naming the columns.")
+        raise DataError(
+            "the file is empty (no header row).",
+            file=path,
+            fix="add a header row naming the columns.",
+        )
+    # Backends (DuckDB) treat column names case-insensitively: two names that differ only in
+    # case cannot both be loaded, so say so rather than crash.
+    seen: dict[str, str] = {}
+    for name in header:
+        if name.lower() in seen:
+            raise DataError(
+                f"columns '{seen[name.lower()]}' and '{name}' differ only in case.",
+                file=path,
+                fix="rename or remove one of them (column names are not case-sensitive).",
+            )
+        seen[name.lower()] = name
     try:
         return pacsv.read_csv(
             path,
@@ -256,8 +303,10 @@ def _read_csv_strings(path: Path) -> pa.Table:
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
         )
     except pa.ArrowInvalid as exc:
+        # pyarrow quotes the offending row after "got N:"; it may hold an NHS number, so stop.
+        first = re.sub(r"(got \d+)\b.*", r"\1", str(exc).splitlines()[0])
         raise DataError(
-            f"cannot read as CSV: {str(exc).splitlines()[0]}",
+            f"cannot read as CSV: {first}",
             file=path,
             fix="check the delimiter is a comma and every row has as many fields as the header.",
         ) from exc

@@ -1,0 +1,161 @@
+"""careis benchmarks: `make bench` (or `python benchmarks/run.py [--only NAME] [--icb CODE]`).
+
+Each benchmark runs in a fresh subprocess so its wall time and peak memory (max RSS of the
+process tree's largest member, from the kernel) are its own. Results are printed as a table
+and written to `benchmarks/results/latest.json`; docs/performance.md records the figures with
+the machine they came from.
+
+Benchmarks:
+- generate: a synthetic ICB of about 1.5 million registered patients (default ICB QOQ, whose
+  real 2016 list is 1.48 million), three financial years;
+- run: the full commissioning run on that data on DuckDB (validate, risk, measures, payments,
+  report), with the seconds of each stage and patients per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "bench"
+OUT = ROOT / "out" / "bench"
+RESULTS = ROOT / "benchmarks" / "results"
+CAREIS = [sys.executable, "-m", "careis.cli"]
+
+
+def machine() -> dict[str, Any]:
+    mem_gb = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemTotal"):
+                    mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "cpu": cpu,
+        "python": platform.python_version(),
+    }
+
+
+_WRAPPER = (
+    "import json, resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "done = subprocess.run(sys.argv[1:])\n"
+    "wall = time.perf_counter() - t\n"
+    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print('BENCH ' + json.dumps([done.returncode, wall, rss]), file=sys.stderr)\n"
+)
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Run `cmd` in a fresh wrapper process; return (wall seconds, peak RSS in GB).
+
+    The wrapper is new for every benchmark, so the peak it reports (the largest RSS of its
+    children, from the kernel) belongs to this command alone.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *cmd],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    line = next((ln for ln in reversed(done.stderr.splitlines()) if ln.startswith("BENCH ")), None)
+    if line is None:
+        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        raise SystemExit(f"benchmark wrapper failed: {' '.join(cmd)}")
+    code, wall, rss_kib = json.loads(line[6:])
+    if code != 0:
+        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}")
+    return float(wall), rss_kib / 1024 / 1024
+
+
+def bench_generate(icb: str) -> dict[str, Any]:
+    if DATA.exists():
+        shutil.rmtree(DATA)
+    wall, peak = timed([*CAREIS, "generate", "--icb", icb, "--out", str(DATA)])
+    gen = json.loads((DATA / "generation.json").read_text())
+    counts = gen.get("row_counts", {})
+    patients = int(counts.get("patients", 0))
+    return {
+        "name": "generate",
+        "icb": icb,
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak, 2),
+        "patients": patients,
+        "patients_per_s": round(patients / wall),
+        "rows": counts,
+    }
+
+
+def bench_run() -> dict[str, Any]:
+    config = ROOT / "benchmarks" / "bench.yaml"
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    wall, peak = timed([*CAREIS, "run", str(config), "--data", str(DATA), "--out", str(OUT)])
+    stages = json.loads((OUT / "run_log.json").read_text())["seconds"]
+    gen = json.loads((DATA / "generation.json").read_text())
+    patients = int(gen.get("row_counts", {}).get("patients", 0))
+    return {
+        "name": "run (duckdb)",
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak, 2),
+        "patients": patients,
+        "stages_s": stages,
+        "patients_per_s": {k: (round(patients / v) if v > 0 else None) for k, v in stages.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--icb", default="QOQ", help="ICB to generate (default QOQ, ~1.5M patients)"
+    )
+    parser.add_argument(
+        "--only", choices=["generate", "run"], help="run one benchmark (run needs data)"
+    )
+    args = parser.parse_args()
+    results: list[dict[str, Any]] = []
+    if args.only in (None, "generate"):
+        results.append(bench_generate(args.icb))
+        print(json.dumps(results[-1], indent=2))
+    if args.only in (None, "run"):
+        if not (DATA / "patients.parquet").exists():
+            raise SystemExit("no benchmark data: run without --only first")
+        results.append(bench_run())
+        print(json.dumps(results[-1], indent=2))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": results}
+    (RESULTS / "latest.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print("\nbenchmark           wall (s)   peak RSS (GB)   patients/s")
+    for r in results:
+        rate = r["patients_per_s"] if isinstance(r["patients_per_s"], int) else ""
+        print(f"{r['name']:<18} {r['wall_s']:>9} {r['peak_rss_gb']:>15} {rate!s:>12}")
+        for stage, secs in r.get("stages_s", {}).items():
+            print(f"  {stage:<16} {secs:>9}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The run config: one YAML file that says which data, which periods, which scheme, which outputs.
+
+Why one file: a payment must be re-derivable later. The config (with the hashes of the inputs
+it names) is written into the run's manifest, so `careis run` on the same config and the same
+inputs gives the same statements.
+
+Path rule: `data.path` and `output.dir` are workspace locations and resolve against the
+current working directory; every other relative path (contract, code lists, measures) travels
+with the config and resolves against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from careis.engine import EngineConfig
+from careis.errors import ConfigError
+from careis.periods import Period, parse_financial_year
+from careis.synth import SynthConfig
+from careis.yamlio import load_yaml, model_from_data
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _period(value: Any) -> Any:
+    """Accept '2024/25' (a financial year) or {start, end} for a period."""
+    if isinstance(value, str | int):
+        try:
+            return parse_financial_year(str(value))
+        except ValueError as exc:
+            raise ValueError(str(exc)) from exc
+    return value
+
+
+class PeriodsConfig(_Model):
+    baseline: Period = Field(description="Baseline period, e.g. '2023/24' or {start:, end:}.")
+    performance: Period = Field(description="Performance period, e.g. '2024/25' or {start:, end:}.")
+
+    _coerce = field_validator("baseline", "performance", mode="before")(_period)
+
+    @model_validator(mode="after")
+    def _not_overlapping(self) -> Self:
+        if self.baseline.overlaps(self.performance):
+            raise ValueError(
+                f"baseline ({self.baseline.name}) and performance ({self.performance.name}) periods overlap"
+            )
+        return self
+
+
+class DataConfig(_Model):
+    path: Path = Field(
+        description="Folder of canonical tables (Parquet/CSV), relative to the working directory."
+    )
+    generate: SynthConfig | None = Field(
+        default=None,
+        description="If set and `path` holds no data yet, generate a synthetic population there first.",
+    )
+    extract_date: dt.date | None = Field(
+        default=None,
+        description="Date the data were extracted; later dates are impossible (default: today).",
+    )
+    history_before_registration: Literal["keep", "quarantine"] = Field(
+        default="keep",
+        description="Events dated before a patient's first registration: keep (history) or quarantine.",
+    )
+
+
+class RiskConfig(_Model):
+    method: Literal["points"] = Field(
+        default="points",
+        description="Risk score: 'points' (transparent first score; see docs/risk.md).",
+    )
+    register_percent: float = Field(
+        default=2.0, gt=0, le=100, description="Register size: top N% of adults."
+    )
+    min_age: int = Field(
+        default=18, ge=0, le=120, description="Adults: age on the index date at least this."
+    )
+    index_date: dt.date | None = Field(
+        default=None,
+        description="Date the register is drawn up (default: first day of the performance period).",
+    )
+    lookback_days: int = Field(
+        default=365, ge=1, description="Window for prior admissions and A&E (days)."
+    )
+
+
+class SuppressionConfig(_Model):
+    low: int = Field(default=1, ge=0, description="Smallest count that is suppressed.")
+    high: int = Field(default=7, ge=0, description="Largest count that is suppressed.")
+    round_to: int = Field(
+        default=5, ge=1, description="Other counts are rounded to the nearest multiple of this."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.high < self.low:
+            raise ValueError("suppression 'high' must be at least 'low'")
+        return self
+
+
+class OutputConfig(_Model):
+    dir: Path = Field(
+        default=Path("out/run"), description="Output folder, relative to the working directory."
+    )
+    report: bool = Field(default=True, description="Write the HTML report.")
+
+
+class CodelistsConfig(_Model):
+    path: Path | None = Field(
+        default=None, description="Folder of your own code,term CSVs (searched first)."
+    )
+
+
+class RunConfig(_Model):
+    """Everything `careis run` needs."""
+
+    name: str = Field(description="Name of the scheme / run, shown on the report.")
+    description: str = Field(
+        default="", description="A sentence or two for the report's front page."
+    )
+    data: DataConfig
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    periods: PeriodsConfig
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    contract: Path = Field(description="The scheme's contract YAML, relative to this config file.")
+    codelists: CodelistsConfig = Field(default_factory=CodelistsConfig)
+    suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    # Set by `load_run_config`: the folder config-relative paths resolve against.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def index_date(self) -> dt.date:
+        return self.risk.index_date or self.periods.performance.start
+
+    def resolve(self, path: Path) -> Path:
+        """A config-relative path made absolute."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def contract_path(self) -> Path:
+        return self.resolve(self.contract)
+
+    @property
+    def codelists_path(self) -> Path | None:
+        return self.resolve(self.codelists.path) if self.codelists.path else None
+
+
+def load_run_config(path: str | Path, *, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read and validate a run config; errors name the file, line and field.
+
+    `overrides` are applied on top of the file with dotted keys, e.g. {"output.dir": "out/x"}.
+    """
+    path = Path(path)
+    data, lines = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "a run config must be a mapping of settings (name:, data:, periods:, contract:...).",
+            file=path,
+        )
+    for dotted, value in (overrides or {}).items():
+        node = data
+        keys = dotted.split(".")
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    config = model_from_data(RunConfig, data, lines, path)
+    config.base_dir = path.parent.resolve()
+    config.source = path
+    return config

@@ -1,0 +1,1 @@
+"""Contracts: the schema a commissioner writes a scheme in (YAML, validated by pydantic)."""

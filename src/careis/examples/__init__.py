@@ -1,0 +1,1 @@
+"""Example run configs, contracts and measures (also visible as examples/ at the repo root)."""

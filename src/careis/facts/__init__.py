@@ -1,0 +1,1 @@
+"""Patient facts: per-patient, per-date derived tables that measures and risk read."""

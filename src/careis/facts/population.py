@@ -1,0 +1,147 @@
+"""Who is registered where, and for how long: the denominators of every measure.
+
+Why a layer of its own: measures, risk and payments all need the same answers ("registered at
+practice X on 1 April", "person-days at X in May", "which practice held the patient on the
+day of the admission") and they must agree to the patient. Every function here is an Ibis
+expression over the canonical tables, so it runs unchanged on DuckDB and Spark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+from ibis.expr.types import Table
+
+from careis.periods import Period
+
+OPEN_END = dt.date(9999, 12, 31)
+
+
+def _end(col: ibis.Value) -> ibis.Value:
+    return col.coalesce(ibis.literal(OPEN_END))
+
+
+def registered_on(registrations: Table, patients: Table, day: dt.date) -> Table:
+    """Patients registered (and alive) on `day`: patient_id, practice_code."""
+    d = ibis.literal(day)
+    reg = registrations.filter(
+        (registrations.start_date <= d) & (_end(registrations.end_date) >= d)
+    )
+    alive = patients.filter(_end(patients.death_date) >= d).select("patient_id")
+    return reg.join(alive, "patient_id").select("patient_id", "practice_code")
+
+
+def age_on(birth_month: ibis.Value, day: dt.date) -> ibis.Value:
+    """Whole years of age on `day`, taking the birthday as the first of the birth month.
+
+    Only the birth month is kept (the day is identifying); this errs by at most one month.
+    """
+    months = (day.year - birth_month.year()) * 12 + (day.month - birth_month.month())
+    return (months // 12).cast("int64")
+
+
+def months_of(period: Period) -> list[Period]:
+    """The calendar months (clipped to the period) that make up `period`."""
+    out: list[Period] = []
+    cur = period.start
+    while cur <= period.end:
+        nxt = dt.date(cur.year + (cur.month == 12), cur.month % 12 + 1, 1)
+        out.append(Period(start=cur, end=min(nxt - dt.timedelta(days=1), period.end)))
+        cur = nxt
+    return out
+
+
+def month_table(period: Period, period_key: str) -> Table:
+    """A small in-memory table of the months of a period: period, month_start, month_end."""
+    months = months_of(period)
+    return ibis.memtable(
+        {
+            "period": [period_key] * len(months),
+            "month_start": [m.start for m in months],
+            "month_end": [m.end for m in months],
+        },
+        schema={"period": "string", "month_start": "date", "month_end": "date"},
+    )
+
+
+def person_days_by_month(
+    registrations: Table, patients: Table, periods: dict[str, Period]
+) -> Table:
+    """Registered person-days per practice and month: period, practice_code, month_start, person_days.
+
+    A registration counts from its start to its end (inclusive) or the patient's death,
+    whichever is first, clipped to each month. Summed over a year and divided by 365.25 it is
+    the person-years denominator of a rate, so a practice is not credited with patients who left
+    in April or joined in March.
+    """
+    months = None
+    for key, period in periods.items():
+        t = month_table(period, key)
+        months = t if months is None else months.union(t)
+    assert months is not None
+    life = patients.select("patient_id", "death_date")
+    reg = registrations.join(life, "patient_id").select(
+        "patient_id",
+        "practice_code",
+        "start_date",
+        last=ibis.least(_end(registrations.end_date), _end(life.death_date)),
+    )
+    lo = period_bounds_min(periods)
+    hi = period_bounds_max(periods)
+    reg = reg.filter((reg.start_date <= ibis.literal(hi)) & (reg.last >= ibis.literal(lo)))
+    joined = reg.cross_join(months).filter(
+        lambda t: (t.start_date <= t.month_end) & (t.last >= t.month_start)
+    )
+    days = (
+        ibis.least(joined.last, joined.month_end).delta(
+            ibis.greatest(joined.start_date, joined.month_start), unit="day"
+        )
+        + 1
+    )
+    return (
+        joined.mutate(days=days)
+        .group_by(["period", "practice_code", "month_start"])
+        .aggregate(person_days=lambda t: t.days.sum().cast("int64"))
+    )
+
+
+def period_bounds_min(periods: dict[str, Period]) -> dt.date:
+    return min(p.start for p in periods.values())
+
+
+def period_bounds_max(periods: dict[str, Period]) -> dt.date:
+    return max(p.end for p in periods.values())
+
+
+def attribute_to_practice(events: Table, date_col: str, registrations: Table) -> Table:
+    """Add `practice_code`: the practice the patient was registered with on the event's date.
+
+    Events on a day the patient was registered nowhere (hospital activity between
+    registrations, for instance) get no practice and are dropped from practice measures; the
+    caller can count them separately.
+    """
+    reg = registrations.select(
+        r_patient="patient_id",
+        practice_code="practice_code",
+        r_start="start_date",
+        r_end="end_date",
+    )
+    day = events[date_col]
+    joined = events.join(
+        reg,
+        [events.patient_id == reg.r_patient, day >= reg.r_start, day <= _end(reg.r_end)],
+    )
+    return joined.drop("r_patient", "r_start", "r_end")
+
+
+def in_period(col: ibis.Value, period: Period) -> ibis.Value:
+    return (col >= ibis.literal(period.start)) & (col <= ibis.literal(period.end))
+
+
+def month_start_of(col: ibis.Value) -> ibis.Value:
+    """First day of the month of a date column (a date on every backend).
+
+    Not `truncate("M")`: on DuckDB that returns a timestamp although Ibis types it as a date.
+    """
+    return ibis.date(col.year(), col.month(), 1)

@@ -1,0 +1,1 @@
+"""Measures: activity, concordance and outcomes per practice, rolled up to every level."""

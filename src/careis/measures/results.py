@@ -1,0 +1,102 @@
+"""The shape of measure results: one long table that payments, reports and exports all read.
+
+Why long, not wide: a payment component names a measure, a period and a level; a report
+draws any measure at any level. One row per (measure, period, level, organisation) keeps the
+numerator and denominator beside the value, so anyone can re-add them up the hierarchy
+(sums of numerators over sums of denominators, never averages of percentages).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+LEVELS: tuple[str, ...] = ("practice", "pcn", "federation", "sub_icb", "icb")
+Level = Literal["practice", "pcn", "federation", "sub_icb", "icb"]
+
+RESULT_SCHEMA = pa.schema(
+    [
+        ("measure_id", pa.string()),
+        ("period", pa.string()),
+        ("period_start", pa.date32()),
+        ("period_end", pa.date32()),
+        ("level", pa.string()),
+        ("org_code", pa.string()),
+        ("numerator", pa.float64()),
+        ("denominator", pa.float64()),
+        ("value", pa.float64()),
+        ("unit", pa.string()),
+    ]
+)
+
+IBIS_RESULT_SCHEMA = {
+    "measure_id": "string",
+    "period": "string",
+    "period_start": "date",
+    "period_end": "date",
+    "level": "string",
+    "org_code": "string",
+    "numerator": "float64",
+    "denominator": "float64",
+    "value": "float64",
+    "unit": "string",
+}
+
+
+@dataclass(frozen=True)
+class MeasureInfo:
+    """What a measure means, for reports and for checking contract references."""
+
+    id: str
+    name: str
+    kind: Literal["count", "proportion", "rate", "change"]
+    unit: str
+    description: str
+    higher_is_better: bool | None = None
+    count_columns: tuple[str, ...] = ("numerator", "denominator")  # suppressed in published output
+
+
+class MeasureResults:
+    """Measure results (a pyarrow table in RESULT_SCHEMA) plus what each measure means."""
+
+    def __init__(self, table: pa.Table, catalogue: dict[str, MeasureInfo]) -> None:
+        self.table = table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
+        self.catalogue = catalogue
+
+    def known(self, measure_id: str) -> bool:
+        return measure_id in self.catalogue
+
+    def lookup(
+        self, measure_id: str, level: str, org_code: str, period: str | None = None
+    ) -> dict[str, object] | None:
+        """One result row as a dict (or None if absent)."""
+        rows = self._index().get((measure_id, level, org_code, period))
+        if rows is None and period is None:
+            return None
+        return rows
+
+    def _index(self) -> dict[tuple[str, str, str, str | None], dict[str, object]]:
+        cached = getattr(self, "_idx", None)
+        if cached is None:
+            cached = {}
+            for row in self.table.to_pylist():
+                cached[(row["measure_id"], row["level"], row["org_code"], row["period"])] = row
+                cached.setdefault((row["measure_id"], row["level"], row["org_code"], None), row)
+            self._idx = cached
+        return cached
+
+    def filter(
+        self, *, measure_id: str | None = None, level: str | None = None, period: str | None = None
+    ) -> list[dict[str, object]]:
+        out = []
+        for row in self.table.to_pylist():
+            if measure_id is not None and row["measure_id"] != measure_id:
+                continue
+            if level is not None and row["level"] != level:
+                continue
+            if period is not None and row["period"] != period:
+                continue
+            out.append(row)
+        return out

@@ -1,0 +1,1 @@
+"""Payments: contract rules evaluated against measure results, to the penny."""

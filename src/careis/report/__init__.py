@@ -1,0 +1,1 @@
+"""Reports: HTML (Jinja) with inline SVG charts, and CSV outputs."""

@@ -1,0 +1,111 @@
+"""Charts for the report: Vega-Lite specs (Altair) rendered to inline SVG, offline.
+
+Why SVG inline: the report is one HTML file a commissioner can email or archive; it must open
+with no network and print cleanly. vl-convert renders Vega-Lite without a browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import vl_convert as vlc
+
+NHS_BLUE = "#005EB8"
+NHS_DARK_BLUE = "#003087"
+NHS_GREEN = "#007F3B"
+NHS_RED = "#D5281B"
+NHS_GREY = "#768692"
+NHS_WARM_YELLOW = "#FFB81C"
+PALETTE = [NHS_BLUE, NHS_WARM_YELLOW, NHS_GREEN, "#330072", "#AE2573", "#00A499", NHS_GREY, NHS_RED]
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    """Render an Altair chart to an SVG string (no XML prolog, ready to inline)."""
+    spec: dict[str, Any] = chart.to_dict()
+    svg: str = vlc.vegalite_to_svg(spec)
+    return svg
+
+
+def change_by_practice(
+    rows: list[dict[str, Any]], target: float | None, floor: float | None
+) -> str:
+    """Bar chart of each practice's % change in emergency admissions, grouped by federation.
+
+    Reference lines show the aggregate target and the practice floor (as negative changes).
+    """
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return ""
+    df = df.dropna(subset=["change"])
+    base = alt.Chart(df)
+    bars = base.mark_bar().encode(
+        x=alt.X("label:N", sort=alt.EncodingSortField("change", order="ascending"), title=None,
+                axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("change:Q", title="Change in emergency admissions per 1,000 (%)"),
+        color=alt.Color("federation:N", title="Federation", scale=alt.Scale(range=PALETTE)),
+        tooltip=["label", "federation", alt.Tooltip("change:Q", format=".1f")],
+    )  # fmt: skip
+    layers: list[alt.Chart] = [bars]
+    rules = []
+    if target is not None:
+        rules.append({"y": -target, "what": f"federation target (-{target:g}%)"})
+    if floor is not None:
+        rules.append({"y": -floor, "what": f"practice floor (-{floor:g}%)"})
+    if rules:
+        layers.append(
+            alt.Chart(pd.DataFrame(rules))
+            .mark_rule(strokeDash=[6, 4], strokeWidth=2)
+            .encode(
+                y="y:Q",
+                color=alt.Color(
+                    "what:N", title="Threshold", scale=alt.Scale(range=[NHS_RED, NHS_DARK_BLUE])
+                ),
+            )
+        )
+    chart = alt.layer(*layers).resolve_scale(color="independent").properties(width=760, height=260)
+    return to_svg(chart)
+
+
+def concordance_vs_change(rows: list[dict[str, Any]]) -> str:
+    """Scatter: % of register with a care plan against % change in admissions, per practice."""
+    df = pd.DataFrame(rows).dropna(subset=["change", "care_plan_pct"])
+    if df.empty:
+        return ""
+    chart = (
+        alt.Chart(df)
+        .mark_circle(opacity=0.8)
+        .encode(
+            x=alt.X("care_plan_pct:Q", title="Register patients with a care plan (%)"),
+            y=alt.Y("change:Q", title="Change in emergency admissions (%)"),
+            size=alt.Size("list_size:Q", title="List size", legend=None),
+            color=alt.Color("federation:N", title="Federation", scale=alt.Scale(range=PALETTE)),
+            tooltip=[
+                "label",
+                alt.Tooltip("care_plan_pct:Q", format=".1f"),
+                alt.Tooltip("change:Q", format=".1f"),
+            ],
+        )
+        .properties(width=380, height=260)
+    )
+    return to_svg(chart)
+
+
+def payments_by_federation(rows: list[dict[str, Any]]) -> str:
+    """Stacked bars: payment by component type for each federation (£)."""
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return ""
+    chart = (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("federation:N", title=None),
+            y=alt.Y("amount:Q", title="Payment (£)"),
+            color=alt.Color("component:N", title="Component", scale=alt.Scale(range=PALETTE)),
+            tooltip=["federation", "component", alt.Tooltip("amount:Q", format=",.2f")],
+        )
+        .properties(width=320, height=260)
+    )
+    return to_svg(chart)

@@ -1,0 +1,1 @@
+"""Risk profiling: scores for unplanned admission, frailty, and the case-finding register."""

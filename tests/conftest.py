@@ -1,0 +1,50 @@
+"""Shared fixtures. Spark is started at most once per test run (it costs ~10 s)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from careis.engine import Engine
+
+
+@pytest.fixture
+def duck() -> Iterator[Engine]:
+    """A fresh in-memory DuckDB engine per test."""
+    engine = Engine.duckdb()
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One local SparkSession for the whole run (tests using it are marked `spark`)."""
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[1]")
+        .appName("careis-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.ansi.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def spark_engine(spark_session) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    """An Ibis engine over the shared SparkSession (closing it leaves the session running)."""
+    engine = Engine.pyspark(session=spark_session)
+    try:
+        yield engine
+    finally:
+        engine.close()

@@ -1,0 +1,107 @@
+"""The spine measures on the hand-worked federation (see conftest.py for the arithmetic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from builders import D, Dataset
+from careis.codelists import CodelistLibrary
+from careis.engine import Engine
+from careis.facts.patient import patient_facts
+from careis.measures import spine
+from careis.measures.results import MeasureResults
+from careis.periods import financial_year
+from careis.risk import points
+from careis.risk.register import register
+
+PERIODS = {"baseline": financial_year(2023), "performance": financial_year(2024)}
+INDEX = D(2024, 4, 1)
+
+
+def run_spine(engine: Engine, ds: Dataset, lists: Path) -> MeasureResults:
+    tables = ds.tables(engine)
+    library = CodelistLibrary(lists)
+    scored = points.score(patient_facts(tables, INDEX, library))
+    reg = register(scored, percent=2.0, min_age=18)
+    expr = spine.compute(tables, periods=PERIODS, index_date=INDEX, register=reg, library=library)
+    return MeasureResults(expr.to_pyarrow(), spine.CATALOGUE)
+
+
+def value(
+    results: MeasureResults, measure: str, level: str, org: str, period: str | None = None
+) -> float:
+    row = results.lookup(measure, level, org, period)
+    assert row is not None, (measure, level, org, period)
+    return float(row["value"])  # type: ignore[arg-type]
+
+
+def test_rates_and_changes_match_hand_arithmetic(
+    duck: Engine, federation: Dataset, lists_dir: Path
+) -> None:
+    res = run_spine(duck, federation, lists_dir)
+    base_py = 10 * 366 / 365.25
+    perf_py = 10 * 365 / 365.25
+    assert value(res, "emergency_admissions", "practice", "A00001", "baseline") == pytest.approx(
+        10 / base_py * 1000
+    )
+    assert value(res, "emergency_admissions", "practice", "A00001", "performance") == pytest.approx(
+        7 / perf_py * 1000
+    )
+    assert value(res, "emergency_admissions_change", "practice", "A00001") == pytest.approx(
+        (7 * 366 / 3650 - 1) * 100
+    )
+    assert value(res, "emergency_admissions_change", "practice", "A00003") == pytest.approx(
+        (9 * 366 / 3650 - 1) * 100
+    )
+    # the federation is summed, not averaged: 24 admissions over 30 person-years
+    assert value(res, "emergency_admissions_change", "federation", "FED1") == pytest.approx(
+        (24 * 366 / 10950 - 1) * 100
+    )
+    assert value(res, "emergency_admissions_change", "pcn", "P1") == pytest.approx(
+        (15 * 366 / 7300 - 1) * 100
+    )
+    row = res.lookup("emergency_admissions", "sub_icb", "S1", "performance")
+    assert row is not None and row["numerator"] == 24  # the elective admissions are not counted
+
+
+def test_register_and_care_plan(duck: Engine, federation: Dataset, lists_dir: Path) -> None:
+    res = run_spine(duck, federation, lists_dir)
+    for code in ("A00001", "A00002", "A00003"):
+        assert value(res, "list_size", "practice", code) == 10
+        row = res.lookup("register", "practice", code)
+        assert row is not None and row["numerator"] == 1 and row["denominator"] == 10
+    assert value(res, "care_plan", "practice", "A00001") == 100.0
+    assert value(res, "care_plan", "practice", "A00003") == 0.0  # its plan was in the baseline year
+    fed = res.lookup("care_plan", "federation", "FED1")
+    assert fed is not None and (fed["numerator"], fed["denominator"]) == (2, 3)
+
+
+def test_register_picks_the_highest_score(
+    duck: Engine, federation: Dataset, lists_dir: Path
+) -> None:
+    tables = federation.tables(duck)
+    library = CodelistLibrary(lists_dir)
+    scored = points.score(patient_facts(tables, INDEX, library))
+    reg = register(scored, percent=2.0, min_age=18).to_pyarrow().to_pylist()
+    assert sorted(r["patient_id"] for r in reg) == ["A00001-01", "A00002-01", "A00003-01"]
+    top = reg[0]
+    assert top["risk_score"] == 7 and top["register_rank"] == 1 and top["register_size"] == 1
+    assert top["pts_age"] == 4 and top["pts_conditions"] == 3
+
+
+def test_effective_dated_pcn_move(duck: Engine, lists_dir: Path) -> None:
+    """A practice that moves PCN on 1 October counts towards each PCN for its months there."""
+    from tests_support import two_pcn_move_dataset
+
+    ds = two_pcn_move_dataset()
+    res = run_spine(duck, ds, lists_dir)
+    old = res.lookup("emergency_admissions", "pcn", "P1", "performance")
+    new = res.lookup("emergency_admissions", "pcn", "P2", "performance")
+    assert old is not None and new is not None
+    # A00002's 6 admissions: 3 in Apr-Sep (P1), 3 in Oct-Mar (P2); A00001 (P1) has 2.
+    assert old["numerator"] == 5
+    assert new["numerator"] == 3
+    # person-years split at the move: A00002 contributes 183 days x 10 patients to P1
+    assert old["denominator"] == pytest.approx((10 * 365 + 10 * 183) / 365.25)
