@@ -217,10 +217,16 @@ def compute(
         measure_id=ibis.literal("emergency_admissions"),
         as_of=monthly.month_start,
         numerator=monthly.admissions.cast("float64"),
-        # float first: Spark would make person_days / 365.25 a DECIMAL and round it
-        denominator=monthly.person_days.cast("float64") / ibis.literal(DAYS_PER_YEAR, type="float64"),
+        # Whole person-days are summed up the hierarchy (sums of integers are exact, so the
+        # result does not depend on the order the engine adds them in) and turned into
+        # person-years once, after the roll-up.
+        denominator=monthly.person_days.cast("float64"),
     )
     rate_rolled = roll_up(rate_rows, memberships, "as_of", keys)
+    # float literal: Spark would make days / 365.25 a DECIMAL and round it
+    rate_rolled = rate_rolled.mutate(
+        denominator=rate_rolled.denominator / ibis.literal(DAYS_PER_YEAR, type="float64")
+    )
 
     finished = _finish(
         point_rolled.union(rate_rolled),
