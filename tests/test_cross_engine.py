@@ -24,6 +24,16 @@ from careis.risk.register import register
 from careis.synth import SynthConfig, generate
 
 INDEX = dt.date(2024, 4, 1)
+SCORED_COLUMNS = (
+    "patient_id",
+    "practice_code",
+    "age",
+    "n_conditions",
+    "prior_emergency_admissions",
+    "prior_ae_attendances",
+    "prior_bed_days",
+    "risk_score",
+)
 PERIODS = {"baseline": financial_year(2023), "performance": financial_year(2024)}
 
 
@@ -40,16 +50,18 @@ def run(engine: Engine, folder: Path) -> dict[str, list[dict[str, object]]]:
     library = CodelistLibrary()
     scored = points.score(patient_facts(tables, INDEX, library))
     reg = register(scored, percent=2.0, min_age=18)
-    measures = spine.compute(tables, periods=PERIODS, index_date=INDEX, register=reg, library=library)
+    measures = spine.compute(
+        tables, periods=PERIODS, index_date=INDEX, register=reg, library=library
+    )
     return {
         "summary": sorted(
             [{"table": s.table, "read": s.read, "accepted": s.accepted} for s in loaded.summary],
             key=lambda r: str(r["table"]),
         ),
-        "scored": _rows(scored.select("patient_id", "practice_code", "age", "n_conditions",
-                                      "prior_emergency_admissions", "prior_ae_attendances", "prior_bed_days",
-                                      "risk_score").to_pyarrow(), ["patient_id"]),  # fmt: skip
-        "register": _rows(reg.select("patient_id", "practice_code", "register_rank").to_pyarrow(), ["patient_id"]),
+        "scored": _rows(scored.select(*SCORED_COLUMNS).to_pyarrow(), ["patient_id"]),
+        "register": _rows(
+            reg.select("patient_id", "practice_code", "register_rank").to_pyarrow(), ["patient_id"]
+        ),
         "measures": _rows(measures.to_pyarrow(), ["measure_id", "period", "level", "org_code"]),
     }
 

@@ -20,7 +20,9 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("small")
-    generate(SynthConfig(practices=["P82001", "P82002", "P82003", "P82004"], scale=0.1, seed=3), out)
+    generate(
+        SynthConfig(practices=["P82001", "P82002", "P82003", "P82004"], scale=0.1, seed=3), out
+    )
     return out
 
 
@@ -67,7 +69,12 @@ def test_run_writes_every_output_and_is_byte_identical_when_repeated(
     assert len(registers) == 4
     # patient-level data only in practice folders: no pseudonym appears in aggregate outputs
     pseudonyms = {line.split(",")[1] for line in registers[0].read_text().splitlines()[1:]}
-    for name in ("measures/results.csv", "measures/published.csv", "payments/statements.csv", "report.html"):
+    for name in (
+        "measures/results.csv",
+        "measures/published.csv",
+        "payments/statements.csv",
+        "report.html",
+    ):
         text = (out1 / name).read_text()
         assert not any(p in text for p in pseudonyms), name
     code, _, _ = cli(["run", str(write_config(tmp_path, small_data, out2))], capsys)
@@ -98,7 +105,9 @@ def one_line_error(code: int, err: str) -> str:
     return lines[0]
 
 
-def test_csv_with_a_missing_column(small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_with_a_missing_column(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "data"
     shutil.copytree(small_data, data)
     (data / "patients.parquet").unlink()
@@ -107,27 +116,47 @@ def test_csv_with_a_missing_column(small_data: Path, tmp_path: Path, capsys: pyt
     assert "patients.csv" in line and "birth_month" in line
 
 
-def test_contract_typo_and_negative_rate(small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_contract_typo_and_negative_rate(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (EXAMPLES / "contracts" / "enhanced_service.yaml").read_text()
     bad = tmp_path / "typo.yaml"
-    bad.write_text(text.replace("    basis: per_registered_patient", "    bassis: per_registered_patient"))
-    line = one_line_error(*cli(["run", str(write_config(tmp_path, small_data, tmp_path / "o", bad))], capsys)[::2])
-    assert "typo.yaml, line" in line and "unknown field 'bassis'" in line and "did you mean 'basis'" in line
+    bad.write_text(
+        text.replace("    basis: per_registered_patient", "    bassis: per_registered_patient")
+    )
+    line = one_line_error(
+        *cli(["run", str(write_config(tmp_path, small_data, tmp_path / "o", bad))], capsys)[::2]
+    )
+    assert (
+        "typo.yaml, line" in line
+        and "unknown field 'bassis'" in line
+        and "did you mean 'basis'" in line
+    )
     bad.write_text(text.replace('rate: "0.75"', 'rate: "-0.75"'))
-    line = one_line_error(*cli(["run", str(write_config(tmp_path, small_data, tmp_path / "o", bad))], capsys)[::2])
+    line = one_line_error(
+        *cli(["run", str(write_config(tmp_path, small_data, tmp_path / "o", bad))], capsys)[::2]
+    )
     assert "components[0].rate" in line and "greater than or equal to 0" in line
 
 
-def test_bad_run_config_and_unknown_sub_icb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_run_config_and_unknown_sub_icb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text("name: x\ndata: {path: d}\nperiods: {baseline: 2023/24, performance: 2023/24}\ncontract: c.yaml\n")
+    cfg.write_text(
+        "name: x\ndata: {path: d}\nperiods: {baseline: 2023/24, performance: 2023/24}\ncontract: c.yaml\n"
+    )
     line = one_line_error(*cli(["run", str(cfg)], capsys)[::2])
     assert "bad.yaml, line 3" in line and "overlap" in line
-    line = one_line_error(*cli(["generate", "--sub-icb", "ZZZ", "--out", str(tmp_path / "g")], capsys)[::2])
+    line = one_line_error(
+        *cli(["generate", "--sub-icb", "ZZZ", "--out", str(tmp_path / "g")], capsys)[::2]
+    )
     assert "unknown sub-ICB code: ZZZ" in line
 
 
-def test_period_outside_the_data(small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_period_outside_the_data(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = write_config(tmp_path, small_data, tmp_path / "o")
     cfg.write_text(cfg.read_text().replace("performance: 2024/25", "performance: 2026/27"))
     line = one_line_error(*cli(["run", str(cfg)], capsys)[::2])
