@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from snomed_checks import verhoeff_digit
 
 from careis.codelists import CodelistLibrary, read_codelist_csv
+from careis.codelists.sctid import verhoeff_digit
 from careis.errors import ConfigError
 
 
@@ -98,3 +98,17 @@ def test_round_trip_preserves_codes_terms_and_order(tmp_path_factory, entries) -
     loaded = read_codelist_csv(path, "prop", "snomed")
     assert loaded.codes == tuple(rows)
     assert loaded.terms == rows
+
+
+def test_a_code_with_a_broken_check_digit_is_refused(tmp_path: Path) -> None:
+    """A spreadsheet that zeroed the tail of a long id yields a pattern-valid but dead code."""
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    good = "44054006"
+    bad = "1034241000000100"  # last digits zeroed: fails the Verhoeff check
+    (folder / "diabetes.csv").write_text(f"code,term\n{good},Type 2 diabetes\n{bad},Corrupted\n")
+    with pytest.raises(ConfigError) as info:
+        CodelistLibrary(folder).get("diabetes")
+    msg = str(info.value)
+    assert "diabetes.csv, line 3" in msg
+    assert "check digit" in msg

@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
-from snomed_checks import is_concept_id, verhoeff_digit, verhoeff_ok
 
 from careis.codelists import CodelistLibrary, index
+from careis.codelists.sctid import is_concept_id, verhoeff_digit, verhoeff_ok
 from careis.data.schema import CODE_SYSTEMS, PATTERNS
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "careis" / "codelists" / "data"

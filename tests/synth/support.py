@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from careis.codelists.sctid import verhoeff_digit
 from careis.synth.codes import REQUIRED_LISTS
 
 TABLES = (
@@ -21,8 +22,9 @@ TABLES = (
 
 
 def _fake_codes(index: int, count: int) -> list[str]:
-    """Distinct pattern-valid SNOMED-shaped codes for list number `index`."""
-    return [f"{9_000_000 + index * 1000 + j}" for j in range(count)]
+    """Distinct SNOMED-shaped codes (with a valid check digit) for list number `index`."""
+    payloads = [f"{9_000_000 + index * 1000 + j}" for j in range(count)]
+    return [p + verhoeff_digit(p) for p in payloads]
 
 
 def write_codelists(folder: Path) -> dict[str, list[str]]:

@@ -19,10 +19,13 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from careis.codelists.sctid import verhoeff_ok
 from careis.data.schema import CODE_SYSTEMS, PATTERNS
 from careis.errors import ConfigError
 
 _SHIPPED = "careis.codelists"
+# SNOMED CT and dm+d identifiers end in a Verhoeff check digit.
+CHECK_DIGIT_SYSTEMS = frozenset({"snomed", "dmd"})
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,13 @@ def read_codelist_csv(
                     file=path,
                     where=f"line {i}",
                     fix=f"check the code; this list is declared as {system}.",
+                )
+            if system in CHECK_DIGIT_SYSTEMS and not (code.isdigit() and verhoeff_ok(code)):
+                raise ConfigError(
+                    f"'{code}' fails the {system} identifier check digit, so it matches no concept.",
+                    file=path,
+                    where=f"line {i}",
+                    fix="re-copy the code from the source; spreadsheets often zero the last digits of long codes.",
                 )
             if code not in terms:
                 codes.append(code)

@@ -1,4 +1,4 @@
-"""Check-digit helpers for SNOMED CT and dm+d identifiers, used by the code list tests.
+"""Check digits of SNOMED CT and dm+d identifiers (SCTIDs).
 
 Why: a SNOMED CT identifier (and so every dm+d VMP/AMP id) ends with a Verhoeff check digit,
 and its second- and third-last digits are the partition identifier (``00``/``10`` for a
