@@ -421,7 +421,7 @@ def _write_report(
     perf = next(
         (c for c in loaded.contract.components if isinstance(c, PerformanceComponent)), None
     )
-    fed_of = {p.code: f.row.name for f in view.federations for pcn in f.pcns for p in pcn.practices}
+    fed_of = {p.code: f.row.code for f in view.federations for pcn in f.pcns for p in pcn.practices}
     prows = [
         {
             "label": f"{p.name.title()} ({p.code})",
@@ -433,7 +433,7 @@ def _write_report(
         for p in view.practices
     ]
     pay_rows = [
-        {"federation": f.row.name, "component": cid, "amount": float(amount)}
+        {"federation": f.row.code, "component": cid, "amount": float(amount)}
         for f in view.federations
         for cid, amount in sorted(f.row.payments.items())
     ]

@@ -18,6 +18,7 @@ NHS_GREEN = "#007F3B"
 NHS_RED = "#D5281B"
 NHS_GREY = "#768692"
 NHS_WARM_YELLOW = "#FFB81C"
+_LEGEND = alt.Legend(labelLimit=320, orient="bottom", direction="vertical")
 PALETTE = [NHS_BLUE, NHS_WARM_YELLOW, NHS_GREEN, "#330072", "#AE2573", "#00A499", NHS_GREY, NHS_RED]
 
 
@@ -44,7 +45,7 @@ def change_by_practice(
         x=alt.X("label:N", sort=alt.EncodingSortField("change", order="ascending"), title=None,
                 axis=alt.Axis(labels=False, ticks=False)),
         y=alt.Y("change:Q", title="Change in emergency admissions per 1,000 (%)"),
-        color=alt.Color("federation:N", title="Federation", scale=alt.Scale(range=PALETTE)),
+        color=alt.Color("federation:N", title="Federation", scale=alt.Scale(range=PALETTE), legend=_LEGEND),
         tooltip=["label", "federation", alt.Tooltip("change:Q", format=".1f")],
     )  # fmt: skip
     layers: list[alt.Chart] = [bars]
@@ -101,7 +102,7 @@ def payments_by_federation(rows: list[dict[str, Any]]) -> str:
         alt.Chart(df)
         .mark_bar()
         .encode(
-            x=alt.X("federation:N", title=None),
+            x=alt.X("federation:N", title=None, axis=alt.Axis(labelAngle=0, labelLimit=160)),
             y=alt.Y("amount:Q", title="Payment (£)"),
             color=alt.Color("component:N", title="Component", scale=alt.Scale(range=PALETTE)),
             tooltip=["federation", "component", alt.Tooltip("amount:Q", format=",.2f")],
