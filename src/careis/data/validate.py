@@ -175,7 +175,7 @@ def match_columns(names: Sequence[str], spec: TableSpec, file: str) -> ColumnMat
     by_norm: dict[str, str] = {}
     ignored: list[str] = []
     for name in names:
-        if name in ("_row", "_file"):
+        if name in ("_row", "_file", "_malformed"):
             continue  # added by the reader
         norm = _norm(name)
         if norm in by_norm:
@@ -355,6 +355,8 @@ def prepare(
         "_file": file_column if file_column is not None else ibis.literal(file, "string"),
         "_row": raw["_row"].cast("int64"),
     }
+    if "_malformed" in raw.columns:
+        cols["_malformed"] = raw["_malformed"]
     for name, source in match.found.items():
         cols[f"_raw_{name}"] = raw[source]
     if match.nhs_column:
@@ -438,6 +440,14 @@ def row_checks(prep: Prepared, extract_date: date) -> list[Check]:
     """Stages 1-6: everything that can be decided from the row alone."""
     spec, table = prep.spec, prep.table
     checks: list[Check] = []
+    if "_malformed" in table.columns:  # a CSV row with the wrong number of fields
+        checks.append(
+            Check(
+                "row has the wrong number of fields",
+                lambda t: t._malformed.notnull(),
+                lambda t: t._malformed,
+            )
+        )
     if prep.match.nhs_column:
         checks.append(
             Check(

@@ -169,11 +169,7 @@ class Engine:
             raise DataError("file not found.", file=path)
         name = path.name.lower()
         if path.is_file() and name.endswith((".csv", ".csv.gz", ".txt")):
-            data = _read_csv_strings(path)
-            data = data.append_column(
-                "_row", pa.array(range(1, data.num_rows + 1), type=pa.int64())
-            )
-            return self.from_arrow(data, self._fresh("raw"))
+            return self.from_arrow(_read_csv_strings(path), self._fresh("raw"))
         if not (path.is_dir() or name.endswith(".parquet")):
             raise DataError(
                 f"unsupported file type '{path.suffix}'.",
@@ -262,8 +258,10 @@ def _csv_header(path: Path) -> list[str]:
 
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            return next(csv.reader(handle), [])
+        # Only the first line: a bad byte further down is that row's problem, not the header's.
+        with opener(path, "rb") as handle:
+            first = handle.readline().decode("utf-8-sig")
+        return next(csv.reader([first.rstrip("\r\n")]), [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(
             f"cannot read the CSV header ({exc.__class__.__name__}).", file=path
@@ -271,7 +269,8 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _read_csv_strings(path: Path) -> pa.Table:
-    """Read every column as a string; empty fields are null."""
+    """Read every column as a string (empty fields null) with `_row`, the data row number;
+    `_malformed` is added when some rows have the wrong number of fields."""
     import pyarrow.csv as pacsv
 
     header = _csv_header(path)
@@ -292,21 +291,78 @@ def _read_csv_strings(path: Path) -> pa.Table:
                 fix="rename or remove one of them (column names are not case-sensitive).",
             )
         seen[name.lower()] = name
-    try:
-        return pacsv.read_csv(
+    convert = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in header},
+        strings_can_be_null=True,
+        null_values=[""],
+    )
+    try:  # fast path: multi-threaded, and nearly every file is well formed
+        data = pacsv.read_csv(
             path,
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=True,
-                null_values=[""],
-            ),
+            convert_options=convert,
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
         )
+        return data.append_column("_row", pa.array(range(1, data.num_rows + 1), pa.int64()))
     except pa.ArrowInvalid as exc:
-        # pyarrow quotes the offending row after "got N:"; it may hold an NHS number, so stop.
+        if "Expected" not in str(exc) or "columns" not in str(exc):
+            # Not a field-count problem (e.g. an unterminated quote): nothing row-level to keep.
+            first = re.sub(r"(got \d+)\b.*", r"\1", str(exc).splitlines()[0])
+            raise DataError(
+                f"cannot read as CSV: {first}",
+                file=path,
+                fix="check the file is UTF-8 text with comma-separated fields.",
+            ) from exc
+    return _read_csv_keeping_malformed(path, header, convert)
+
+
+def _read_csv_keeping_malformed(path: Path, header: list[str], convert: Any) -> pa.Table:
+    """Re-read a CSV whose rows do not all have the header's number of fields.
+
+    A ragged row is a user error in that row, not in the file: it must reach the quarantine
+    with its row number and a reason rather than reject the whole file (or vanish). Such rows
+    come back with every column null and `_malformed` saying what was wrong; the validator
+    quarantines them before any other check. Single-threaded, because only then does pyarrow
+    number the rows it hands to the handler.
+    """
+    import pyarrow.csv as pacsv
+
+    bad: dict[int, str] = {}
+
+    def keep(row: Any) -> str:
+        # row.number counts the header as row 1, so the data row is one less. The row's text
+        # may hold an NHS number: the reason gives counts only.
+        bad[int(row.number) - 1] = (
+            f"row has {row.actual_columns} field{'s' if row.actual_columns != 1 else ''} but "
+            f"the header has {row.expected_columns}; check for a stray or missing comma "
+            "or an unbalanced quote (quote values that contain commas)"
+        )
+        return "skip"
+
+    try:
+        good = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False),
+            convert_options=convert,
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=keep),
+        )
+    except pa.ArrowInvalid as exc:
         first = re.sub(r"(got \d+)\b.*", r"\1", str(exc).splitlines()[0])
         raise DataError(
             f"cannot read as CSV: {first}",
             file=path,
             fix="check the delimiter is a comma and every row has as many fields as the header.",
         ) from exc
+    total = good.num_rows + len(bad)
+    good_rows = [i for i in range(1, total + 1) if i not in bad]
+    good = good.append_column("_row", pa.array(good_rows, pa.int64())).append_column(
+        "_malformed", pa.nulls(good.num_rows, pa.string())
+    )
+    rows = sorted(bad)
+    ragged = pa.table(
+        {
+            **{name: pa.nulls(len(rows), pa.string()) for name in header},
+            "_row": pa.array(rows, pa.int64()),
+            "_malformed": pa.array([bad[i] for i in rows], pa.string()),
+        }
+    )
+    return pa.concat_tables([good, ragged]).sort_by("_row")
