@@ -86,7 +86,11 @@ def parse_yaml(text: str, source: str | Path = "<string>") -> tuple[Any, dict[Lo
             f"not valid YAML: {exc.problem or exc.context}.",
             file=source,
             where=where,
-            fix="check indentation and that every 'key: value' has a space after the colon.",
+            fix=(
+                "correct the value (dates are YYYY-MM-DD)."
+                if "is not a valid value" in str(exc.problem)
+                else "check indentation and that every 'key: value' has a space after the colon."
+            ),
         ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}.", file=source) from exc

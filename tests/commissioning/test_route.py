@@ -164,7 +164,7 @@ def test_a_change_in_the_law_is_a_change_in_the_table(tmp_path: Path) -> None:
 def test_route_file_errors(tmp_path: Path) -> None:
     path = tmp_path / "route.yaml"
     path.write_text("service: x\ndecision_date: 2025-13-01\n")
-    with pytest.raises(ConfigError, match=r"line 2.*decision_date"):
+    with pytest.raises(ConfigError, match=r"line 2.*2025-13-01.*YYYY-MM-DD"):
         load_request(path)
     bad = tmp_path / "rules.yaml"
     bad.write_text(default_rules_path().read_text().replace("fact: patient_choice_service",
