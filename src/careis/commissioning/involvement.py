@@ -18,6 +18,8 @@ from careis.errors import MissingFactError
 # A change affecting at least this many patients is flagged as likely substantial (a judgement
 # aid, not law: the regulations give no number).
 LIKELY_SUBSTANTIAL_PATIENTS = 10_000
+NO_INVOLVEMENT = "neither how services are delivered nor their range changes"
+NOT_SUBSTANTIAL = "no service withdrawn, no site change, no GP list transfer, no large change"
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,12 @@ def assess(mapping: Mapping, source: str = "<care model>") -> Assessment:
             f"core GP contracts suspended ({', '.join(suspended)}): patients transfer to the "
             "integrated provider's list"
         )
-    if change.changes_range and change.patients_affected is not None:
-        if change.patients_affected >= LIKELY_SUBSTANTIAL_PATIENTS:
-            substantial.append(
-                f"the range of services changes for {change.patients_affected:,} patients "
-                f"(>= {LIKELY_SUBSTANTIAL_PATIENTS:,})"
-            )
+    affected = change.patients_affected
+    if change.changes_range and affected is not None and affected >= LIKELY_SUBSTANTIAL_PATIENTS:
+        substantial.append(
+            f"the range of services changes for {affected:,} patients "
+            f"(>= {LIKELY_SUBSTANTIAL_PATIENTS:,})"
+        )
     actions: list[str] = []
     if involve:
         actions.append(
