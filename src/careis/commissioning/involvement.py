@@ -88,11 +88,9 @@ def assess(mapping: Mapping, source: str = "<care model>") -> Assessment:
         )
     return Assessment(
         involvement_duty=bool(involve),
-        involvement_reasons=tuple(involve)
-        or ("neither how services are delivered nor their range changes",),  # fmt: skip
+        involvement_reasons=tuple(involve) or (NO_INVOLVEMENT,),
         likely_substantial=bool(substantial),
-        substantial_reasons=tuple(substantial)
-        or ("no withdrawal, site change, GP list transfer or large change of range",),  # fmt: skip
+        substantial_reasons=tuple(substantial) or (NOT_SUBSTANTIAL,),
         actions=tuple(actions),
         notes=change.notes,
     )
