@@ -266,6 +266,9 @@ class RouteRequest(_Model):
     decision_date: dt.date = Field(
         description="The day the decision is made and any intention notice published."
     )
+    existing_contract: str | None = Field(
+        default=None, description="Register id of the contract being replaced (fills its facts)."
+    )
     existing_contract_awarded: dt.date | None = Field(
         default=None, description="When the existing contract was awarded (older regime note)."
     )
