@@ -140,3 +140,23 @@ def test_add_months_clamps_to_month_end() -> None:
     assert add_months(dt.date(2025, 8, 31), 6) == dt.date(2026, 2, 28)
     assert add_months(dt.date(2023, 8, 31), 6) == dt.date(2024, 2, 29)
     assert add_months(dt.date(2025, 7, 1), 12) == dt.date(2026, 7, 1)
+
+
+def test_expired_contract_needs_nothing(write) -> None:  # type: ignore[no-untyped-def]
+    reg = write(
+        "r.csv",
+        HEADER
+        + "OLD,lis,,P9,,practice,proactive_care,local_priority,,,2020-04-01,2024-03-31,3,,,\n",
+    )
+    model = load_care_model(write("m.yaml", model_yaml("aco_full")))
+    row = map_register(load_register(reg), model).rows[0]
+    assert row.action == Action.KEEP and "ended on 2024-03-31" in row.reason
+
+
+def test_not_utf8_register_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_bytes(
+        HEADER.encode() + "A,gms,Caf\xe9,P1,,practice,primary_care,core".encode("latin-1")
+    )
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_register(path)

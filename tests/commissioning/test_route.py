@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from careis.commissioning.route import (
     MissingRouteFact,
@@ -171,3 +173,15 @@ def test_route_file_errors(tmp_path: Path) -> None:
                                                             "fact: patient_choise"))  # fmt: skip
     with pytest.raises(ConfigError, match="undeclared fact 'patient_choise'"):
         load_rules(bad)
+
+
+@given(
+    start=st.dates(min_value=dt.date(2023, 1, 1), max_value=dt.date(2027, 12, 31)),
+    n=st.integers(min_value=1, max_value=30),
+)
+@settings(max_examples=200, deadline=None)
+def test_add_working_days_counts_only_working_days(start: dt.date, n: int) -> None:
+    end = add_working_days(start, n)
+    assert is_working_day(end)
+    days = [start + dt.timedelta(days=i) for i in range(1, (end - start).days + 1)]
+    assert sum(is_working_day(d) for d in days) == n

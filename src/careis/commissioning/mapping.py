@@ -152,6 +152,9 @@ def _map_one(c: RegisteredContract, model: CareModel, source: str) -> MappedCont
     def by_agreement(action: Action, reason: str, fallback: str = "") -> MappedContract:
         return row(action, reason, True, "by agreement", model.decision_date, fallback)
 
+    if c.term.end is not None and c.term.end < model.decision_date:
+        return keep(f"it ended on {c.term.end}, before the decision: nothing to do (remove it "
+                    "from the register)")  # fmt: skip
     if not _in_scope(c, model):
         return keep("its services are outside the new model's scope")
     gms_pms = c.type in (ContractType.GMS, ContractType.PMS)

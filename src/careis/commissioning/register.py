@@ -125,8 +125,7 @@ class RegisteredContract(BaseModel):
             )
         if kind == ContractType.APMS and self.term.end is None:
             raise ValueError("an APMS contract is time-limited; give its 'end' date")
-        needs_end = self.termination in (Termination.EXPIRY, Termination.EXPIRY_OR_NOTICE)
-        if needs_end and self.term.end is None and self.termination == Termination.EXPIRY:
+        if self.termination == Termination.EXPIRY and self.term.end is None:
             raise ValueError("termination 'expiry' needs an 'end' date")
         if self.termination == Termination.NOTICE and self.term.notice_months is None:
             raise ValueError("termination 'notice' needs 'notice_months'")
@@ -303,6 +302,10 @@ def _read_csv(path: Path) -> tuple[list[RegisteredContract], list[RowProblem]]:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise ConfigError("file not found.", file=path, fix="check the path.") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "the file is not UTF-8 text.", file=path, fix="save it as CSV UTF-8."
+        ) from exc
     reader = csv.DictReader(text.splitlines())
     header = reader.fieldnames or []
     missing = [c for c in _REQUIRED_CSV if c not in header]
