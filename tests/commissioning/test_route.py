@@ -65,6 +65,9 @@ def test_direct_award_b_patient_choice() -> None:
 def test_direct_award_c_value_increase_just_under_500k() -> None:
     d = route(values("2000000", "2499999.99"))  # +£499,999.99 (24.99999%)
     assert d.process == "direct_award_c" and d.obligation == "may"
+    shown = {t.fact: t.shown for t in d.trail}
+    assert shown["lifetime_value_increase"] == "£499,999.99"
+    assert shown["existing_provider"] == "yes"
     assert d.standstill is not None and d.standstill.last_day == dt.date(2025, 7, 11)
     assert d.standstill.earliest_award == dt.date(2025, 7, 14)
     assert len(d.key_criteria) == 5
@@ -77,8 +80,10 @@ def test_considerable_change_at_exactly_both_thresholds() -> None:
 
 
 def test_over_500k_but_under_25_percent_is_not_considerable() -> None:
-    d = route(values("4000000", "4999999"))  # +£999,999 but +24.99998%
+    d = route(values("4000000", "4999999"))  # +£999,999 but +24.999975%
     assert d.process == "direct_award_c"
+    shown = {t.fact: t.shown for t in d.trail}
+    assert shown["lifetime_value_increase_percent"] == "24.999975%"
 
 
 def test_over_25_percent_but_under_500k_is_not_considerable() -> None:

@@ -131,7 +131,7 @@ def route_cmd(
     if d.trail:
         t = Table("fact", "test", "answer", "held", title=f"Tests made ({d.rules})")
         for test in d.trail:
-            t.add_row(test.fact, test.condition, str(test.value), "yes" if test.held else "no")
+            t.add_row(test.fact, test.condition, test.shown, "yes" if test.held else "no")
         console.print(t)
         for name, why in d.rejected:
             console.print(f"Not {name}: {why}.")

@@ -218,7 +218,7 @@ def _route_json(o: RouteOutcome) -> dict[str, Any]:
         "regulation": d.regulation,
         "reason": d.reason,
         "tests": [
-            {"fact": t.fact, "condition": t.condition, "value": str(t.value), "held": t.held}
+            {"fact": t.fact, "condition": t.condition, "value": t.shown, "held": t.held}
             for t in d.trail
         ],
         "rejected": [{"route": r, "because": why} for r, why in d.rejected],

@@ -147,6 +147,7 @@ class Test:
     condition: str
     value: Any
     held: bool
+    shown: str = ""  # the value as a person reads it: yes/no, £1,234.00, 15.79%
 
 
 @dataclass
@@ -202,6 +203,18 @@ class _Walk:
         cond = {k: v for k, v in spec.items() if k in ("all", "any", "not", "fact")}
         return self.holds(cond)
 
+    def show(self, name: str, value: Any) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, Decimal):
+            if "percent_change" in self.table.derived.get(name, {}):
+                if not value.is_finite():
+                    return "no existing value"
+                # six places, so a value just under a threshold never prints as the threshold
+                return f"{value.quantize(Decimal('0.000001')).normalize():f}%"
+            return f"£{value:,.2f}"
+        return str(value)
+
     def holds(self, cond: Condition) -> bool:
         if "all" in cond:
             for sub in cond["all"]:
@@ -223,7 +236,7 @@ class _Walk:
             held, text = value < Decimal(str(cond["below"])), f"< {cond['below']:,}"
         else:
             raise ConfigError(f"condition on '{name}' has no test.", file=self.source)
-        self.trail.append(Test(name, text, value, bool(held)))
+        self.trail.append(Test(name, text, value, bool(held), self.show(name, value)))
         return bool(held)
 
 
