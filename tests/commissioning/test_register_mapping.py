@@ -160,3 +160,57 @@ def test_not_utf8_register_is_one_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_register(path)
+
+
+def test_enhanced_service_replaces_local_scheme_only(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
+    model = load_care_model(write("m.yaml", model_yaml("enhanced_service", lead=False)))
+    actions = {r.contract_id: r.action for r in map_register(load_register(locality), model).rows}
+    assert actions["LES-1"] == Action.TERMINATE
+    assert {k for k, a in actions.items() if a != Action.KEEP} == {"LES-1"}
+
+
+def test_prime_contractor_novates_community_and_keeps_core_gp(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
+    model = load_care_model(write("m.yaml", model_yaml("prime_contractor")))
+    rows = {r.contract_id: r for r in map_register(load_register(locality), model).rows}
+    assert rows["GMS-1"].action == Action.KEEP and rows["APMS-4"].action == Action.KEEP
+    assert rows["COM-1"].action == Action.NOVATE and "prime" in rows["COM-1"].reason
+    assert "subcontract" in rows["COM-1"].fallback
+    assert rows["SUB-1"].action == Action.NOVATE
+
+
+def test_involvement_and_scrutiny(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
+    from careis.commissioning.involvement import assess
+    from careis.errors import MissingFactError
+
+    reg = load_register(locality)
+    full = load_care_model(write("full.yaml", model_yaml("aco_full")))
+    with pytest.raises(MissingFactError, match="service_change"):
+        assess(map_register(reg, full))
+    change = "service_change: {changes_how_delivered: true, changes_range: false}\n"
+    a = assess(
+        map_register(reg, load_care_model(write("f2.yaml", model_yaml("aco_full") + change)))
+    )
+    assert a.involvement_duty and a.likely_substantial
+    assert any("GMS-1" in r and "list" in r for r in a.substantial_reasons)
+    assert any("reg 23" in x for x in a.actions)
+    none = "service_change: {changes_how_delivered: false, changes_range: false}\n"
+    alliance = load_care_model(write("a.yaml", model_yaml("alliance", lead=False) + none))
+    b = assess(map_register(reg, alliance))
+    assert not b.involvement_duty and not b.likely_substantial and b.actions == ()
+    big = (
+        "service_change: {changes_how_delivered: false, changes_range: true, "
+        "patients_affected: 10000}\n"
+    )
+    c = assess(
+        map_register(
+            reg, load_care_model(write("c.yaml", model_yaml("alliance", lead=False) + big))
+        )
+    )
+    assert c.involvement_duty and c.likely_substantial
+    small = big.replace("10000", "9999")
+    d = assess(
+        map_register(
+            reg, load_care_model(write("d.yaml", model_yaml("alliance", lead=False) + small))
+        )
+    )
+    assert d.involvement_duty and not d.likely_substantial

@@ -52,20 +52,30 @@ def _words(key: str) -> str:
 
 
 def _requirement(comp: Any, catalogue: dict[str, MeasureInfo]) -> str:
+    """One requirement per payment component, in the words of the contract and the measure."""
     measure = getattr(comp, "measure", None)
     info = catalogue.get(measure) if measure else None
-    what = comp.description or _words(comp.id)
+    what = (comp.description or _words(comp.id)).rstrip(".")
     if comp.type == "engagement":
-        return f"Take part for the whole term: {what.lower()}."
+        return f"Take part for the whole term and meet the engagement conditions: {what.lower()}."
     if comp.type == "concordance" and info is not None:
         return (
-            f"For each eligible patient: {what.lower()} ({info.name.lower()}: {info.description})"
+            f"For each patient on the register: {what.lower()}. Measured by "
+            f"'{info.name}' ({info.unit}): {info.description}"
         )
     if comp.type == "performance" and info is not None:
-        level = getattr(comp, "aggregate_level", "group")
+        level = _words(str(getattr(comp, "aggregate_level", "group")))
+        target = getattr(comp, "target_reduction_percent", None)
+        floor = getattr(comp, "practice_floor_reduction_percent", None)
+        goal = (
+            f" The {level} must cut it by at least {target}% and the practice by at least "
+            f"{floor}%."
+            if target is not None and floor is not None
+            else ""
+        )
         return (
-            f"Work with the other practices in the {_words(level)} to achieve: {what.lower()} "
-            f"({info.name.lower()})."
+            f"Work with the other practices in the {level} on: {what.lower()}. Measured by "
+            f"'{info.name}' ({info.unit}).{goal}"
         )
     return f"{what}."
 
