@@ -68,8 +68,7 @@ def _requirement(comp: Any, catalogue: dict[str, MeasureInfo]) -> str:
         target = getattr(comp, "target_reduction_percent", None)
         floor = getattr(comp, "practice_floor_reduction_percent", None)
         goal = (
-            f" The {level} must cut it by at least {target}% and the practice by at least "
-            f"{floor}%."
+            f" The {level} must cut it by at least {target}% and the practice by at least {floor}%."
             if target is not None and floor is not None
             else ""
         )
