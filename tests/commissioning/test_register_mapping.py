@@ -117,6 +117,9 @@ def test_early_start_needs_notice_and_moves_start(locality: Path, write) -> None
     assert rows["APMS-4"].effective == dt.date(2026, 1, 1)
     assert rows["LES-1"].effective == dt.date(2025, 10, 1)  # 3 months' notice
     assert m.earliest_start == dt.date(2026, 1, 1) and m.binding == ("APMS-4",)
+    # the LES could end on 1 Oct 2025, but the model starts 1 Jan 2026: serve notice by 1 Oct
+    assert rows["LES-1"].serve_notice_by == dt.date(2025, 10, 1)
+    assert rows["APMS-4"].serve_notice_by == dt.date(2025, 7, 1)  # now: it sets the start
 
 
 def test_missing_notice_where_termination_needed(write) -> None:  # type: ignore[no-untyped-def]

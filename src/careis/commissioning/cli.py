@@ -69,6 +69,8 @@ def map_cmd(
               title=f"{m.model.name}: {m.model.integration_level.value}")  # fmt: skip
     for r in m.rows:
         why = r.reason + (f" If not agreed: {r.fallback}" if r.fallback else "")
+        if r.serve_notice_by:
+            why += f" Serve notice by {r.serve_notice_by} for it to end at go-live."
         t.add_row(r.contract_id, r.contract_type, r.action.value, r.how,
                   str(r.effective or ""), "needed" if r.consent_needed else "", why)  # fmt: skip
     console.print(t)

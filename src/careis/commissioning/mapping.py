@@ -52,6 +52,8 @@ class MappedContract:
     effective: dt.date | None  # earliest date the action can take effect
     fallback: str = ""  # what happens if the provider does not consent
     reactivation_review: dt.date | None = None
+    notice_months: int | None = None  # when it ends on notice
+    serve_notice_by: dt.date | None = None  # latest day to serve notice so it ends at go-live
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,9 @@ def _map_one(c: RegisteredContract, model: CareModel, source: str) -> MappedCont
 
     def terminate(reason: str) -> MappedContract:
         how, effective, consent, fallback = _termination(c, model, source)
-        return row(Action.TERMINATE, reason, consent, how, effective, fallback)
+        months = c.term.notice_months if how.startswith("on ") else None
+        return replace(row(Action.TERMINATE, reason, consent, how, effective, fallback),
+                       notice_months=months)  # fmt: skip
 
     def by_agreement(action: Action, reason: str, fallback: str = "") -> MappedContract:
         return row(action, reason, True, "by agreement", model.decision_date, fallback)
@@ -283,4 +287,12 @@ def map_register(register: Register, model: CareModel) -> Mapping:
         if ready > earliest:
             earliest = ready
             binding = tuple(r.contract_id for r in gates if r.effective == last)
+    # Notice served too early ends a contract before the new model can replace it: say the
+    # latest day notice can be served for the contract to end when the model starts.
+    result = tuple(
+        replace(r, serve_notice_by=max(model.decision_date, add_months(earliest, -r.notice_months)))
+        if r.notice_months is not None
+        else r
+        for r in result
+    )
     return Mapping(model=model, rows=result, earliest_start=earliest, binding=binding)

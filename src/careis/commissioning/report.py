@@ -183,10 +183,11 @@ def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
 
 
 def write_mapping_csv(mapping: Mapping, path: Path) -> None:
-    _csv(path, ["contract_id", "type", "provider", "action", "how", "effective", "consent_needed",
-                "reason", "fallback", "reactivation_review"],
+    _csv(path, ["contract_id", "type", "provider", "action", "how", "effective", "serve_notice_by",
+                "consent_needed", "reason", "fallback", "reactivation_review"],
          [[r.contract_id, r.contract_type, r.provider, r.action.value, r.how, r.effective,
-           "yes" if r.consent_needed else "no", r.reason, r.fallback, r.reactivation_review]
+           r.serve_notice_by, "yes" if r.consent_needed else "no", r.reason, r.fallback,
+           r.reactivation_review]
           for r in mapping.rows])  # fmt: skip
 
 
