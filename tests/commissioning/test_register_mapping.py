@@ -217,3 +217,17 @@ def test_involvement_and_scrutiny(locality: Path, write) -> None:  # type: ignor
         )
     )
     assert d.involvement_duty and not d.likely_substantial
+
+
+def test_money_as_spreadsheets_write_it(write) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    path = write(
+        "r.csv",
+        HEADER
+        + 'A,apms,,P1,,practice,primary_care,core,"£1,250,000.50",,2021-04-01,2026-03-31,6,,,\n'
+        + "B,apms,,P1,,practice,primary_care,core,lots,,2021-04-01,2026-03-31,6,,,\n",
+    )
+    reg, problems = check_register(path)
+    assert reg.contracts[0].value.annual == Decimal("1250000.50")
+    assert problems[0].field == "annual_value" and "'lots'" in problems[0].problem

@@ -206,11 +206,17 @@ def _csv_record(row: dict[str, str]) -> dict[str, Any]:
     term: dict[str, Any] = {"start": cell("start"), "end": cell("end")}
     if cell("notice_months") is not None:
         term["notice_months"] = cell("notice_months")
+
+    def money(name: str) -> str | None:
+        # spreadsheets write £1,250,000: accept the symbol and thousands separators
+        text = cell(name)
+        return None if text is None else text.replace(",", "").replace("£", "").strip()
+
     value: dict[str, Any] = {}
-    if cell("annual_value") is not None:
-        value["annual"] = cell("annual_value")
-    if cell("lifetime_value") is not None:
-        value["lifetime"] = cell("lifetime_value")
+    if money("annual_value") is not None:
+        value["annual"] = money("annual_value")
+    if money("lifetime_value") is not None:
+        value["lifetime"] = money("lifetime_value")
     record: dict[str, Any] = {
         "id": cell("id"),
         "type": cell("type"),
