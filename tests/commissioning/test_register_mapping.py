@@ -94,6 +94,16 @@ def test_full_integration(locality: Path, write) -> None:  # type: ignore[no-unt
     assert rows["LES-1"].action == Action.TERMINATE and rows["LES-1"].how.startswith("at expiry")
     # both end the day before the intended start, so the intended start holds
     assert m.earliest_start == dt.date(2026, 4, 1) and m.binding == ()
+    from decimal import Decimal
+
+    from careis.commissioning.mapping import totals
+
+    got = {
+        (t.action.value, t.funding_stream): (t.contracts, t.annual_value)
+        for t in totals(m, load_register(locality))
+    }
+    assert got[("suspend", "core")] == (3, Decimal("2250000"))  # GMS-1, GMS-2, PMS-3
+    assert got[("novate", "other")] == (2, Decimal("8100000"))  # community + its subcontract
 
 
 def test_alliance_terminates_nothing(locality: Path, write) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from careis.commissioning.model import CareModel, IntegrationLevel
 from careis.commissioning.register import Register, RegisteredContract, Termination
@@ -62,6 +64,39 @@ class Mapping:
     rows: tuple[MappedContract, ...]
     earliest_start: dt.date
     binding: tuple[str, ...]  # contracts whose action sets the earliest start (empty: intended)
+
+
+@dataclass(frozen=True)
+class ActionTotal:
+    """Contracts and annual value by action and funding stream (for finance)."""
+
+    action: Action
+    funding_stream: str
+    contracts: int
+    annual_value: Decimal
+    unvalued: int  # contracts with no annual value in the register
+
+
+def totals(mapping: Mapping, register: Register) -> list[ActionTotal]:
+    """How much of the commissioner's spend each action touches, by funding stream."""
+    by_id = register.by_id()
+    acc: dict[tuple[Action, str], list[Any]] = {}
+    for r in mapping.rows:
+        c = by_id[r.contract_id]
+        key = (r.action, c.funding_stream.value)
+        slot = acc.setdefault(key, [0, Decimal(0), 0])
+        slot[0] += 1
+        if c.value.annual is None:
+            slot[2] += 1
+        else:
+            slot[1] += c.value.annual
+    order = list(Action)
+    return [
+        ActionTotal(a, f, n, v, u)
+        for (a, f), (n, v, u) in sorted(
+            acc.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1])
+        )
+    ]
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

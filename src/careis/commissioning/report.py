@@ -24,7 +24,7 @@ from careis import __version__
 from careis.commissioning import charts
 from careis.commissioning.business_case import BusinessCase, build, load_business_case
 from careis.commissioning.involvement import Assessment, assess
-from careis.commissioning.mapping import Mapping, map_register
+from careis.commissioning.mapping import Mapping, map_register, totals
 from careis.commissioning.model import load_care_model
 from careis.commissioning.register import Register, load_register
 from careis.commissioning.route import (
@@ -256,6 +256,7 @@ def write_workbench(wb: Workbench, out: Path) -> list[Path]:
     env = template_env()
     html = env.get_template("commissioning.html.j2").render(
         wb=wb,
+        totals=totals(wb.mapping, wb.register),
         m=wb.mapping,
         model=wb.mapping.model,
         bc=wb.business_case,
