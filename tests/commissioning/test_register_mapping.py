@@ -88,6 +88,10 @@ def test_full_integration(locality: Path, write) -> None:  # type: ignore[no-unt
     assert apms.effective == dt.date(2026, 4, 1) and not apms.consent_needed
     assert rows["COM-1"].action == Action.NOVATE and rows["COM-1"].consent_needed
     assert "ICP1" in rows["COM-1"].reason
+    # if the trust will not agree: 6 months' notice from the decision (before its 2027 expiry)
+    assert rows["COM-1"].fallback.startswith(
+        "end the contract on 6 months' notice (from 2026-01-01)"
+    )
     assert rows["SUB-1"].action == Action.NOVATE  # follows its parent
     assert rows["ACU-1"].action == Action.KEEP  # acute is out of scope
     # LES ends on 3 months' notice? No: it expires 31/3/2026, before the intended start.
@@ -130,6 +134,14 @@ def test_early_start_needs_notice_and_moves_start(locality: Path, write) -> None
     # the LES could end on 1 Oct 2025, but the model starts 1 Jan 2026: serve notice by 1 Oct
     assert rows["LES-1"].serve_notice_by == dt.date(2025, 10, 1)
     assert rows["APMS-4"].serve_notice_by == dt.date(2025, 7, 1)  # now: it sets the start
+
+
+def test_reactivation_review_counts_from_the_realistic_start(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
+    model = load_care_model(write("m.yaml", model_yaml("aco_full", start="2025-10-01")))
+    m = map_register(load_register(locality), model)
+    assert m.earliest_start == dt.date(2026, 1, 1)  # APMS on 6 months' notice
+    gms = next(r for r in m.rows if r.contract_id == "GMS-1")
+    assert gms.reactivation_review == dt.date(2028, 1, 1)
 
 
 def test_missing_notice_where_termination_needed(write) -> None:  # type: ignore[no-untyped-def]

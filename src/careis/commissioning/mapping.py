@@ -222,10 +222,16 @@ def _map_one(c: RegisteredContract, model: CareModel, source: str) -> MappedCont
                     "does not replace; align pathways by agreement if needed")  # fmt: skip
 
     lead = model.lead_provider.code if model.lead_provider else "the lead provider"
-    fallback_novate = (
-        "if the provider does not agree: end the contract at its earliest termination date and "
-        f"let {lead} subcontract the service"
-    )
+    try:
+        how, when, consent, _ = _termination(c, model, source)
+        ending = (
+            "it cannot be ended without agreement either"
+            if consent
+            else f"end the contract {how} (from {when})"
+        )
+    except ConfigError:
+        ending = "end the contract when its terms allow (add notice_months to the register)"
+    fallback_novate = f"{ending}, and let {lead} subcontract the service"
     if level in (IntegrationLevel.PRIME_CONTRACTOR, IntegrationLevel.PRIME_PROVIDER):
         if c.core_gp or c.type == ContractType.DES:
             return keep("core general practice and national DES stay with the practice; a "
@@ -251,8 +257,8 @@ def _map_one(c: RegisteredContract, model: CareModel, source: str) -> MappedCont
                 fallback="without agreement it cannot be suspended; link the practice through "
                 "an integration agreement instead (partial integration)",
             )
-            review = add_months(model.intended_start, 12 * REACTIVATION_YEARS)
-            return replace(suspended, reactivation_review=review)
+            # the two-year point is set from go-live, once the earliest start is known
+            return replace(suspended, reactivation_review=model.intended_start)
         return by_agreement(
             Action.INTEGRATION_AGREEMENT,
             "core general practice stays outside the integrated contract; the practice keeps "
@@ -327,6 +333,12 @@ def map_register(register: Register, model: CareModel) -> Mapping:
     result = tuple(
         replace(r, serve_notice_by=max(model.decision_date, add_months(earliest, -r.notice_months)))
         if r.notice_months is not None
+        else r
+        for r in result
+    )
+    result = tuple(
+        replace(r, reactivation_review=add_months(earliest, 12 * REACTIVATION_YEARS))
+        if r.reactivation_review is not None
         else r
         for r in result
     )
