@@ -190,3 +190,16 @@ def test_add_working_days_counts_only_working_days(start: dt.date, n: int) -> No
     assert is_working_day(end)
     days = [start + dt.timedelta(days=i) for i in range(1, (end - start).days + 1)]
     assert sum(is_working_day(d) for d in days) == n
+
+
+def test_decision_table_checks_its_derived_facts(tmp_path: Path) -> None:
+    text = default_rules_path().read_text()
+    bad = tmp_path / "a.yaml"
+    bad.write_text(text.replace("subtract: [proposed", "substract: [proposed"))
+    with pytest.raises(ConfigError, match="derived fact 'lifetime_value_increase' must have"):
+        load_rules(bad)
+    bad.write_text(
+        text.replace("{fact: materially_different, is: true}", "{fact: material, is: true}")
+    )
+    with pytest.raises(ConfigError, match="uses undeclared fact 'material'"):
+        load_rules(bad)

@@ -96,6 +96,20 @@ def load_rules(path: str | Path | None = None) -> DecisionTable:
     except ValidationError as exc:
         raise validation_error(exc, data, lines, path) from None
     known = set(table.facts) | set(table.derived)
+    for name, spec in table.derived.items():
+        ops = [k for k in ("subtract", "percent_change", "all", "any", "not", "fact") if k in spec]
+        if len(ops) != 1:
+            raise ConfigError(
+                f"derived fact '{name}' must have exactly one of subtract, percent_change, all, "
+                "any, not, fact.",
+                file=path,
+            )
+        names = spec[ops[0]] if ops[0] in ("subtract", "percent_change") else _facts_in(spec)
+        for used in names:
+            if used not in known:
+                raise ConfigError(
+                    f"derived fact '{name}' uses undeclared fact '{used}'.", file=path
+                )
     for route in table.routes:
         for name in _facts_in(route.when):
             if name not in known:
