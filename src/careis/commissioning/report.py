@@ -191,17 +191,24 @@ def write_mapping_csv(mapping: Mapping, path: Path) -> None:
           for r in mapping.rows])  # fmt: skip
 
 
+def _pence(value: Decimal) -> str:
+    """Money in a CSV: always two decimals (0.00, not 0), so columns read alike."""
+    return f"{value:.2f}"
+
+
 def write_business_case_csvs(bc: BusinessCase, out: Path) -> None:
-    _csv(out / "business_case_monthly.csv", ["month", "start", "savings", "costs", "net",
-         "cumulative"], [[m.index, m.start, m.savings, m.costs, m.net, m.cumulative]
-                         for m in bc.months])  # fmt: skip
+    _csv(out / "business_case_monthly.csv",
+         ["month", "start", "savings", "costs", "net", "cumulative"],
+         [[m.index, m.start, _pence(m.savings), _pence(m.costs), _pence(m.net),
+           _pence(m.cumulative)] for m in bc.months])  # fmt: skip
     acts = list(bc.spec.activities)
     items = [c.name for c in bc.spec.costs]
     _csv(out / "business_case_yearly.csv",
          ["year", *[f"avoided_{a}" for a in acts], "savings", *[f"cost: {i}" for i in items],
           "total_costs", "net", "cumulative"],
-         [[y.year, *[y.avoided[a].quantize(Decimal("0.1")) for a in acts], y.savings,
-           *[y.costs[i] for i in items], y.total_costs, y.net, y.cumulative]
+         [[y.year, *[y.avoided[a].quantize(Decimal("0.1")) for a in acts], _pence(y.savings),
+           *[_pence(y.costs[i]) for i in items], _pence(y.total_costs), _pence(y.net),
+           _pence(y.cumulative)]
           for y in bc.years])  # fmt: skip
 
 
