@@ -203,3 +203,18 @@ def test_decision_table_checks_its_derived_facts(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="uses undeclared fact 'material'"):
         load_rules(bad)
+
+
+def test_route_file_names_its_own_table(tmp_path: Path) -> None:
+    from careis.commissioning.route import rules_for
+
+    text = default_rules_path().read_text().replace('version: "2025-04"', 'version: "local"')
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "psr-local.yaml").write_text(text)
+    path = tmp_path / "route.yaml"
+    path.write_text(
+        "service: x\ndecision_date: 2025-07-01\nrules: tables/psr-local.yaml\n"
+        "facts: {existing_provider: true, only_existing_provider_capable: true}\n"
+    )
+    req = load_request(path)
+    assert decide(req, rules_for(req, path)).rules == "psr-2023 (version local)"

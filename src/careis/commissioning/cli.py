@@ -31,7 +31,12 @@ err = Console(stderr=True)
 def register_cmd(
     file: Annotated[Path, typer.Argument(help="Contract register (.csv or .yaml).")],
 ) -> None:
-    """Validate a contract register: list the contracts, and every bad row with its fix."""
+    """Validate a contract register: list the contracts, and every bad row with its fix.
+
+    CSV columns: id, type, name, provider_code, provider_name, provider_kind, services (split
+    by ';'), funding_stream, annual_value, lifetime_value, start, end, notice_months,
+    termination, variation, parent. See docs/commissioning.md for the values.
+    """
     from careis.commissioning.register import check_register
 
     reg, problems = check_register(file)
@@ -97,16 +102,23 @@ def route_cmd(
         bool, typer.Option("--ask", help="Ask for each missing fact instead of stopping.")
     ] = False,
     rules: Annotated[
-        Path | None, typer.Option("--rules", help="Decision table (default: PSR 2023).")
+        Path | None,
+        typer.Option("--rules", help="Decision table (default: the file's 'rules:' or PSR 2023)."),
     ] = None,
 ) -> None:
     """Walk the Provider Selection Regime: route, reasons, key criteria, notices, standstill."""
     from careis.commissioning.register import load_register
     from careis.commissioning.report import with_register
-    from careis.commissioning.route import MissingRouteFact, decide, load_request, load_rules
+    from careis.commissioning.route import (
+        MissingRouteFact,
+        decide,
+        load_request,
+        load_rules,
+        rules_for,
+    )
 
-    table = load_rules(rules)
     request = load_request(file)
+    table = load_rules(rules) if rules is not None else rules_for(request, file)
     request = with_register(request, load_register(register) if register else None, str(file))
     asked: dict[str, object] = {}
     while True:

@@ -33,7 +33,7 @@ from careis.commissioning.route import (
     RouteRequest,
     decide,
     load_request,
-    load_rules,
+    rules_for,
 )
 from careis.commissioning.spec import ServiceSpec, build_spec, render_spec
 from careis.contracts.schema import load_contract
@@ -138,12 +138,14 @@ def load_workbench(path: str | Path, run: Path | None = None) -> Workbench:
         involvement, inv_missing = assess(mapping, str(base / cfg.model)), None
     except MissingFactError as exc:
         involvement, inv_missing = None, exc.problem
-    table = load_rules()
     routes = []
     for name in cfg.routes:
         rpath = base / name
         inputs.append(rpath)
         request = with_register(load_request(rpath), register, str(rpath))
+        table = rules_for(request, rpath)
+        if request.rules is not None:
+            inputs.append(rpath.parent / request.rules)
         try:
             routes.append(RouteOutcome(name, request, decide(request, table, str(rpath)), None))
         except MissingRouteFact as exc:

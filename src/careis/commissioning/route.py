@@ -299,7 +299,10 @@ class RouteRequest(_Model):
     existing_contract_awarded: dt.date | None = Field(
         default=None, description="When the existing contract was awarded (older regime note)."
     )
-    rules: str | None = Field(default=None, description="Decision table to use (default PSR).")
+    rules: str | None = Field(
+        default=None,
+        description="Decision table to use, relative to this file (default: the shipped PSR table).",
+    )
     facts: dict[str, bool | int | float | str | None] = Field(default_factory=dict)
 
 
@@ -309,6 +312,13 @@ def load_request(path: str | Path) -> RouteRequest:
         return RouteRequest.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, data, lines, path) from None
+
+
+def rules_for(request: RouteRequest, source: str | Path) -> DecisionTable:
+    """The decision table a route question names (relative to its file), or the default."""
+    if request.rules is None:
+        return load_rules()
+    return load_rules(Path(source).resolve().parent / request.rules)
 
 
 def decide(
