@@ -135,3 +135,9 @@ def test_spec_errors_name_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"line 8.*effect"):
         case(tmp_path, HAND.replace("effect: 0.10", "effect: 1.5"))
     assert dt.date(2025, 4, 1) == case(tmp_path, HAND).months[0].start
+
+
+def test_one_off_cost_after_the_horizon_is_refused(tmp_path: Path) -> None:
+    text = HAND.replace("timing: one_off}", "timing: one_off, month: 25}")
+    with pytest.raises(ConfigError, match="month 25, after the 24-month horizon"):
+        case(tmp_path, text)

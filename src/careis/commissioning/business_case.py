@@ -287,6 +287,12 @@ def build(spec: BusinessCaseSpec, base_dir: Path, run: Path | None = None) -> Bu
         else:
             amounts[item.name] = item.amount or ZERO
     n = spec.years * 12
+    for item in spec.costs:
+        if item.timing == "one_off" and item.month > n:
+            raise ConfigError(
+                f"cost '{item.name}' is paid in month {item.month}, after the {n}-month horizon.",
+                fix="lower 'month' or raise 'years'.",
+            )
     cost_lines = {item.name: _monthly(item, amounts[item.name], n) for item in spec.costs}
     months: list[Month] = []
     cumulative = ZERO
