@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/careis demo --out $(OUT)
+	$(BIN)/careis commission report examples/commissioning/workbench.yaml --run $(OUT) --out $(OUT)/commission
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

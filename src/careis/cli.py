@@ -293,6 +293,15 @@ def version() -> None:
     console.print(__version__)
 
 
+def _mount_commission() -> None:
+    from careis.commissioning.cli import app as commission_app
+
+    app.add_typer(commission_app, name="commission")
+
+
+_mount_commission()
+
+
 def _parse_date(text: str, name: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)

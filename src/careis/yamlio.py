@@ -46,7 +46,12 @@ def _construct(loader: _LineLoader, node: yaml.Node, path: Loc, lines: dict[Loc,
             lines[child] = item.start_mark.line + 1
             items.append(_construct(loader, item, child, lines))
         return items
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # e.g. an impossible date such as 2025-13-01
+        raise yaml.constructor.ConstructorError(
+            None, None, f"'{node.value}' is not a valid value ({exc})", node.start_mark
+        ) from exc
 
 
 def load_yaml(path: str | Path) -> tuple[Any, dict[Loc, int]]:
@@ -81,7 +86,11 @@ def parse_yaml(text: str, source: str | Path = "<string>") -> tuple[Any, dict[Lo
             f"not valid YAML: {exc.problem or exc.context}.",
             file=source,
             where=where,
-            fix="check indentation and that every 'key: value' has a space after the colon.",
+            fix=(
+                "correct the value (dates are YYYY-MM-DD)."
+                if "is not a valid value" in str(exc.problem)
+                else "check indentation and that every 'key: value' has a space after the colon."
+            ),
         ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}.", file=source) from exc

@@ -1,0 +1,290 @@
+"""`careis commission report`: the whole workbench in one folder and one HTML report.
+
+Why one config naming the others: a commissioning decision is the register, the model, the
+route questions, the business case and the specification together; one file lists them so
+the decision can be re-run (same inputs, byte-identical outputs) and the manifest hashes
+every input the decision rested on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from careis import __version__
+from careis.commissioning import charts
+from careis.commissioning.business_case import BusinessCase, build, load_business_case
+from careis.commissioning.involvement import Assessment, assess
+from careis.commissioning.mapping import Mapping, map_register, totals
+from careis.commissioning.model import load_care_model
+from careis.commissioning.register import Register, load_register
+from careis.commissioning.route import (
+    MissingRouteFact,
+    RouteDecision,
+    RouteRequest,
+    decide,
+    load_request,
+    rules_for,
+)
+from careis.commissioning.spec import ServiceSpec, build_spec, render_spec
+from careis.contracts.schema import load_contract
+from careis.errors import ConfigError, MissingFactError
+from careis.manifest import describe_files
+from careis.report.html import environment
+from careis.yamlio import load_yaml, validation_error
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SpecConfig(_Model):
+    contract: str = Field(description="The scheme contract YAML (relative to this file).")
+    run_config: str | None = Field(
+        default=None, description="A run config whose risk block defines the eligible population."
+    )
+    aims: list[str] | None = None
+    eligible_population: str | None = None
+    requirements: list[str] = Field(default_factory=list, description="Extra requirements.")
+
+
+class WorkbenchConfig(_Model):
+    name: str
+    register_file: str = Field(
+        alias="register", description="Contract register (.csv or .yaml), relative to this file."
+    )
+    model: str = Field(description="Care model YAML, relative to this file.")
+    routes: list[str] = Field(default_factory=list, description="Route question files.")
+    business_case: str | None = None
+    service_spec: SpecConfig | None = None
+
+
+def template_env() -> Environment:
+    """The report's Jinja environment (filters £, numbers) with the commissioning templates."""
+    env = environment()
+    here = Path(str(resources.files("careis.commissioning").joinpath("templates")))
+    base = env.loader
+    assert base is not None
+    env.loader = ChoiceLoader([FileSystemLoader(here), base])
+    css = Path(str(resources.files("careis.report").joinpath("templates"))) / "report.css"
+    env.globals["css"] = css.read_text("utf-8")
+    return env
+
+
+def with_register(request: RouteRequest, register: Register | None, source: str) -> RouteRequest:
+    """Fill the facts the register already knows (existing value, award date) for a route."""
+    cid = request.existing_contract
+    if cid is None:
+        return request
+    if register is None or cid not in register.by_id():
+        raise ConfigError(
+            f"existing_contract '{cid}' is not in the contract register.",
+            file=source,
+            fix="use a contract id from the register.",
+        )
+    c = register.by_id()[cid]
+    facts = dict(request.facts)
+    facts.setdefault("existing_provider", True)
+    if c.value.lifetime is not None:
+        facts.setdefault("existing_lifetime_value", str(c.value.lifetime))
+    awarded = request.existing_contract_awarded or c.term.start
+    return request.model_copy(update={"facts": facts, "existing_contract_awarded": awarded})
+
+
+@dataclass(frozen=True)
+class RouteOutcome:
+    file: str
+    request: RouteRequest
+    decision: RouteDecision | None
+    missing: str | None  # the question still to answer
+
+
+@dataclass(frozen=True)
+class Workbench:
+    config: WorkbenchConfig
+    register: Register
+    mapping: Mapping
+    involvement: Assessment | None
+    involvement_missing: str | None
+    routes: tuple[RouteOutcome, ...]
+    business_case: BusinessCase | None
+    spec: ServiceSpec | None
+    inputs: tuple[Path, ...]
+    base: Path
+
+
+def load_workbench(path: str | Path, run: Path | None = None) -> Workbench:
+    path = Path(path)
+    data, lines = load_yaml(path)
+    try:
+        cfg = WorkbenchConfig.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, data, lines, path) from None
+    base = path.resolve().parent
+    inputs = [path, base / cfg.register_file, base / cfg.model]
+    register = load_register(base / cfg.register_file)
+    model = load_care_model(base / cfg.model)
+    mapping = map_register(register, model)
+    try:
+        involvement, inv_missing = assess(mapping, str(base / cfg.model)), None
+    except MissingFactError as exc:
+        involvement, inv_missing = None, exc.problem
+    routes = []
+    for name in cfg.routes:
+        rpath = base / name
+        inputs.append(rpath)
+        request = with_register(load_request(rpath), register, str(rpath))
+        table = rules_for(request, rpath)
+        if request.rules is not None:
+            inputs.append(rpath.parent / request.rules)
+        try:
+            routes.append(RouteOutcome(name, request, decide(request, table, str(rpath)), None))
+        except MissingRouteFact as exc:
+            routes.append(RouteOutcome(name, request, None, f"{exc.fact}: {exc.question}"))
+    bc = None
+    if cfg.business_case:
+        bpath = base / cfg.business_case
+        inputs.append(bpath)
+        spec, bbase = load_business_case(bpath)
+        bc = build(spec, bbase, run)
+    sspec = None
+    if cfg.service_spec is not None:
+        sc = cfg.service_spec
+        cpath = base / sc.contract
+        inputs.append(cpath)
+        loaded = load_contract(cpath)
+        pct: float | None = None
+        age: int | None = None
+        if sc.run_config:
+            from careis.config import load_run_config
+
+            rc = load_run_config(base / sc.run_config)
+            inputs.append(base / sc.run_config)
+            pct, age = rc.risk.register_percent, rc.risk.min_age
+        sspec = build_spec(loaded.contract, cpath.name, sc.aims, sc.eligible_population,
+                           sc.requirements, pct, age)  # fmt: skip
+    return Workbench(cfg, register, mapping, involvement, inv_missing, tuple(routes), bc, sspec,
+                     tuple(inputs), base)  # fmt: skip
+
+
+def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        for r in rows:
+            w.writerow(["" if v is None else str(v) for v in r])
+
+
+def write_mapping_csv(mapping: Mapping, path: Path) -> None:
+    _csv(path, ["contract_id", "type", "provider", "action", "how", "effective", "serve_notice_by",
+                "consent_needed", "reason", "fallback", "reactivation_review"],
+         [[r.contract_id, r.contract_type, r.provider, r.action.value, r.how, r.effective,
+           r.serve_notice_by, "yes" if r.consent_needed else "no", r.reason, r.fallback,
+           r.reactivation_review]
+          for r in mapping.rows])  # fmt: skip
+
+
+def _pence(value: Decimal) -> str:
+    """Money in a CSV: always two decimals (0.00, not 0), so columns read alike."""
+    return f"{value:.2f}"
+
+
+def write_business_case_csvs(bc: BusinessCase, out: Path) -> None:
+    _csv(out / "business_case_monthly.csv",
+         ["month", "start", "savings", "costs", "net", "cumulative"],
+         [[m.index, m.start, _pence(m.savings), _pence(m.costs), _pence(m.net),
+           _pence(m.cumulative)] for m in bc.months])  # fmt: skip
+    acts = list(bc.spec.activities)
+    items = [c.name for c in bc.spec.costs]
+    _csv(out / "business_case_yearly.csv",
+         ["year", *[f"avoided_{a}" for a in acts], "savings", *[f"cost: {i}" for i in items],
+          "total_costs", "net", "cumulative"],
+         [[y.year, *[y.avoided[a].quantize(Decimal("0.1")) for a in acts], _pence(y.savings),
+           *[_pence(y.costs[i]) for i in items], _pence(y.total_costs), _pence(y.net),
+           _pence(y.cumulative)]
+          for y in bc.years])  # fmt: skip
+
+
+def _route_json(o: RouteOutcome) -> dict[str, Any]:
+    d = o.decision
+    if d is None:
+        return {"file": o.file, "service": o.request.service, "needs": o.missing}
+    return {
+        "file": o.file,
+        "service": d.service,
+        "decision_date": d.decision_date.isoformat(),
+        "rules": d.rules,
+        "process": d.process,
+        "obligation": d.obligation,
+        "regulation": d.regulation,
+        "reason": d.reason,
+        "tests": [
+            {"fact": t.fact, "condition": t.condition, "value": t.shown, "held": t.held}
+            for t in d.trail
+        ],
+        "rejected": [{"route": r, "because": why} for r, why in d.rejected],
+        "standstill_last_day": d.standstill.last_day.isoformat() if d.standstill else None,
+        "earliest_award": d.standstill.earliest_award.isoformat() if d.standstill else None,
+        "award_notice_by": d.award_notice_by.isoformat() if d.award_notice_by else None,
+        "notes": list(d.notes),
+    }
+
+
+def write_workbench(wb: Workbench, out: Path) -> list[Path]:
+    """Write every output and the report; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_mapping_csv(wb.mapping, out / "mapping.csv")
+    written = [out / "mapping.csv"]
+    decisions = {
+        "routes": [_route_json(o) for o in wb.routes],
+        "involvement": None if wb.involvement is None else {
+            "involvement_duty": wb.involvement.involvement_duty,
+            "involvement_reasons": list(wb.involvement.involvement_reasons),
+            "likely_substantial": wb.involvement.likely_substantial,
+            "substantial_reasons": list(wb.involvement.substantial_reasons),
+            "actions": list(wb.involvement.actions),
+        },
+        "earliest_start": wb.mapping.earliest_start.isoformat(),
+    }  # fmt: skip
+    (out / "decisions.json").write_text(json.dumps(decisions, indent=2, sort_keys=True) + "\n")
+    written.append(out / "decisions.json")
+    if wb.business_case is not None:
+        write_business_case_csvs(wb.business_case, out)
+        written += [out / "business_case_monthly.csv", out / "business_case_yearly.csv"]
+    if wb.spec is not None:
+        written += list(render_spec(wb.spec, out))
+    env = template_env()
+    html = env.get_template("commissioning.html.j2").render(
+        wb=wb,
+        totals=totals(wb.mapping, wb.register),
+        m=wb.mapping,
+        model=wb.mapping.model,
+        bc=wb.business_case,
+        timeline_svg=charts.timeline(wb.mapping),
+        cash_svg=charts.cumulative_cash(wb.business_case) if wb.business_case else "",
+        tornado_svg=charts.tornado(wb.business_case) if wb.business_case else "",
+    )
+    (out / "commissioning_report.html").write_text(html, encoding="utf-8")
+    written.append(out / "commissioning_report.html")
+    manifest = {
+        "careis_version": __version__,
+        "workbench": wb.config.name,
+        "inputs": [
+            {**f, "path": os.path.relpath(p.resolve(), wb.base)}
+            for p, f in zip(
+                sorted(set(wb.inputs)), describe_files(sorted(set(wb.inputs))), strict=True
+            )
+        ],
+        "outputs": describe_files(sorted(written), root=out),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return [*written, out / "manifest.json"]

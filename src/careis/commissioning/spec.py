@@ -1,0 +1,159 @@
+"""The enhanced-service specification, generated from the contract and the measures.
+
+Why generate it: the specification a practice signs must say exactly what the contract pays
+for and how each measure is defined. Written by hand it drifts from the contract; generated
+from the same contract file careis pays from, it cannot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from careis.contracts.schema import Contract
+from careis.measures.results import MeasureInfo
+from careis.measures.spine import CATALOGUE
+from careis.money import format_gbp
+
+_BASIS = {
+    "per_registered_patient": "per registered patient",
+    "fixed": "per practice",
+    "per_patient": "per patient in the measure's numerator",
+}
+_SHOWN = {"id", "type", "description", "basis", "rate", "measure"}
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    id: str
+    kind: str
+    description: str
+    rate: str
+    basis: str
+    measure: str
+    conditions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    contract: Contract
+    aims: tuple[str, ...]
+    eligible_population: str
+    requirements: tuple[str, ...]
+    measures: tuple[MeasureInfo, ...]
+    payments: tuple[PaymentLine, ...]
+    contract_file: str
+
+
+def _words(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _requirement(comp: Any, catalogue: dict[str, MeasureInfo]) -> str:
+    """One requirement per payment component, in the words of the contract and the measure."""
+    measure = getattr(comp, "measure", None)
+    info = catalogue.get(measure) if measure else None
+    what = (comp.description or _words(comp.id)).rstrip(".")
+    if comp.type == "engagement":
+        return f"Take part for the whole term and meet the engagement conditions: {what.lower()}."
+    if comp.type == "concordance" and info is not None:
+        return (
+            f"For each patient on the register: {what.lower()}. Measured by "
+            f"'{info.name}' ({info.unit}): {info.description}"
+        )
+    if comp.type == "performance" and info is not None:
+        level = _words(str(getattr(comp, "aggregate_level", "group")))
+        target = getattr(comp, "target_reduction_percent", None)
+        floor = getattr(comp, "practice_floor_reduction_percent", None)
+        goal = (
+            f" The {level} must cut it by at least {target}% and the practice by at least {floor}%."
+            if target is not None and floor is not None
+            else ""
+        )
+        return (
+            f"Work with the other practices in the {level} on: {what.lower()}. Measured by "
+            f"'{info.name}' ({info.unit}).{goal}"
+        )
+    return f"{what}."
+
+
+def build_spec(
+    contract: Contract,
+    contract_file: str,
+    aims: list[str] | None = None,
+    eligible_population: str | None = None,
+    extra_requirements: list[str] | None = None,
+    register_percent: float | None = None,
+    min_age: int | None = None,
+    catalogue: dict[str, MeasureInfo] | None = None,
+) -> ServiceSpec:
+    """Assemble the specification's content from the contract (and the run's risk settings)."""
+    catalogue = catalogue if catalogue is not None else CATALOGUE
+    used: list[str] = []
+    payments: list[PaymentLine] = []
+    for comp in contract.components:
+        data = comp.model_dump(mode="python")
+        measure = data.get("measure") or ""
+        if measure and measure not in used:
+            used.append(measure)
+        conditions = tuple(
+            f"{_words(k)}: {v}" for k, v in data.items() if k not in _SHOWN and v is not None
+        )
+        rate = data.get("rate")
+        payments.append(
+            PaymentLine(
+                id=comp.id,
+                kind=comp.type,
+                description=comp.description,
+                rate=format_gbp(rate) if isinstance(rate, Decimal) else str(rate or ""),
+                basis=_BASIS.get(str(data.get("basis", "")), _words(str(data.get("basis", "")))),
+                measure=measure,
+                conditions=conditions,
+            )
+        )
+    # the register's own definition is part of every proactive-care specification
+    for extra in ("register", "list_size"):
+        if extra in catalogue and extra not in used:
+            used.append(extra)
+    if eligible_population is None:
+        pct = f"{register_percent:g}%" if register_percent is not None else "the agreed share"
+        age = f"{min_age}+" if min_age is not None else "adult"
+        eligible_population = (
+            f"Registered patients aged {age} in the top {pct} of the practice's adults by risk "
+            "of an unplanned admission (careis risk score), drawn up on the index date; "
+            "ties broken by recent emergency admissions, age, then pseudonym."
+        )
+    requirements = [_requirement(c, catalogue) for c in contract.components]
+    requirements += extra_requirements or []
+    return ServiceSpec(
+        contract=contract,
+        aims=tuple(
+            aims
+            or [
+                "Identify the patients most at risk of an unplanned admission.",
+                "Agree and review a personalised care plan with each of them.",
+                "Reduce avoidable emergency admissions across the practice group.",
+            ]
+        ),
+        eligible_population=eligible_population,
+        requirements=tuple(requirements),
+        measures=tuple(catalogue[m] for m in used if m in catalogue),
+        payments=tuple(payments),
+        contract_file=contract_file,
+    )
+
+
+def render_spec(spec: ServiceSpec, out_dir: Path) -> tuple[Path, Path]:
+    """Write service_specification.html and .md; returns their paths."""
+    from careis.commissioning.report import template_env
+
+    env = template_env()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = out_dir / "service_specification.html"
+    md = out_dir / "service_specification.md"
+    html.write_text(env.get_template("service_spec.html.j2").render(s=spec), encoding="utf-8")
+    # the Markdown template is not autoescaped (its name does not end in .j2 or .html)
+    md.write_text(env.get_template("service_spec.md").render(s=spec), encoding="utf-8")
+    return html, md

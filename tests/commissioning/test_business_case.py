@@ -1,0 +1,143 @@
+"""The business case: a payback month computed by hand, baselines read from a run, and the
+uncertainty summaries behaving as they must."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from careis.commissioning.business_case import build, load_business_case
+from careis.errors import ConfigError
+
+HAND = """\
+name: Hand-computed case
+start: 2025-04-01
+years: 2
+activities:
+  emergency_admissions:
+    baseline: 1200
+    unit_cost: 1590
+    effect: 0.10
+    effect_range: {low: 0.05, high: 0.15}
+costs:
+  - {name: Set-up, kind: set_up, amount: 50000, timing: one_off}
+  - {name: Technology, kind: technology, amount: 24000, timing: monthly}
+monte_carlo: {runs: 500, seed: 3}
+"""
+
+
+def case(tmp_path: Path, text: str, run: Path | None = None):  # type: ignore[no-untyped-def]
+    path = tmp_path / "bc.yaml"
+    path.write_text(text)
+    spec, base = load_business_case(path)
+    return build(spec, base, run)
+
+
+def test_payback_month_by_hand(tmp_path: Path) -> None:
+    """1,200 admissions a year x 10% avoided = 10 a month x £1,590 = £15,900 saved a month.
+    Costs: £50,000 in month 1, then £2,000 a month. Cumulative net = 13,900m - 50,000:
+    month 3 = -£8,300, month 4 = +£5,600, so payback in month 4; year 1 net = £116,800."""
+    bc = case(tmp_path, HAND)
+    assert bc.months[0].savings == Decimal("15900.00") and bc.months[0].costs == Decimal("52000")
+    assert bc.months[2].cumulative == Decimal("-8300.00")
+    assert bc.months[3].cumulative == Decimal("5600.00")
+    assert bc.payback_month == 4 and bc.year1_recouped
+    assert bc.years[0].net == Decimal("116800.00")
+    assert bc.years[1].net == Decimal("166800.00")  # no set-up in year 2
+    assert bc.years[0].avoided["emergency_admissions"] == Decimal("120")
+    assert bc.total_net == Decimal("283600.00")
+
+
+def test_ramp_delays_payback_by_hand(tmp_path: Path) -> None:
+    """With a 3-month ramp savings are £5,300, £10,600, then £15,900 a month: cumulative net
+    -46,700, -38,100, -24,200, -10,300, +3,600 -> payback in month 5."""
+    bc = case(tmp_path, HAND.replace("years: 2", "years: 2\nramp_months: 3"))
+    assert [m.cumulative for m in bc.months[:5]] == [
+        Decimal(x) for x in ("-46700", "-38100", "-24200", "-10300", "3600")
+    ]
+    assert bc.payback_month == 5
+
+
+def test_not_recouped_in_year_one(tmp_path: Path) -> None:
+    bc = case(tmp_path, HAND.replace("amount: 50000", "amount: 500000"))
+    # 13,900 x 12 = 166,800 < 500,000; by month 24: 333,600 < 500,000
+    assert not bc.year1_recouped and bc.payback_month is None
+    assert bc.mc_prob_payback_in_horizon < 0.5
+
+
+def test_tornado_and_monte_carlo(tmp_path: Path) -> None:
+    bc = case(tmp_path, HAND)
+    bars = {b.factor: b for b in bc.tornado}
+    eff = bars["effect on emergency admissions"]
+    # effect 5% halves the savings: 24 x (7,950 - 2,000) - 50,000 = 92,800
+    assert eff.net_low == pytest.approx(92800) and eff.net_high == pytest.approx(474400)
+    assert bars["unit costs"].net_low < float(bc.total_net) < bars["unit costs"].net_high
+    assert bc.mc_net_p5 < float(bc.total_net) < bc.mc_net_p95
+    again = case(tmp_path, HAND)
+    assert (again.mc_net_p5, again.mc_net_p95) == (bc.mc_net_p5, bc.mc_net_p95)  # seeded
+
+
+def _fake_run(folder: Path) -> Path:
+    (folder / "measures").mkdir(parents=True)
+    (folder / "payments").mkdir()
+    (folder / "measures" / "results.csv").write_text(
+        "measure_id,period,period_start,period_end,level,org_code,numerator,denominator,value,unit\n"
+        "emergency_admissions,baseline,2023-04-01,2024-03-31,icb,QOP,2400,20000,120,x\n"
+        "emergency_admissions,performance,2024-04-01,2025-03-31,icb,QOP,2000,20000,100,x\n"
+        "emergency_admissions,baseline,2023-04-01,2024-03-31,practice,P1,2400,20000,120,x\n"
+    )
+    (folder / "payments" / "summary.csv").write_text(
+        "provider,pcn,federation,engagement,care_plans,admissions_reduction,total\n"
+        "P1,U1,F1,100.50,200.00,0.00,300.50\n"
+        "P2,U1,F1,99.50,100.00,1000.00,1199.50\n"
+    )
+    return folder
+
+
+def test_baseline_and_payments_from_a_run(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path / "run")
+    text = f"""\
+name: From a run
+start: 2025-04-01
+years: 1
+run: {run}
+activities:
+  emergency_admissions: {{effect: 0.05}}
+costs:
+  - {{name: Engagement, kind: engagement, from_payments: engagement, timing: year_end}}
+  - {{name: Care plans, kind: concordance, from_payments: care_plans, timing: year_end}}
+"""
+    bc = case(tmp_path, text)
+    assert bc.baselines["emergency_admissions"] == Decimal("2400")
+    assert "icb QOP, 2023-04-01 to 2024-03-31" in bc.baseline_sources["emergency_admissions"]
+    assert bc.unit_costs["emergency_admissions"] == Decimal("1590")  # DOMAIN.md default
+    assert bc.costs == {"Engagement": Decimal("200.00"), "Care plans": Decimal("300.00")}
+    assert bc.months[11].costs == Decimal("500.00")
+    # 2,400 x 5% = 120 avoided x £1,590 = £190,800 saved, less £500
+    assert bc.total_net == Decimal("190300.00")
+
+
+def test_missing_baseline_names_activity_and_fix(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path / "run")
+    text = HAND.replace("    baseline: 1200\n", "") + "run: " + str(run) + "\n"
+    text = text.replace("emergency_admissions:", "ae_attendances:")
+    with pytest.raises(ConfigError, match="activity 'ae_attendances' has no baseline"):
+        case(tmp_path, text)
+    bad = HAND.replace("amount: 24000", "from_payments: nope")
+    with pytest.raises(ConfigError, match=r"column 'nope' is not in the run's payments"):
+        case(tmp_path, bad + f"run: {run}\n")
+
+
+def test_spec_errors_name_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"line 8.*effect"):
+        case(tmp_path, HAND.replace("effect: 0.10", "effect: 1.5"))
+    assert dt.date(2025, 4, 1) == case(tmp_path, HAND).months[0].start
+
+
+def test_one_off_cost_after_the_horizon_is_refused(tmp_path: Path) -> None:
+    text = HAND.replace("timing: one_off}", "timing: one_off, month: 25}")
+    with pytest.raises(ConfigError, match="month 25, after the 24-month horizon"):
+        case(tmp_path, text)

@@ -1,0 +1,148 @@
+"""The `careis commission` commands end to end on the shipped examples: outputs, determinism,
+one-line errors (exit 2) and a missing route fact that names the fact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from careis.cli import main
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "commissioning"
+
+
+def _run(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return int(exc.value.code or 0)
+
+
+def _fake_run(folder: Path) -> Path:
+    (folder / "measures").mkdir(parents=True)
+    (folder / "payments").mkdir()
+    (folder / "measures" / "results.csv").write_text(
+        "measure_id,period,period_start,period_end,level,org_code,numerator,denominator,value,unit\n"
+        "emergency_admissions,baseline,2023-04-01,2024-03-31,icb,QOP,33508,301682.9,111.07,x\n"
+    )
+    (folder / "payments" / "summary.csv").write_text(
+        "provider,pcn,federation,engagement,care_plans,admissions_reduction,total\n"
+        "P82001,U1,F1,225724.00,100080.00,325054.00,650858.00\n"
+    )
+    return folder
+
+
+def test_register_lists_contracts_and_bad_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["commission", "register", str(EXAMPLES / "register.csv")]) == 0
+    assert "10 valid contract(s)" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    text = (
+        (EXAMPLES / "register.csv")
+        .read_text()
+        .replace("2021-04-01,2026-03-31", "2021-04-01,2020-03-31")
+    )
+    bad.write_text(text.replace(",des,", ",dse,"))
+    assert _run(["commission", "register", str(bad)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2
+    assert "row 5" in errors[0] and "APMS-Y00001" in errors[0] and "before its start" in errors[0]
+    assert "row 7" in errors[1] and "'dse' is not a known value" in errors[1]
+
+
+def test_report_end_to_end_and_byte_identical(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path / "run")
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert _run(["commission", "report", str(EXAMPLES / "workbench.yaml"), "--run", str(run),
+                     "--out", str(out)]) == 0  # fmt: skip
+        outs.append(out)
+    names = sorted(p.name for p in outs[0].iterdir())
+    assert names == sorted([
+        "business_case_monthly.csv", "business_case_yearly.csv", "commissioning_report.html",
+        "decisions.json", "manifest.json", "mapping.csv", "service_specification.html",
+        "service_specification.md",
+    ])  # fmt: skip
+    for n in names:
+        a, b = (hashlib.sha256((o / n).read_bytes()).hexdigest() for o in outs)
+        assert a == b, n
+    html = (outs[0] / "commissioning_report.html").read_text()
+    assert html.count("<svg") == 3  # timeline, cumulative cash, tornado
+    assert "Direct Award Process C" in html and "Competitive Process" in html
+    assert "Are costs recouped in year 1?" in html
+    decisions = json.loads((outs[0] / "decisions.json").read_text())
+    community = decisions["routes"][0]
+    assert community["process"] == "direct_award_c"
+    # published Thu 18 Dec 2025: 19, 22, 23, 24, 29, 30, 31 Dec, 2 Jan (25, 26 Dec, 1 Jan off)
+    assert community["standstill_last_day"] == "2026-01-02"
+    assert community["earliest_award"] == "2026-01-05"
+    assert "older regime" in community["notes"][0]  # the 2022 contract predates the PSR
+    mapping = (outs[0] / "mapping.csv").read_text()
+    assert "GMS-P82001,gms,P82001,suspend" in mapping
+    assert "NHSSC-COMMUNITY,nhs_standard,RMC,novate" in mapping
+    spec_md = (outs[0] / "service_specification.md").read_text()
+    assert "| care_plans | concordance |" in spec_md and "£45.00" in spec_md
+    assert "top 2% of the practice's adults" in spec_md
+    manifest = json.loads((outs[0] / "manifest.json").read_text())
+    assert {f["path"] for f in manifest["inputs"]} >= {"register.csv", "business_case.yaml"}
+
+
+def test_route_missing_fact_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "route.yaml"
+    path.write_text("service: X\ndecision_date: 2025-07-01\nfacts: {existing_provider: true}\n")
+    assert _run(["commission", "route", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "only_existing_provider_capable" in err and "Fix: add" in err
+
+
+def test_route_with_register_and_business_case_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["commission", "route", str(EXAMPLES / "route-community.yaml"), "--register",
+                 str(EXAMPLES / "register.csv")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "Direct Award Process C" in out and "2026-01-05" in out
+    run = _fake_run(tmp_path / "run")
+    assert _run(["commission", "business-case", str(EXAMPLES / "business_case.yaml"), "--run",
+                 str(run)]) == 0  # fmt: skip
+    assert "Costs recouped in year 1" in capsys.readouterr().out
+    # without a run the emergency admissions baseline is missing: one line, naming it
+    assert _run(["commission", "business-case", str(EXAMPLES / "business_case.yaml")]) == 2
+    assert "activity 'emergency_admissions' has no baseline" in capsys.readouterr().err
+
+
+def test_map_writes_csv_and_timeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["commission", "map", str(EXAMPLES / "register.csv"),
+                 str(EXAMPLES / "model-alliance.yaml"), "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert "Earliest realistic start: 2026-04-01" in capsys.readouterr().out
+    assert "terminate" not in (tmp_path / "mapping.csv").read_text()
+    assert (tmp_path / "timeline.svg").read_text().startswith("<svg")
+
+
+def test_route_ask_prompts_for_each_missing_fact(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from careis.cli import app
+
+    path = tmp_path / "route.yaml"
+    path.write_text("service: X\ndecision_date: 2025-07-01\nfacts: {existing_provider: true}\n")
+    # only capable? no. patient choice? no. expiring? yes. materially different? yes.
+    # most suitable provider identifiable? yes  -> Most Suitable Provider
+    result = CliRunner().invoke(app, ["commission", "route", str(path), "--ask"],
+                                input="n\nn\ny\ny\ny\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Most Suitable Provider" in result.output
+    assert "materially_different: true" in result.output  # the answers to record
+    assert "existing_lifetime_value" not in result.output  # never asked: not needed
+
+
+def test_spec_command(tmp_path: Path) -> None:
+    assert _run(["commission", "spec", str(EXAMPLES.parent / "contracts" / "enhanced_service.yaml"),
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    md = (tmp_path / "service_specification.md").read_text()
+    assert "The federation must cut it by at least 10% and the practice by at least 5%." in md
+    assert "## 4. Measures" in md and "`emergency_admissions_change`" in md
