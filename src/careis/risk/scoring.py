@@ -77,7 +77,7 @@ def score_and_register(
         x = feature_matrix(reg_arrow)
         factors = top_factors(model.contributions(x), x, explain)
     else:
-        factors = []
+        factors = [""] * reg_arrow.num_rows
     reg_arrow = reg_arrow.append_column("top_factors", pa.array(factors, type=pa.string()))
     return Scored(index_date, scored, reg_arrow)
 
@@ -152,3 +152,63 @@ def _keys(table: pa.Table, only: set[tuple[str, str]] | None = None) -> set[tupl
         key = pc.binary_join_element_wise(t.column("practice_code"), t.column("patient_id"), "\x1f")
         t = t.filter(pc.is_in(key, value_set=wanted))
     return {(r["practice_code"], r["patient_id"]) for r in t.to_pylist()}
+
+
+@dataclass
+class Refresh:
+    """Everything one register refresh produces (patient-level parts stay in Arrow/engine)."""
+
+    index_date: dt.date
+    scored: Table  # everyone registered on the index date, with features and risk_score
+    register: pa.Table  # register rows with register_rank, register_size, top_factors
+    frailty: pa.Table  # 65+ moderate/severe
+    sizes: pa.Table  # practice_code, adults, register_size
+    efi_distribution: pa.Table  # practice_code, efi_category, patients (65+)
+    changes: list[dict[str, str]] | None  # vs the previous refresh, when one was drawn
+    previous_index: dt.date | None = None
+
+    @property
+    def practices(self) -> list[str]:
+        codes = set(self.sizes.column("practice_code").to_pylist())
+        codes.update(self.efi_distribution.column("practice_code").to_pylist())
+        return sorted(str(c) for c in codes)
+
+
+def refresh(
+    engine: Engine,
+    tables: Mapping[str, Table],
+    library: CodelistLibrary,
+    model: RiskModel,
+    index_date: dt.date,
+    *,
+    percent: float,
+    min_age: int,
+    lookback_days: int = 365,
+    previous_index: dt.date | None = None,
+) -> Refresh:
+    """Score, draw the registers and the frailty lists on `index_date`; with
+    `previous_index`, also draw the register then and list who entered and left."""
+    from careis.risk.register import sizes as register_sizes
+
+    cur = score_and_register(
+        engine, tables, library, model, index_date,
+        percent=percent, min_age=min_age, lookback_days=lookback_days,
+    )  # fmt: skip
+    frail = engine.to_arrow(frailty_list(cur.scored).order_by(["practice_code", "patient_id"]))
+    size_t = engine.to_arrow(
+        register_sizes(cur.scored, percent=percent, min_age=min_age).order_by("practice_code")
+    )
+    dist = engine.to_arrow(
+        efi_mod.distribution(efi_cohort(cur.scored)).order_by(["practice_code", "efi_category"])
+    )
+    changes = None
+    if previous_index is not None:
+        prev = score_and_register(
+            engine, tables, library, model, previous_index,
+            percent=percent, min_age=min_age, lookback_days=lookback_days, explain=0,
+        )  # fmt: skip
+        population = engine.to_arrow(cur.scored.select("practice_code", "patient_id"))
+        changes = register_changes(cur.register, prev.register, population)
+    return Refresh(
+        index_date, cur.scored, cur.register, frail, size_t, dist, changes, previous_index
+    )
