@@ -323,6 +323,12 @@ def load(path: str | Path) -> RiskModel:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError("cannot read the model file.", file=path) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "not a careis model (a binary file, not JSON text).",
+            file=path,
+            fix="give the model.json written by `careis risk train`.",
+        ) from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"not a careis model (invalid JSON at line {exc.lineno}).",
