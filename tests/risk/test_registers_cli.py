@@ -171,6 +171,7 @@ def test_evaluate_and_its_errors(
         capsys,
     )  # fmt: skip
     assert code in (0, None), err
+    assert "AUROC" in out
     assert (tmp_path / "evaluation.json").exists()
     code, _, err = cli(
         ["risk", "evaluate", str(risk_data), "--model", model, "--index-date", "2024-10-01"],
