@@ -197,7 +197,7 @@ class RiskModel:
         coef = np.array([p["coefficients"][n] for n in names])
         mean = np.array([p["means"][n] for n in names])
         scale = np.array([p["scales"][n] for n in names])
-        return ((d - mean) / scale) * coef  # type: ignore[no-any-return]
+        return ((d - mean) / scale) * coef
 
     def contributions(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Per-feature contributions to the log-odds (rows x FEATURE_NAMES).
@@ -214,7 +214,7 @@ class RiskModel:
                 out[:, FEATURE_NAMES.index(feat)] += t[:, k]
             return out
         contrib = np.asarray(self.booster().predict(x, pred_contrib=True, num_threads=2))
-        return contrib[:, : len(FEATURE_NAMES)]  # type: ignore[no-any-return]
+        return contrib[:, : len(FEATURE_NAMES)]
 
 
 def top_factors(contrib: NDArray[np.float64], x: NDArray[np.float64], n: int = 3) -> list[str]:

@@ -93,7 +93,7 @@ def data_end(engine: Engine, tables: Mapping[str, Table]) -> dt.date | None:
         .column("last")[0]
         .as_py()
     )
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def outcome_covered(last: dt.date | None, index_date: dt.date, horizon_days: int) -> bool:
