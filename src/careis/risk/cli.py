@@ -210,8 +210,11 @@ def score(
     extract_date: ExtractOpt = None,
     lookback_days: LookbackOpt = 365,
 ) -> None:
-    """Score everyone registered on the index date; write each practice's register and
-    frailty list into its own folder, and suppressed per-practice counts."""
+    """Score everyone registered on the index date and draw the registers and frailty lists.
+
+    Each practice's register, frailty list (and entry/exit) go only into practices/<code>/;
+    per-practice counts, small numbers suppressed, into risk/practice_summary.csv.
+    """
     from careis.codelists import CodelistLibrary
     from careis.config import SuppressionConfig
     from careis.risk import outputs
