@@ -225,3 +225,28 @@ def test_run_with_model_method_and_reuse_of_its_model(
     assert (first / "measures" / "results.csv").read_bytes() == (
         second / "measures" / "results.csv"
     ).read_bytes()
+
+
+def test_cohort_tables_for_the_measures_engine(duck: Any) -> None:
+    """The cohorts the measures engine accepts: simple, named columns, one row per patient."""
+    from careis.risk.scoring import efi_cohort, risk_cohort
+
+    scored = duck.from_arrow(
+        pa.table(
+            {
+                "patient_id": ["a", "b", "c"],
+                "practice_code": ["X", "X", "Y"],
+                "age": [70, 40, 66],
+                "risk_score": [0.3, 0.1, 0.2],
+                "efi_score": [10 / 36, 1 / 36, 13 / 36],
+                "efi_category": ["moderate", "fit", "severe"],
+            }
+        )
+    )
+    reg = duck.from_arrow(pa.table({"patient_id": ["a"], "practice_code": ["X"]}))
+    risk = duck.to_arrow(risk_cohort(scored, reg).order_by("patient_id")).to_pylist()
+    assert [(r["patient_id"], r["on_register"]) for r in risk] == [("a", 1), ("b", 0), ("c", 0)]
+    assert list(risk[0]) == ["patient_id", "practice_code", "risk_score", "on_register"]
+    efi = duck.to_arrow(efi_cohort(scored).order_by("patient_id")).to_pylist()
+    assert [r["patient_id"] for r in efi] == ["a", "c"]  # 65+ only
+    assert list(efi[0]) == ["patient_id", "practice_code", "efi_score", "efi_category"]
