@@ -150,3 +150,16 @@ def test_index_date_moves_window(duck) -> None:  # type: ignore[no-untyped-def]
     rows = duck.to_arrow(efi.efi(tables, INDEX + dt.timedelta(days=1), LIB)).to_pylist()
     p1 = next(r for r in rows if r["patient_id"] == "P1")
     assert p1["efi_deficits"] == 6
+
+
+def test_model_features_count_the_same_deficits(duck) -> None:  # type: ignore[no-untyped-def]
+    """The model's one-pass feature build and the eFI cohort agree patient by patient."""
+    from careis.risk.features import build_features
+
+    tables = build().tables(duck)
+    rows = duck.to_arrow(build_features(tables, INDEX, LIB)).to_pylist()
+    got = {r["patient_id"]: (r["efi_deficits"], r["efi_category"]) for r in rows}
+    assert {k: v for k, v in got.items() if k in EXPECTED} == EXPECTED
+    assert got["P6"] == (9, "moderate")  # under 65: not in the frailty cohort, still a predictor
+    p2 = next(r for r in rows if r["patient_id"] == "P2")
+    assert (p2["n_medicines"], p2["polypharmacy"]) == (5, 1)
