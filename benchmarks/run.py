@@ -9,7 +9,10 @@ Benchmarks:
 - generate: a synthetic ICB of about 1.5 million registered patients (default ICB QOQ, whose
   real 2016 list is 1.48 million), three financial years;
 - run: the full commissioning run on that data on DuckDB (validate, risk, measures, payments,
-  report), with the seconds of each stage and patients per second.
+  report), with the seconds of each stage and patients per second;
+- risk score: the admission model's feature build + scoring + registers for everyone
+  registered on one day (~1.5 million patients; target under 30 s);
+- risk train: training each model family (logistic, LightGBM) on 1 million patients.
 """
 
 from __future__ import annotations
@@ -128,13 +131,35 @@ def bench_run() -> dict[str, Any]:
     }
 
 
+def bench_risk(mode: str) -> dict[str, Any]:
+    """Risk: `score` (feature build + scoring + registers, ~1.5M patients) or `train` (each
+    model family on 1M patients). Figures come from benchmarks/risk_bench.py."""
+    result = RESULTS / f"risk_{mode}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    script = ROOT / "benchmarks" / "risk_bench.py"
+    wall, peak = timed([sys.executable, str(script), mode, str(DATA), str(result)])
+    figures = json.loads(result.read_text())
+    patients = int(figures.get("patients") or figures.get("train_patients") or 0)
+    main_s = figures.get("total_s") if mode == "score" else figures.get("train_lightgbm_s")
+    return {
+        "name": f"risk {mode}",
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak, 2),
+        "patients": patients,
+        "patients_per_s": round(patients / main_s) if main_s else None,
+        "stages_s": {k: v for k, v in figures.items() if k.endswith("_s")},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--icb", default="QOQ", help="ICB to generate (default QOQ, ~1.5M patients)"
     )
     parser.add_argument(
-        "--only", choices=["generate", "run"], help="run one benchmark (run needs data)"
+        "--only",
+        choices=["generate", "run", "risk-score", "risk-train"],
+        help="run one benchmark (all but generate need data)",
     )
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
@@ -146,6 +171,12 @@ def main() -> None:
             raise SystemExit("no benchmark data: run without --only first")
         results.append(bench_run())
         print(json.dumps(results[-1], indent=2))
+    for mode in ("score", "train"):
+        if args.only in (None, f"risk-{mode}"):
+            if not (DATA / "patients.parquet").exists():
+                raise SystemExit("no benchmark data: run without --only first")
+            results.append(bench_risk(mode))
+            print(json.dumps(results[-1], indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": results}
     (RESULTS / "latest.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

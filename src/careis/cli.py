@@ -39,6 +39,15 @@ console = Console()
 err = Console(stderr=True)
 
 
+def _add_subapps() -> None:
+    from careis.risk.cli import app as risk_app
+
+    app.add_typer(risk_app, name="risk")
+
+
+_add_subapps()
+
+
 class RichReporter:
     """Shows each pipeline stage as a line, with a progress bar for long ones."""
 

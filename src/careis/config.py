@@ -72,9 +72,33 @@ class DataConfig(_Model):
 
 
 class RiskConfig(_Model):
-    method: Literal["points"] = Field(
+    method: Literal["points", "model"] = Field(
         default="points",
-        description="Risk score: 'points' (transparent first score; see docs/risk.md).",
+        description="Risk score: 'points' (transparent first score) or 'model' (the "
+        "unplanned-admission model; see docs/risk.md).",
+    )
+    model: Path | None = Field(
+        default=None,
+        description="With method 'model': a model.json from `careis risk train`, relative to "
+        "this file. If not given, the run trains one on its own data (index date a year before "
+        "the register's) and writes it to risk/model.json.",
+    )
+    model_kind: Literal["logistic", "lightgbm"] = Field(
+        default="lightgbm",
+        description="With method 'model' and no model file: which model family the run trains.",
+    )
+    holdout_share: float = Field(
+        default=0.2,
+        ge=0,
+        lt=1,
+        description="With a model trained in the run: share of practices held out for validation.",
+    )
+    refresh_months: int = Field(
+        default=3,
+        ge=0,
+        le=24,
+        description="With method 'model': the previous refresh was this many months before the "
+        "index date; each practice gets who entered and left the register since (0: none).",
     )
     register_percent: float = Field(
         default=2.0, gt=0, le=100, description="Register size: top N% of adults."
@@ -149,6 +173,10 @@ class RunConfig(_Model):
     @property
     def contract_path(self) -> Path:
         return self.resolve(self.contract)
+
+    @property
+    def model_path(self) -> Path | None:
+        return self.resolve(self.risk.model) if self.risk.model else None
 
     @property
     def codelists_path(self) -> Path | None:

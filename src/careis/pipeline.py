@@ -50,6 +50,7 @@ from careis.report.html import render
 from careis.report.scheme import SchemeView, build_view
 from careis.risk import points
 from careis.risk.register import register as draw_register
+from careis.risk.scoring import Refresh
 
 STAGES = ("data", "validate", "risk", "measures", "payments", "report")
 
@@ -143,16 +144,26 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
         tables = loaded_data.tables
 
         with _timed(timings, "risk", reporter, "Scoring risk and drawing up registers") as note:
-            facts = patient_facts(
-                tables, config.index_date, library, lookback_days=config.risk.lookback_days
-            )
-            scored = points.score(facts)
-            reg = engine.cache(
-                draw_register(
-                    scored, percent=config.risk.register_percent, min_age=config.risk.min_age
+            risk_out: RiskOutputs | None = None
+            if config.risk.method == "model":
+                risk_out = _model_risk(config, engine, tables, library, out)
+                reg = engine.cache(
+                    engine.from_arrow(
+                        risk_out.refresh.register.select(["patient_id", "practice_code"])
+                    )
                 )
-            )
-            reg_arrow = engine.to_arrow(reg.order_by(["practice_code", "register_rank"]))
+                reg_arrow = risk_out.refresh.register
+            else:
+                facts = patient_facts(
+                    tables, config.index_date, library, lookback_days=config.risk.lookback_days
+                )
+                scored = points.score(facts)
+                reg = engine.cache(
+                    draw_register(
+                        scored, percent=config.risk.register_percent, min_age=config.risk.min_age
+                    )
+                )
+                reg_arrow = engine.to_arrow(reg.order_by(["practice_code", "register_rank"]))
             note["note"] = f"{reg_arrow.num_rows:,} patients on registers"
 
         with _timed(timings, "measures", reporter, "Computing measures") as note:
@@ -199,7 +210,10 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                 f"£{sum(totals.values(), Decimal('0')):,.2f} to {len(practices)} practices"
             )
 
-        _write_registers(reg_arrow, out)
+        if risk_out is not None:
+            _write_model_registers(risk_out, config, out)
+        else:
+            _write_registers(reg_arrow, out)
 
         if config.output.report:
             with _timed(timings, "report", reporter, "Writing report") as note:
@@ -212,7 +226,7 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                 )
                 inputs = describe_files(files_under(config.data.path), Path.cwd())
                 result.report = _write_report(
-                    config, loaded, view, loaded_data, inputs, engine.backend, out
+                    config, loaded, view, loaded_data, inputs, engine.backend, out, risk_out, names
                 )
                 note["note"] = str(result.report)
     finally:
@@ -417,6 +431,8 @@ def _write_report(
     inputs: list[dict[str, Any]],
     backend: str,
     out: Path,
+    risk_out: RiskOutputs | None = None,
+    names: dict[str, str] | None = None,
 ) -> Path:
     perf = next(
         (c for c in loaded.contract.components if isinstance(c, PerformanceComponent)), None
@@ -466,11 +482,14 @@ def _write_report(
             "periods": config.periods,
             "index_date": config.index_date,
             "risk": config.risk,
-            "risk_method": "transparent points score",
+            "risk_method": "transparent points score"
+            if risk_out is None
+            else f"{risk_out.model.kind} model {risk_out.model.model_id}",
             "risk_text": points.__doc__.split("\n\n")[1].replace("\n", " ")
             if points.__doc__
             else "",
-            "risk_points": points.POINTS_TABLE,
+            "risk_points": points.POINTS_TABLE if risk_out is None else (),
+            "risk_model": _risk_view(risk_out, names or {}) if risk_out is not None else None,
             "engine": backend,
             "view": view,
             "performance": perf,
@@ -484,6 +503,123 @@ def _write_report(
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+@dataclass
+class RiskOutputs:
+    """What the 'model' risk method produced: the model used, its card, the refresh."""
+
+    model: Any
+    card: Path
+    refresh: Refresh
+    summary: list[dict[str, Any]]
+    coverage: dict[str, int]
+    #: Named cohorts for the measures engine: 'efi' (patient_id, practice_code, efi_score,
+    #: efi_category; 65+) and 'risk' (patient_id, practice_code, risk_score, on_register).
+    cohorts: dict[str, Any] = field(default_factory=dict)
+
+
+def _model_risk(
+    config: RunConfig, engine: Engine, tables: dict[str, Any], library: CodelistLibrary, out: Path
+) -> RiskOutputs:
+    """Load (or train on this data) the admission model, score, draw registers and frailty lists.
+
+    Why train in the run when no model is given: the demo and a first look need no separate
+    step. The run's model is trained with its index date a year before the register's, so its
+    outcome year ends before the register is drawn (nothing from the future is used); it is
+    written to risk/model.json with its card, so the next run can name it in `risk.model`.
+    """
+    from careis.risk import outputs as risk_outputs
+    from careis.risk.card import write_card
+    from careis.risk.model import load as load_model
+    from careis.risk.scoring import efi_cohort, risk_cohort
+    from careis.risk.scoring import refresh as draw_refresh
+    from careis.risk.training import coverage, train_and_validate, year_before
+
+    risk = config.risk
+    if config.model_path is not None:
+        model = load_model(config.model_path)
+        model.check_schema()
+    else:
+        trained = train_and_validate(
+            engine,
+            tables,
+            library,
+            train_index=year_before(config.index_date),
+            validate_index=config.index_date,
+            holdout_share=risk.holdout_share,
+            kinds=[risk.model_kind],
+            lookback_days=risk.lookback_days,
+            data_label=str(config.data.path),
+        )
+        model = trained.models[risk.model_kind]
+        model.save(out / "risk" / "model.json")
+    synthetic = config.data.generate is not None or (config.data.path / "generation.json").exists()
+    _, card = write_card(model, out / "risk", synthetic=synthetic)
+    previous = None
+    if risk.refresh_months:
+        months = config.index_date.year * 12 + config.index_date.month - 1 - risk.refresh_months
+        previous = dt.date(months // 12, months % 12 + 1, 1)
+    ref = draw_refresh(
+        engine,
+        tables,
+        library,
+        model,
+        config.index_date,
+        percent=risk.register_percent,
+        min_age=risk.min_age,
+        lookback_days=risk.lookback_days,
+        previous_index=previous,
+    )
+    summary = risk_outputs.practice_summary(ref.sizes, ref.register, ref.efi_distribution)
+    on_register = engine.from_arrow(ref.register.select(["patient_id", "practice_code"]))
+    cohorts = {
+        "efi": efi_cohort(ref.scored),
+        "risk": risk_cohort(ref.scored, on_register),
+    }
+    return RiskOutputs(
+        model, card, ref, summary, coverage(engine, tables, config.index_date), cohorts
+    )
+
+
+def _write_model_registers(risk_out: RiskOutputs, config: RunConfig, out: Path) -> None:
+    """Registers, frailty lists and entry/exit only in each practice's own folder; the
+    per-practice counts (suppressed) in risk/practice_summary.csv."""
+    from careis.risk import outputs as risk_outputs
+
+    ref = risk_out.refresh
+    risk_outputs.write_practice_files(out, ref.practices, ref.register, ref.frailty, ref.changes)
+    risk_outputs.write_summary(out, risk_out.summary, config.suppression)
+
+
+def _risk_view(risk_out: RiskOutputs, names: dict[str, str]) -> dict[str, Any]:
+    from careis.risk import report as risk_report
+    from careis.risk.efi import CATEGORIES
+
+    summary = risk_out.summary
+    totals = {
+        c: sum(r[c] for r in summary)
+        for c in ("adults", "register_target", "on_register", *CATEGORIES)
+    }
+    changes = risk_out.refresh.changes
+    return {
+        "headline": risk_report.headline(risk_out.model),
+        "card": risk_out.card.name,
+        "summary": [
+            {**r, "name": names.get(r["practice_code"], r["practice_code"])} for r in summary
+        ],
+        "totals": totals,
+        "efi_chart": risk_report.efi_chart(summary, names),
+        "coverage": risk_out.coverage,
+        "previous": str(risk_out.refresh.previous_index)
+        if risk_out.refresh.previous_index
+        else None,
+        "entered": sum(1 for c in changes if c["change"] == "entered")
+        if changes is not None
+        else None,
+        "left": sum(1 for c in changes if c["change"] == "left") if changes is not None else None,
+        "categories": CATEGORIES,
+    }
 
 
 def _version() -> str:

@@ -14,13 +14,19 @@ import ibis
 from ibis.expr.types import Table
 
 
+def sizes(scored: Table, *, percent: float, min_age: int) -> Table:
+    """practice_code, adults, register_size (ceil(percent% of adults)) per practice."""
+    adults = scored.filter(scored.age >= min_age)
+    counts = adults.group_by("practice_code").aggregate(adults=lambda t: t.count())
+    return counts.mutate(register_size=(counts.adults * percent / 100.0).ceil().cast("int64"))
+
+
 def register(scored: Table, *, percent: float, min_age: int) -> Table:
     """Rows of `scored` (needs practice_code, patient_id, age, risk_score,
     prior_emergency_admissions) that are on the register, with `register_rank` (1 = highest)
     and `register_size` (the practice's target size)."""
     adults = scored.filter(scored.age >= min_age)
-    sizes = adults.group_by("practice_code").aggregate(adults=lambda t: t.count())
-    sizes = sizes.mutate(register_size=(sizes.adults * percent / 100.0).ceil().cast("int64"))
+    target = sizes(scored, percent=percent, min_age=min_age)
     window = ibis.window(
         group_by=adults.practice_code,
         order_by=[
@@ -31,5 +37,5 @@ def register(scored: Table, *, percent: float, min_age: int) -> Table:
         ],
     )
     ranked = adults.mutate(register_rank=(ibis.row_number().over(window) + 1).cast("int64"))
-    ranked = ranked.join(sizes, "practice_code")
+    ranked = ranked.join(target, "practice_code")
     return ranked.filter(ranked.register_rank <= ranked.register_size)
