@@ -201,14 +201,89 @@ def demo(
     data: Annotated[
         Path, typer.Option("--data", help="Where the synthetic data live (generated if missing).")
     ] = Path("data/demo"),
+    contract: Annotated[
+        Path | None,
+        typer.Option(
+            "--contract",
+            help="Contract YAML to run instead of the demo's enhanced service, e.g. "
+            "examples/contracts/alliance.yaml (see docs/payments.md).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic sub-ICB (if not already there) and run the example scheme on it."""
     from careis.config import load_run_config
 
-    cfg = load_run_config(
-        _examples_dir() / "demo.yaml", overrides={"output.dir": str(out), "data.path": str(data)}
-    )
+    overrides = {"output.dir": str(out), "data.path": str(data)}
+    if contract is not None:
+        overrides["contract"] = str(_existing(contract).resolve())
+    cfg = load_run_config(_examples_dir() / "demo.yaml", overrides=overrides)
     _run(cfg)
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise CareisError("file not found.", file=path, fix="check the path.")
+    return path
+
+
+@app.command(
+    context_settings={"help_option_names": ["--help", "-h"]},
+    epilog="Two forms: `careis pay CONFIG [--contract FILE] [--out DIR]` runs the payments; "
+    "`careis pay diff RUN_A RUN_B [--out FILE]` reports what changed between two runs "
+    "(exit status 1 when they differ).",
+)
+def pay(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            help="CONFIG (a run config YAML), or: diff RUN_A RUN_B (two run output folders)."
+        ),
+    ],
+    contract: Annotated[
+        Path | None,
+        typer.Option("--contract", help="Contract YAML (overrides the config's contract)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output folder of the run (or, for diff, a CSV of the differences)."
+        ),
+    ] = None,
+) -> None:
+    """Pay a scheme: statements per provider, a balancing ledger, evidence; or diff two runs."""
+    if args and args[0] == "diff":
+        if len(args) != 3:
+            raise CareisError("pay diff needs two run folders.", fix="careis pay diff RUN_A RUN_B")
+        _pay_diff(Path(args[1]), Path(args[2]), out)
+        return
+    if len(args) != 1:
+        raise CareisError(
+            "pay takes one run config.", fix="careis pay CONFIG [--contract FILE] [--out DIR]"
+        )
+    from careis.config import load_run_config
+
+    overrides: dict[str, Any] = {}
+    if out is not None:
+        overrides["output.dir"] = str(out)
+    if contract is not None:
+        overrides["contract"] = str(_existing(contract).resolve())
+    _run(load_run_config(Path(args[0]), overrides=overrides))
+
+
+def _pay_diff(run_a: Path, run_b: Path, out: Path | None) -> None:
+    from careis.payments.diff import diff_runs, write_diff
+
+    diffs = diff_runs(run_a, run_b)
+    if out is not None:
+        write_diff(diffs, out)
+    if not diffs:
+        console.print(f"No differences: {run_a} and {run_b} pay the same, from the same inputs.")
+        return
+    table = RichTable("table", "key", "run A", "run B", "difference", title="Differences")
+    for d in diffs:
+        table.add_row(d.table, d.key, d.run_a, d.run_b, d.difference)
+    console.print(table)
+    raise typer.Exit(1)
 
 
 def _run(cfg: Any) -> None:

@@ -100,7 +100,7 @@ def build_view(
         pay[line.provider][line.component_id] = (
             pay[line.provider].get(line.component_id, ZERO) + line.amount
         )
-        if line.component_type == "performance":
+        if line.component_type == "performance" and line.kind == "earned":
             met[line.provider] = line.met
     practices = sorted({line.provider for line in lines})
     rows = {}
