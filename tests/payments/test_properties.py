@@ -54,7 +54,9 @@ components:
 practice_st = st.fixed_dictionaries(
     {
         "size": st.integers(min_value=0, max_value=20_000),
-        "change": st.floats(min_value=-40, max_value=20, allow_nan=False).map(lambda x: round(x, 3)),
+        "change": st.floats(min_value=-40, max_value=20, allow_nan=False).map(
+            lambda x: round(x, 3)
+        ),
         "plans": st.integers(min_value=0, max_value=50),
         "register": st.integers(min_value=1, max_value=50),
     }
@@ -80,7 +82,9 @@ def build(tmp: Path, practices: list[dict], fed: float, pot: Decimal, by: str): 
     return evaluate(loaded, results(rows), codes, {(c, "federation"): "F1" for c in codes})
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @SETTINGS

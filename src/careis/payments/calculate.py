@@ -25,7 +25,7 @@ from careis.contracts.schema import (
     WithholdComponent,
 )
 from careis.measures.results import MeasureResults
-from careis.money import ZERO, allocate, round_pence, to_decimal
+from careis.money import ZERO, allocate, format_gbp, round_pence, to_decimal
 from careis.payments.ledger import PaymentRun, build_ledger
 
 
@@ -425,7 +425,7 @@ def _gain_share(ctx: _Context, comp: GainShareComponent) -> list[StatementLine]:
     )
     test = (
         f"{org}: expected {b_num} x {p_den:.4f} / {b_den:.4f} = {expected:.4f}, actual {p_num}; "
-        f"variance £{variance:,.2f} at £{comp.unit_cost} each; {rule} -> £{total:,.2f}"
+        f"variance {format_gbp(variance)} at £{comp.unit_cost} each; {rule} -> {format_gbp(total)}"
     )
     alliance = ctx.contract.alliance
     holder = ctx.contract.holder
