@@ -197,6 +197,15 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
             lines = pay_run.lines
             _write_statements(lines, membership, out, set(practices))
             _write_ledger(pay_run, contract.commissioner.code, out)
+            _write_rows(
+                [
+                    {"practice_code": p, "level": lvl, "group_code": g,
+                     "joined": joined[(p, lvl)].isoformat() if (p, lvl) in joined else ""}
+                    for (p, lvl), g in sorted(membership.items())
+                ],
+                ["practice_code", "level", "group_code", "joined"],
+                out / "payments" / "memberships.csv",
+            )  # fmt: skip
             totals: dict[str, Decimal] = {}
             for line in lines:
                 totals[line.component_type] = (

@@ -156,3 +156,52 @@ def test_bad_contract_on_the_command_line_is_one_line(
     assert stderr.strip().count("\n") == 0 and "alliance shares sum to 105%, not 100%" in stderr
     code, _, stderr = cli(["demo", "--contract", str(tmp_path / "missing.yaml")], capsys)
     assert code == 2 and "file not found" in stderr
+
+
+def test_contracts_compare_is_seeded_and_shows_who_carries_risk(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    cfg = config(tmp_path, small_data, out)
+    assert cli(["pay", str(cfg)], capsys)[0] == 0
+    flat = tmp_path / "flat.yaml"
+    flat.write_text(
+        "id: FLAT\nname: Flat fee\nmodel: enhanced_service\ncommissioner: {code: '00T'}\n"
+        "term: {start: 2024-04-01, end: 2025-03-31}\n"
+        "components: [{id: fee, type: engagement, basis: fixed, rate: '100'}]\n"
+    )
+    contracts = [str(flat), str(EXAMPLES / "alliance.yaml"), str(EXAMPLES / "aco_full.yaml")]
+    outputs = []
+    for name in ("c1", "c2"):
+        args = ["contracts", "compare", str(out), *contracts, "--out", str(tmp_path / name)]
+        args += ["--draws", "20", "--seed", "7"]
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code in (0, None)
+        outputs.append(
+            [
+                (tmp_path / name / f).read_bytes()
+                for f in ("scenarios.csv", "ranges.csv", "report.html")
+            ]
+        )
+    assert outputs[0] == outputs[1]  # same seed, same figures
+    ranges = {(r["contract"], r["party"]): r for r in rows(tmp_path / "c1" / "ranges.csv")}
+    # a flat fee: £100 to each of 4 practices whatever happens; nobody carries outcome risk
+    assert ranges[("FLAT", "practices")]["expected_net"] == "400.00"
+    assert {ranges[("FLAT", p)]["carries_risk"] for p in ("practices", "00T")} == {"no"}
+    # the alliance members and the fully integrated ACO carry the admissions risk
+    assert ranges[("AL-00T-2024", "RMC")]["carries_risk"] == "yes"
+    assert ranges[("ACOF-00T-2024", "BOLACO")]["carries_risk"] == "yes"
+    scen = rows(tmp_path / "c1" / "scenarios.csv")
+    # 10% fewer admissions than observed: the ACO gains exactly what the commissioner saves
+    aco = {
+        r["party"]: Decimal(r["surplus_vs_expected"])
+        for r in scen
+        if r["contract"] == "ACOF-00T-2024" and r["scenario_admissions_percent"] == "-10"
+    }
+    assert aco["BOLACO"] > 0 and aco["BOLACO"] == -aco["00T"]
+    assert all(
+        Decimal(r["surplus_vs_expected"]) == 0
+        for r in scen
+        if r["scenario_admissions_percent"] == "+0"
+    )

@@ -389,13 +389,13 @@ def _aggregate_counts(
         rows = [ctx.results.lookup(comp.measure, "practice", p, period) for p in ctx.practices]
         if any(r is None for r in rows):
             raise _NoData(f"no '{comp.measure}' {period} result for every practice in scope")
-        num = sum((to_decimal(int(r["numerator"] or 0)) for r in rows if r), ZERO)  # type: ignore[call-overload]
+        num = sum((to_decimal(float(r["numerator"] or 0)) for r in rows if r), ZERO)  # type: ignore[arg-type]
         den = sum((to_decimal(float(r["denominator"] or 0)) for r in rows if r), ZERO)  # type: ignore[arg-type]
         return num, den
     row = ctx.results.lookup(comp.measure, comp.level, comp.org, period)
     if row is None:
         raise _NoData(f"no '{comp.measure}' {period} result for {comp.level} {comp.org}")
-    return to_decimal(int(row["numerator"] or 0)), to_decimal(float(row["denominator"] or 0))  # type: ignore[call-overload, arg-type]
+    return to_decimal(float(row["numerator"] or 0)), to_decimal(float(row["denominator"] or 0))  # type: ignore[arg-type]
 
 
 def _gain_share(ctx: _Context, comp: GainShareComponent) -> list[StatementLine]:

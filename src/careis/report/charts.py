@@ -110,3 +110,28 @@ def payments_by_federation(rows: list[dict[str, Any]]) -> str:
         .properties(width=320, height=260)
     )
     return to_svg(chart)
+
+
+def surplus_by_scenario(rows: list[dict[str, Any]]) -> str:
+    """Lines of each party's surplus/deficit against the admissions scenario, one panel a contract."""
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return ""
+    df = df.assign(
+        scenario=df["scenario_admissions_percent"].astype(float),
+        surplus=df["surplus_vs_expected"].astype(float),
+    )
+    chart = (
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("scenario:Q", title="Emergency admissions vs observed (%)"),
+            y=alt.Y("surplus:Q", title="Surplus (+) / deficit (-) vs expected (£)"),
+            color=alt.Color(
+                "party:N", title="Party", scale=alt.Scale(range=PALETTE), legend=_LEGEND
+            ),
+        )
+        .properties(width=220, height=160)
+        .facet(facet=alt.Facet("contract:N", title=None), columns=3)
+    )
+    return to_svg(chart)
