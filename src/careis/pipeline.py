@@ -241,7 +241,7 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
     manifest = build_manifest(
         _config_json(config, loaded),
         describe_files(files_under(config.data.path), Path.cwd())
-        + describe_files([config.contract_path], Path.cwd()),
+        + describe_files([config.contract_path, *loaded.referenced_files()], Path.cwd()),
         describe_files(outputs, out),
     )
     write_manifest(manifest, out / "manifest.json")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pay_support import change, contract, head, lists, results
 
+from careis.errors import ConfigError
 from careis.payments.calculate import evaluate
 from careis.payments.ledger import balances, reconcile
 
@@ -398,3 +399,80 @@ def test_withhold_released_or_clawed_back(tmp_path: Path) -> None:
     claw = [e for e in run.ledger if e.movement == "clawback"]
     assert [(c.payee, c.amount) for c in claw] == [("S1", Decimal("124.88"))]
     assert reconcile(run, "S1") == []
+
+
+MILESTONES = (
+    head()
+    + """\
+schedule: {reconciliation_date: 2025-06-30}
+components:
+  - id: it
+    type: engagement
+    basis: milestone
+    milestones:
+      - {id: it_live, description: IT integration live, amount: "500", due: 2024-09-30}
+      - {id: sharing, description: Data sharing live, amount: "750", due: 2024-12-31}
+    achievements: achieved.csv
+  - id: plans
+    type: concordance
+    measure: care_plan
+    rate: "50"
+  - id: plans_on_account
+    type: aspiration
+    of_component: plans
+    percent: 80
+    prior_statements: last_year.csv
+"""
+)
+
+
+def test_milestones_and_aspiration_payments(tmp_path: Path) -> None:
+    (tmp_path / "achieved.csv").write_text(
+        "practice_code,milestone_id,achieved_on\n"
+        "A,it_live,2024-09-30\n"  # on the due date: paid, that day
+        "B,it_live,2024-10-01\n"  # a day late: not paid
+        "A,sharing,2024-11-15\n"
+    )
+    (tmp_path / "last_year.csv").write_text(
+        "provider,component_id,amount,kind\nA,plans,1000.00,earned\nB,plans,500.00,earned\nB,plans,-1.00,withhold\n"
+    )
+    res = results(
+        [
+            *lists({"A": 100, "B": 100}),
+            ("care_plan", "practice", "A", 30, 40, 75.0),
+            ("care_plan", "practice", "B", 5, 40, 12.5),
+        ]
+    )
+    run = evaluate(contract(tmp_path, MILESTONES), res, ["A", "B"], {})
+    paid = {e.date.isoformat(): e.amount for e in run.ledger if e.component_id == "it"}
+    assert paid == {"2024-09-30": Decimal("500.00"), "2024-11-15": Decimal("750.00")}
+    by = {
+        (x.provider, x.component_id, x.kind): x.amount for x in run.lines if x.component_id != "it"
+    }
+    # A: 80% of last year's £1,000 = £800 on account; achieved 30 x £50 = £1,500; net £1,500
+    assert by[("A", "plans_on_account", "on_account")] == Decimal("800.00")
+    assert by[("A", "plans_on_account", "recovery")] == Decimal("-800.00")
+    # B: £400 on account, achieved only 5 x £50 = £250: the year-end balance is a £150 claw-back
+    recovery_b = [
+        e for e in run.ledger if e.payee == "S1" and e.movement == "recovery" and e.payer == "B"
+    ]
+    assert [(e.date.isoformat(), e.amount) for e in recovery_b] == [
+        ("2025-06-30", Decimal("400.00"))
+    ]
+    total_b = sum((x.amount for x in run.lines if x.provider == "B"), Decimal(0))
+    assert total_b == Decimal("250.00")
+    assert reconcile(run, "S1") == []
+
+
+def test_bad_achievements_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "achieved.csv").write_text(
+        "practice_code,milestone_id,achieved_on\nA,it_lve,2024-09-30\n"
+    )
+    (tmp_path / "last_year.csv").write_text("provider,component_id,amount\n")
+    res = results([*lists({"A": 100}), ("care_plan", "practice", "A", 1, 1, 100.0)])
+    with pytest.raises(ConfigError) as info:
+        evaluate(contract(tmp_path, MILESTONES), res, ["A"], {})
+    assert (
+        "achieved.csv, line 2: unknown milestone 'it_lve'. Fix: use one of: it_live, sharing."
+        in str(info.value)
+    )

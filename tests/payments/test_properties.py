@@ -102,7 +102,7 @@ def test_ledger_balances_and_pots_sum_exactly(tmp_path: Path, case) -> None:  # 
     assert paid == (earned if eligible else Decimal(0))
     for x in run.lines:
         if x.amount < 0:  # only the rules that say so take money back
-            assert x.kind in ("withhold", "management_fee"), x
+            assert x.kind in ("withhold", "management_fee", "recovery"), x
 
 
 @SETTINGS

@@ -111,14 +111,29 @@ class _Component(_Model):
     _rate = field_validator("rate", mode="before", check_fields=False)(_money)
 
 
+class Milestone(_Model):
+    """A one-off payment for reaching a milestone by a due date (e.g. IT integration live)."""
+
+    id: str = Field(description="Short identifier, used in the achievements file.")
+    description: str = Field(default="")
+    amount: Money = Field(description="£ paid to each practice that reaches it by `due`.")
+    due: dt.date = Field(description="Last day to reach it (inclusive) and still be paid.")
+
+
 class EngagementComponent(_Component):
-    """A payment for taking part: per registered patient or a fixed sum per payee."""
+    """A payment for taking part: per registered patient, a fixed sum, or per milestone.
+
+    Milestones are paid on the day each practice reached them (from the achievements file:
+    practice_code, milestone_id, achieved_on), if on or before the due date.
+    """
 
     type: Literal["engagement"]
-    basis: Literal["per_registered_patient", "fixed"] = Field(
+    basis: Literal["per_registered_patient", "fixed", "milestone"] = Field(
         description="How the amount is worked out."
     )
-    rate: Money = Field(description="£ per registered patient, or £ per payee when basis is fixed.")
+    rate: Money | None = Field(
+        default=None, description="£ per registered patient, or £ per payee when basis is fixed."
+    )
     payee: str = Field(
         default="practices",
         description="'practices' (each practice in scope) or the code of one party "
@@ -128,6 +143,11 @@ class EngagementComponent(_Component):
         default="in_year",
         description="in_year: by the schedule's instalments; year_end: at reconciliation.",
     )
+    milestones: list[Milestone] = Field(default_factory=list, description="basis: milestone.")
+    achievements: Path | None = Field(
+        default=None,
+        description="CSV practice_code,milestone_id,achieved_on (relative to the contract file).",
+    )
 
     @model_validator(mode="after")
     def _party_payee_is_fixed(self) -> Self:
@@ -135,7 +155,31 @@ class EngagementComponent(_Component):
             raise ValueError(
                 "a payee other than 'practices' can only be paid a fixed sum (basis: fixed)"
             )
+        if self.basis == "milestone":
+            if not self.milestones or self.achievements is None:
+                raise ValueError("basis milestone needs 'milestones' and an 'achievements' file")
+            ids = [m.id for m in self.milestones]
+            if len(set(ids)) != len(ids):
+                raise ValueError("milestone ids must be unique")
+            if self.rate is not None:
+                raise ValueError("basis milestone pays each milestone's amount; remove 'rate'")
+        elif self.rate is None:
+            raise ValueError(f"basis {self.basis} needs a 'rate'")
         return self
+
+
+class AspirationComponent(_Component):
+    """On-account (aspiration) payments: `percent` of last year's payment for a component, paid
+    in year and recovered at year end, when this year's achievement is paid in full. The net is
+    this year's achievement; where it falls short of the on-account sum, the balance is clawed
+    back."""
+
+    type: Literal["aspiration"]
+    of_component: str = Field(description="Id of the component paid on account.")
+    percent: Percent = Field(description="% of last year's payment paid on account (QOF: 70-80).")
+    prior_statements: Path = Field(
+        description="Last year's payments/statements.csv (relative to the contract file)."
+    )
 
 
 class CapitationComponent(_Component):
@@ -333,6 +377,7 @@ class WithholdComponent(_Component):
 
 Component = Annotated[
     EngagementComponent
+    | AspirationComponent
     | CapitationComponent
     | ConcordanceComponent
     | PerformanceComponent
@@ -342,6 +387,7 @@ Component = Annotated[
 ]
 AnyComponent = (
     EngagementComponent
+    | AspirationComponent
     | CapitationComponent
     | ConcordanceComponent
     | PerformanceComponent
@@ -485,6 +531,20 @@ class Contract(_Model):
                     f"component id '{comp.id}' is used twice",
                 )
             seen.add(comp.id)
+        for i, comp in enumerate(self.components):
+            if isinstance(comp, AspirationComponent) and (
+                comp.of_component not in seen
+                or comp.of_component == comp.id
+                or any(
+                    c.id == comp.of_component and c.type in ("aspiration", "withhold")
+                    for c in self.components
+                )
+            ):
+                raise RuleError(
+                    ("components", i, "of_component"),
+                    f"aspiration '{comp.id}' must name another paying component, not "
+                    f"'{comp.of_component}'",
+                )
         for comp in self.components:
             if isinstance(comp, WithholdComponent):
                 for ref in comp.from_components:
@@ -628,6 +688,17 @@ class LoadedContract:
     def error(self, loc: Loc, problem: str, fix: str | None = None) -> ConfigError:
         line = line_of(self.lines, loc)
         return ConfigError(problem, file=self.path, where=f"line {line}" if line else None, fix=fix)
+
+    def referenced_files(self) -> list[Path]:
+        """Files the contract reads (milestone achievements, last year's statements): inputs
+        of the run, so their hashes go into the manifest."""
+        out = []
+        for comp in self.contract.components:
+            for attr in ("achievements", "prior_statements"):
+                value = getattr(comp, attr, None)
+                if isinstance(value, Path):
+                    out.append(value if value.is_absolute() else self.path.parent / value)
+        return [p for p in out if p.is_file()]
 
     def check_measures(self, known: set[str]) -> None:
         """Every component must name a measure the run computes."""

@@ -8,13 +8,16 @@ once, on the line). Totals are sums of rounded lines, so they always add up.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from careis.contracts.schema import (
     AnyComponent,
+    AspirationComponent,
     CapitationComponent,
     ConcordanceComponent,
     Contract,
@@ -24,6 +27,7 @@ from careis.contracts.schema import (
     PerformanceComponent,
     WithholdComponent,
 )
+from careis.errors import ConfigError
 from careis.measures.results import MeasureResults
 from careis.money import ZERO, allocate, format_gbp, round_pence, to_decimal
 from careis.payments.ledger import PaymentRun, build_ledger
@@ -126,7 +130,7 @@ def evaluate(
             membership[(code, group.level)] = group.code
         for code, day in group.joined.items():
             starts[(code, group.level)] = day
-    ctx = _Context(contract, results, chosen, membership, starts)
+    ctx = _Context(contract, results, chosen, membership, starts, loaded.path)
     lines: list[StatementLine] = []
     for i, comp in enumerate(contract.components):
         try:
@@ -134,6 +138,9 @@ def evaluate(
         except _NoData as exc:
             raise loaded.error(("components", i), f"component '{comp.id}': {exc}") from None
     lines.extend(_withholds(ctx, lines))
+    for i, comp in enumerate(contract.components):
+        if isinstance(comp, AspirationComponent):
+            lines.extend(_aspiration(loaded, i, comp, lines))
     lines.extend(_management_fees(contract, lines))
     ledger = build_ledger(contract, lines)
     return PaymentRun(lines=lines, ledger=ledger)
@@ -150,6 +157,7 @@ class _Context:
     practices: list[str]
     membership: dict[tuple[str, str], str]
     joined: dict[tuple[str, str], dt.date]
+    path: Path | None = None
 
     def list_size(self, practice: str) -> Decimal:
         row = self.results.lookup("list_size", "practice", practice)
@@ -166,6 +174,9 @@ class _Context:
 
 def _evaluate_component(ctx: _Context, comp: AnyComponent) -> list[StatementLine]:
     if isinstance(comp, EngagementComponent):
+        if comp.basis == "milestone":
+            return _milestones(ctx, comp)
+        assert comp.rate is not None  # the schema requires a rate for these bases
         if comp.payee != "practices":
             return [
                 StatementLine(
@@ -192,6 +203,116 @@ def _evaluate_component(ctx: _Context, comp: AnyComponent) -> list[StatementLine
     if isinstance(comp, GainShareComponent):
         return _gain_share(ctx, comp)
     return []  # withholds are applied after the components they withhold from
+
+
+def _read_csv(path: Path, columns: list[str]) -> list[dict[str, str]]:
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ConfigError(
+                    f"missing column(s) {', '.join(missing)}.",
+                    file=path,
+                    where="line 1",
+                    fix=f"the header must include {','.join(columns)}.",
+                )
+            return list(reader)
+    except FileNotFoundError:
+        raise ConfigError(
+            "file not found.", file=path, fix="check the path (relative to the contract file)."
+        ) from None
+
+
+def _milestones(ctx: _Context, comp: EngagementComponent) -> list[StatementLine]:
+    """One line per practice and milestone; paid on the day reached, if by the due date."""
+    assert ctx.path is not None and comp.achievements is not None
+    path = (
+        comp.achievements
+        if comp.achievements.is_absolute()
+        else ctx.path.parent / comp.achievements
+    )
+    due = {m.id: m for m in comp.milestones}
+    reached: dict[tuple[str, str], dt.date] = {}
+    for n, row in enumerate(
+        _read_csv(path, ["practice_code", "milestone_id", "achieved_on"]), start=2
+    ):
+        mid, code = row["milestone_id"].strip(), row["practice_code"].strip()
+        if mid not in due:
+            raise ConfigError(f"unknown milestone '{mid}'.", file=path, where=f"line {n}",
+                              fix=f"use one of: {', '.join(due)}.")  # fmt: skip
+        try:
+            day = dt.date.fromisoformat(row["achieved_on"].strip())
+        except ValueError:
+            raise ConfigError(f"achieved_on '{row['achieved_on']}' is not a date.", file=path,
+                              where=f"line {n}", fix="write it as YYYY-MM-DD.") from None  # fmt: skip
+        if (code, mid) in reached:
+            raise ConfigError(f"{code} reaches '{mid}' twice.", file=path, where=f"line {n}",
+                              fix="keep the first date only.")  # fmt: skip
+        reached[(code, mid)] = day
+    out = []
+    for p in ctx.practices:
+        for m in comp.milestones:
+            got = reached.get((p, m.id))
+            on_time = got is not None and got <= m.due and ctx.contract.term.contains(got)
+            test = f"{f'reached {got}' if got else 'not reached'}; due {m.due}" + (
+                " [met]" if on_time else " [not met]"
+            )
+            out.append(
+                StatementLine(
+                    p, comp.id, comp.type, f"{comp.description or 'Milestone'}: {m.description or m.id}",
+                    "", "", "", m.id, test, "yes" if on_time else "no", Decimal(1 if on_time else 0),
+                    m.amount, m.amount if on_time else ZERO, f"{path.name}: {p} {m.id}",
+                    paid=got.isoformat() if on_time and got is not None else "year_end",
+                )
+            )  # fmt: skip
+    return out
+
+
+def _aspiration(
+    loaded: LoadedContract, index: int, comp: AspirationComponent, lines: list[StatementLine]
+) -> list[StatementLine]:
+    """On account in year (a % of last year's payment), recovered at year end."""
+    path = comp.prior_statements
+    if not path.is_absolute():
+        path = loaded.path.parent / path
+    prior: dict[str, Decimal] = {}
+    for n, row in enumerate(_read_csv(path, ["provider", "component_id", "amount"]), start=2):
+        if row["component_id"] != comp.of_component or row.get("kind", "earned") not in (
+            "earned",
+            "",
+        ):
+            continue
+        try:
+            prior[row["provider"]] = prior.get(row["provider"], ZERO) + to_decimal(row["amount"])
+        except ValueError:
+            raise ConfigError(
+                f"amount '{row['amount']}' is not a number.", file=path, where=f"line {n}"
+            ) from None
+    achieved: dict[str, Decimal] = {}
+    for line in lines:
+        if line.component_id == comp.of_component and line.kind == "earned":
+            achieved[line.provider] = achieved.get(line.provider, ZERO) + line.amount
+    out = []
+    for provider in sorted(achieved):
+        last = prior.get(provider, ZERO)
+        on_account = round_pence(last * comp.percent / 100)
+        this = achieved[provider]
+        test = (
+            f"{comp.percent}% of last year's £{last:,.2f} = £{on_account:,.2f} on account; "
+            f"achieved £{this:,.2f} this year; balance at year end {format_gbp(this - on_account)}"
+        )
+        common = {
+            "component_type": comp.type, "measure_id": "", "measure_level": "", "measure_org": "",
+            "measure_value": f"{last:.2f}", "test": test, "quantity": last, "rate": comp.percent,
+            "evidence": f"{path.name}: {provider} {comp.of_component}",
+        }  # fmt: skip
+        out.append(StatementLine(provider, comp.id, description=f"On account for '{comp.of_component}'",
+                                 met="", amount=on_account, kind="on_account", paid="in_year", **common))  # type: ignore[arg-type]  # fmt: skip
+        out.append(StatementLine(provider, comp.id, description="On-account sum recovered at reconciliation",
+                                 met="yes" if this >= on_account else "no", amount=-on_account,
+                                 kind="recovery", paid="year_end", **common))  # type: ignore[arg-type]  # fmt: skip
+    return out
 
 
 def _capitation(ctx: _Context, comp: CapitationComponent) -> list[StatementLine]:
@@ -544,6 +665,7 @@ def _line(
     memberships: dict[tuple[str, str], str],
 ) -> StatementLine:
     if isinstance(comp, EngagementComponent):
+        assert comp.rate is not None  # milestone engagement is evaluated in _milestones
         qty = list_size if comp.basis == "per_registered_patient" else Decimal(1)
         return StatementLine(
             practice, comp.id, comp.type, comp.description or "Engagement payment",

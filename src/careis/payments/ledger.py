@@ -74,6 +74,8 @@ def withhold_account(component_id: str) -> str:
 def payment_dates(contract: Contract, paid: str) -> list[tuple[dt.date, Decimal]]:
     """(date, weight) pairs for a line paid in year or at year end."""
     reconciliation = contract.schedule.reconciliation_date or contract.term.end
+    if paid not in ("in_year", "year_end"):  # a line paid on one day (a milestone reached)
+        return [(dt.date.fromisoformat(paid), Decimal(100))]
     if paid == "in_year" and contract.schedule.instalments:
         return [(i.date, i.percent) for i in contract.schedule.instalments]
     return [(reconciliation, Decimal(100))]
@@ -111,7 +113,8 @@ def build_ledger(contract: Contract, lines: Iterable[StatementLine]) -> list[Led
     for line in lines:
         cid, who = line.component_id, line.provider
         for day, part in _split(contract, line.paid, line.amount):
-            if line.kind == "earned":
+            if line.kind in ("earned", "on_account", "recovery"):
+                what = "payment" if line.kind == "earned" else line.kind
                 if holder is not None and who != holder:
                     transfer(
                         day,
@@ -119,22 +122,21 @@ def build_ledger(contract: Contract, lines: Iterable[StatementLine]) -> list[Led
                         holder,
                         part,
                         cid,
-                        "payment",
+                        what,
                         "to the holder for its subcontractors",
                     )
                     transfer(
-                        day, holder, who, part, cid, "subcontract", "holder pays the subcontractor"
-                    )
-                else:
-                    transfer(
                         day,
-                        commissioner,
+                        holder,
                         who,
                         part,
                         cid,
-                        "payment",
-                        "commissioner pays the provider",
+                        "subcontract" if what == "payment" else what,
+                        "holder pays the subcontractor",
                     )
+                else:
+                    transfer(day, commissioner, who, part, cid, what,
+                             "commissioner pays the provider")  # fmt: skip
             elif line.kind == "management_fee":
                 assert holder is not None
                 transfer(day, who, holder, -part, cid, "management_fee", "fee kept by the holder")
@@ -199,7 +201,8 @@ def build_ledger(contract: Contract, lines: Iterable[StatementLine]) -> list[Led
                         "pool_out",
                         "loss share returned to the commissioner",
                     )
-            # fee_retained: a memo line; the holder already holds the fees it kept
+            elif line.kind != "fee_retained":  # fee_retained: the holder already holds its fees
+                raise ValueError(f"no money flow for statement line kind '{line.kind}'")
     for (cid, who), left in sorted(withheld.items()):
         transfer(
             reconciliation,
