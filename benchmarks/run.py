@@ -9,7 +9,9 @@ Benchmarks:
 - generate: a synthetic ICB of about 1.5 million registered patients (default ICB QOQ, whose
   real 2016 list is 1.48 million), three financial years;
 - run: the full commissioning run on that data on DuckDB (validate, risk, measures, payments,
-  report), with the seconds of each stage and patients per second.
+  report), with the seconds of each stage and patients per second;
+- payments: every example contract paid for every practice in England from synthetic measure
+  results (benchmarks/payments.py), seconds per contract; no generated data needed.
 """
 
 from __future__ import annotations
@@ -128,13 +130,31 @@ def bench_run() -> dict[str, Any]:
     }
 
 
+def bench_payments() -> dict[str, Any]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / "payments.json"
+    wall, peak = timed([sys.executable, str(ROOT / "benchmarks" / "payments.py"), str(target)])
+    detail = json.loads(target.read_text(encoding="utf-8"))
+    return {
+        "name": "payments",
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak, 2),
+        "patients_per_s": "",
+        "practices": detail["practices"],
+        "contracts": detail["contracts"],
+        "compare_s": detail["compare_2_contracts_2_scenarios_5_draws_s"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--icb", default="QOQ", help="ICB to generate (default QOQ, ~1.5M patients)"
     )
     parser.add_argument(
-        "--only", choices=["generate", "run"], help="run one benchmark (run needs data)"
+        "--only",
+        choices=["generate", "run", "payments"],
+        help="run one benchmark (run needs data)",
     )
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
@@ -145,6 +165,9 @@ def main() -> None:
         if not (DATA / "patients.parquet").exists():
             raise SystemExit("no benchmark data: run without --only first")
         results.append(bench_run())
+        print(json.dumps(results[-1], indent=2))
+    if args.only in (None, "payments"):
+        results.append(bench_payments())
         print(json.dumps(results[-1], indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": results}

@@ -139,3 +139,15 @@ def test_prime_contractor_cannot_deliver_itself(tmp_path: Path) -> None:
         + "  - {id: own, type: capitation, rate: '1.00', payee: holder}\n"
     )
     assert "use model prime_provider" in refused(tmp_path, text)
+
+
+def test_contract_models_share_the_register_vocabulary() -> None:
+    """One schema: every scheme model and core contract type is a common.ContractType."""
+    from typing import get_args
+
+    from careis.contracts.common import ContractType
+    from careis.contracts.schema import ContractModel, CoreContract
+
+    values = {t.value for t in ContractType}
+    assert set(get_args(ContractModel)) <= values
+    assert set(get_args(CoreContract.model_fields["type"].annotation)) <= values

@@ -17,12 +17,14 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from careis.contracts.common import PartyKind
+from careis.contracts.common import Party
 from careis.errors import ConfigError
 from careis.money import to_decimal
 from careis.periods import Period
 from careis.yamlio import Loc, line_of, load_yaml, model_from_data
 
+# Every model is a careis.contracts.common.ContractType value (one vocabulary with the
+# commissioner's contract register; a test holds them together).
 ContractModel = Literal[
     "enhanced_service",
     "prime_contractor",
@@ -396,18 +398,10 @@ AnyComponent = (
 )
 
 
-class PartyRef(_Model):
-    """A party to a contract (see careis.contracts.common.PartyKind for kinds)."""
-
-    code: str
-    name: str = ""
-    kind: PartyKind
-
-
 class Holder(_Model):
     """The prime contractor / prime provider / accountable care organisation."""
 
-    party: PartyRef
+    party: Party
     management_fee_percent: Percent = Field(
         default=Decimal(0),
         description="% the holder keeps from every payment it passes to a subcontractor.",
@@ -417,12 +411,12 @@ class Holder(_Model):
 class Subcontract(_Model):
     """A non-practice subcontractor of the holder (e.g. a community trust)."""
 
-    party: PartyRef
+    party: Party
     services: list[str] = Field(default_factory=list)
 
 
 class AllianceMember(_Model):
-    party: PartyRef
+    party: Party
     share_percent: Percent = Field(description="Share of the alliance pool (gains and losses), %.")
 
 

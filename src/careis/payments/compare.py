@@ -114,14 +114,20 @@ def scaled(
         members.setdefault((level, g), []).append(p)
     mean = float(np.mean(list(factors.values()))) if factors else 1.0
 
+    cache: dict[tuple[str, str], float] = {}
+
     def factor(level: str, org: str) -> float:
         if level == "practice":
             return factors.get(org, 1.0)
-        group = [p for p in members.get((level, org), []) if p in factors]
-        weight = sum(perf.get(p, 0.0) for p in group)
-        if not group or weight == 0:
-            return mean
-        return sum(perf.get(p, 0.0) * factors[p] for p in group) / weight
+        if (level, org) not in cache:
+            group = [p for p in members.get((level, org), []) if p in factors]
+            weight = sum(perf.get(p, 0.0) for p in group)
+            cache[(level, org)] = (
+                mean
+                if not group or weight == 0
+                else sum(perf.get(p, 0.0) * factors[p] for p in group) / weight
+            )
+        return cache[(level, org)]
 
     out = []
     for r in inputs.rows:
