@@ -228,6 +228,7 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                     names,
                     membership,
                     [(c.id, c.type) for c in loaded.contract.components],
+                    pay_run.practices,
                 )
                 inputs = describe_files(files_under(config.data.path), Path.cwd())
                 result.report = _write_report(
@@ -528,6 +529,9 @@ def _rule_text(comp: Any) -> str:
     return ""
 
 
+REPORT_MAX_ROWS = 2000
+
+
 def _money_view(
     loaded: LoadedContract, pay_run: PaymentRun | None, practice_codes: set[str]
 ) -> dict[str, Any]:
@@ -556,6 +560,11 @@ def _money_view(
         ],
         "movements": len(pay_run.ledger),
         "other_lines": others,
+        # shown in full up to these sizes; the CSVs always hold everything
+        "ledger": pay_run.ledger[:REPORT_MAX_ROWS],
+        "lines": pay_run.lines[:REPORT_MAX_ROWS],
+        "max_rows": REPORT_MAX_ROWS,
+        "line_count": len(pay_run.lines),
     }
 
 

@@ -41,7 +41,7 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def config(folder: Path, data: Path, out: Path, report: bool = False) -> Path:
+def config(folder: Path, data: Path, out: Path, report: bool = True) -> Path:
     path = folder / "run.yaml"
     path.write_text(
         f"""name: Small payment run

@@ -83,7 +83,7 @@ def build(tmp: Path, practices: list[dict], fed: float, pot: Decimal, by: str): 
 
 
 SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 

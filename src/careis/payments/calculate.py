@@ -143,7 +143,7 @@ def evaluate(
             lines.extend(_aspiration(loaded, i, comp, lines))
     lines.extend(_management_fees(contract, lines))
     ledger = build_ledger(contract, lines)
-    return PaymentRun(lines=lines, ledger=ledger)
+    return PaymentRun(lines=lines, ledger=ledger, practices=chosen)
 
 
 class _NoData(Exception):

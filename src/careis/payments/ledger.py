@@ -61,6 +61,7 @@ class PaymentRun:
 
     lines: list[StatementLine]
     ledger: list[LedgerEntry] = field(default_factory=list)
+    practices: list[str] = field(default_factory=list)  # the practices party to the contract
 
 
 def pool_account(component_id: str) -> str:

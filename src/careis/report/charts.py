@@ -71,6 +71,8 @@ def change_by_practice(
 
 def concordance_vs_change(rows: list[dict[str, Any]]) -> str:
     """Scatter: % of register with a care plan against % change in admissions, per practice."""
+    if not rows:  # e.g. a contract that pays only its holder: no practice rows
+        return ""
     df = pd.DataFrame(rows).dropna(subset=["change", "care_plan_pct"])
     if df.empty:
         return ""
