@@ -476,3 +476,45 @@ def test_bad_achievements_file_is_one_line(tmp_path: Path) -> None:
         "achieved.csv, line 2: unknown milestone 'it_lve'. Fix: use one of: it_live, sharing."
         in str(info.value)
     )
+
+
+ALLIANCE_TARGET = (
+    head("alliance")
+    + """\
+alliance:
+  members:
+    - {party: {code: A, kind: practice}, share_percent: 50}
+    - {party: {code: B, kind: practice}, share_percent: 50}
+components:
+  - id: perf
+    type: performance
+    measure: emergency_admissions_change
+    aggregate_level: alliance
+    target_reduction_percent: {target}
+    practice_floor_reduction_percent: 5
+    basis: pot
+    pot: "1000"
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("target", "paid_a"), [("10", "0.00"), ("7.25", "1000.00"), ("7.26", "0.00")]
+)
+def test_alliance_wide_target_pools_numerators(tmp_path: Path, target: str, paid_a: str) -> None:
+    # A: 100 -> 80 admissions per 1,000 person-years (-20%); B: 300 -> 291 per 3,000 (-3%).
+    # Alliance: (371 / 4000) / (400 / 4000) - 1 = -7.25% (the mean of the practices' changes,
+    # -11.5%, would wrongly meet a 10% target). B misses its 5% floor, so A takes the pot.
+    res = results(
+        [
+            *lists({"A": 1000, "B": 3000}),
+            ("emergency_admissions@baseline", "practice", "A", 100, 1000, 100.0),
+            ("emergency_admissions@performance", "practice", "A", 80, 1000, 80.0),
+            ("emergency_admissions@baseline", "practice", "B", 300, 3000, 100.0),
+            ("emergency_admissions@performance", "practice", "B", 291, 3000, 97.0),
+            *change({("practice", "A"): -20.0, ("practice", "B"): -3.0}),
+        ]
+    )
+    run = evaluate(contract(tmp_path, fill(ALLIANCE_TARGET, target=target)), res, ["A", "B"], {})
+    assert amounts(run) == {"A": Decimal(paid_a), "B": Decimal("0.00")}
+    assert "alliance alliance reduction 7.25%" in run.lines[0].test

@@ -274,7 +274,15 @@ class PerformanceComponent(_Component):
 
     type: Literal["performance"]
     measure: str = Field(description="A change measure, e.g. emergency_admissions_change.")
-    aggregate_level: GroupLevel = Field(description="Level whose aggregate must meet the target.")
+    aggregate_level: AggregateLevel = Field(
+        description="Level whose aggregate must meet the target; 'alliance' = every practice in "
+        "scope together (its change is computed from `rate_measure`)."
+    )
+    rate_measure: str | None = Field(
+        default=None,
+        description="aggregate_level alliance: the rate measure (baseline and performance) whose "
+        "change is tested; default: `measure` without its '_change' suffix.",
+    )
     target_reduction_percent: Decimal = Field(
         ge=0, le=100, description="Aggregate reduction needed, in %."
     )
@@ -314,6 +322,12 @@ class PerformanceComponent(_Component):
             )
         if self.basis == "per_registered_patient" and self.rate is None:
             raise ValueError("basis per_registered_patient needs a 'rate'")
+        if self.aggregate_level == "alliance" and self.rate_measure is None:
+            if not self.measure.endswith("_change"):
+                raise ValueError(
+                    "aggregate_level alliance needs 'rate_measure' (the rate whose change is tested)"
+                )
+            self.rate_measure = self.measure.removesuffix("_change")
         if self.basis == "pot" and self.pot is None:
             raise ValueError("basis pot needs a 'pot' (£ per aggregate group)")
         if self.scaling == "tiers":
@@ -697,7 +711,7 @@ class LoadedContract:
     def check_measures(self, known: set[str]) -> None:
         """Every component must name a measure the run computes."""
         for i, comp in enumerate(self.contract.components):
-            for attr in ("measure", "prevalence_measure"):
+            for attr in ("measure", "prevalence_measure", "rate_measure"):
                 measure = getattr(comp, attr, None)
                 if measure is not None and measure not in known:
                     raise self.error(

@@ -76,6 +76,16 @@ def _pct(value: object) -> Decimal | None:
     return to_decimal(float(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # type: ignore[arg-type]
 
 
+def _ev(measure: str, level: str, org: str) -> str:
+    """Where a line's figure comes from: the row of the run's exact measure results."""
+    return f"measures/results.csv [{measure} / {level} / {org}]"
+
+
+def _patients(practice: str) -> str:
+    """The patient-level evidence, which exists only in the practice's own folder."""
+    return f"; patients: practices/{practice}/register.csv"
+
+
 def _show(value: Decimal | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
@@ -324,7 +334,7 @@ def _capitation(ctx: _Context, comp: CapitationComponent) -> list[StatementLine]
                 StatementLine(
                     p, comp.id, comp.type, comp.description or "Capitation", "list_size",
                     "practice", p, f"{int(size)}", "", "", size, comp.rate,
-                    round_pence(size * comp.rate), f"list_size practice {p}", paid=comp.paid,
+                    round_pence(size * comp.rate), _ev("list_size", "practice", p), paid=comp.paid,
                 )
             )  # fmt: skip
         return out
@@ -336,7 +346,7 @@ def _capitation(ctx: _Context, comp: CapitationComponent) -> list[StatementLine]
             holder.party.code, comp.id, comp.type, comp.description or "Whole-population budget",
             "list_size", "practice", f"{len(ctx.practices)} practices", f"{int(total)}", "", "",
             total, comp.rate, round_pence(total * comp.rate),
-            "list_size practice (sum over the practices in scope)", paid=comp.paid,
+            _ev("list_size", "practice", "(each practice in scope)"), paid=comp.paid,
         )
     ]  # fmt: skip
 
@@ -386,7 +396,7 @@ def _qof_line(ctx: _Context, comp: ConcordanceComponent, practice: str) -> State
         comp.measure, "practice", practice, shown, test,
         "yes" if points == comp.max_points else ("part" if points > 0 else "no"),
         points.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), value, amount,
-        f"{comp.measure} practice {practice} (patient list in the practice's own folder)",
+        _ev(comp.measure, "practice", practice) + _patients(practice),
         paid=comp.paid,
     )  # fmt: skip
 
@@ -407,7 +417,11 @@ def _earned_fraction(comp: PerformanceComponent, reduction: Decimal | None) -> D
 
 
 def _performance(ctx: _Context, comp: PerformanceComponent) -> list[StatementLine]:
-    if comp.basis == "per_registered_patient" and comp.scaling == "all_or_nothing":
+    if (
+        comp.basis == "per_registered_patient"
+        and comp.scaling == "all_or_nothing"
+        and comp.aggregate_level != "alliance"
+    ):
         out = []
         for p in ctx.practices:
             line = _line(comp, p, ctx.list_size(p), ctx.results, ctx.membership)
@@ -425,11 +439,19 @@ def _performance(ctx: _Context, comp: PerformanceComponent) -> list[StatementLin
     # pot, or per-patient with tiers / linear scaling: judge each group once
     groups: dict[str, list[str]] = {}
     for p in ctx.practices:
-        groups.setdefault(ctx.membership.get((p, comp.aggregate_level), ""), []).append(p)
+        key = (
+            "alliance"
+            if comp.aggregate_level == "alliance"
+            else ctx.membership.get((p, comp.aggregate_level), "")
+        )
+        groups.setdefault(key, []).append(p)
     out = []
     for group, members in sorted(groups.items()):
-        agg = ctx.results.lookup(comp.measure, comp.aggregate_level, group) if group else None
-        agg_value = _pct(agg["value"]) if agg else None
+        if comp.aggregate_level == "alliance":
+            agg_value = _pct(_pooled_change(ctx, comp, members))
+        else:
+            agg = ctx.results.lookup(comp.measure, comp.aggregate_level, group) if group else None
+            agg_value = _pct(agg["value"]) if agg else None
         reduction = -agg_value if agg_value is not None else None
         frac_earned = _earned_fraction(comp, reduction)
         own: dict[str, Decimal | None] = {}
@@ -497,10 +519,30 @@ def _performance(ctx: _Context, comp: PerformanceComponent) -> list[StatementLin
                     p, comp.id, comp.type, comp.description or f"Performance: {comp.measure}",
                     comp.measure, comp.aggregate_level, group, _show(own_v), test, met,
                     qty.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP), rate, amount,
-                    f"{comp.measure} {comp.aggregate_level} {group}; {comp.measure} practice {p}",
+                    _ev(comp.measure, comp.aggregate_level, group) + "; " + _ev(comp.measure, "practice", p),
                 )
             )  # fmt: skip
     return out
+
+
+def _pooled_change(ctx: _Context, comp: PerformanceComponent, members: list[str]) -> Decimal | None:
+    """% change in a rate over several practices: sums of numerators over sums of
+    denominators in each period (never an average of the practices' changes)."""
+    assert comp.rate_measure is not None
+    sums: dict[str, list[Decimal]] = {}
+    for period in ("baseline", "performance"):
+        num = den = ZERO
+        for p in members:
+            row = ctx.results.lookup(comp.rate_measure, "practice", p, period)
+            if row is None or row["denominator"] is None:
+                return None
+            num += to_decimal(float(row["numerator"] or 0))  # type: ignore[arg-type]
+            den += to_decimal(float(row["denominator"]))  # type: ignore[arg-type]
+        sums[period] = [num, den]
+    (bn, bd), (pn, pd) = sums["baseline"], sums["performance"]
+    if bn == 0 or bd == 0 or pd == 0:
+        return None
+    return ((pn / pd) / (bn / bd) - 1) * 100
 
 
 def _aggregate_counts(
@@ -573,7 +615,7 @@ def _gain_share(ctx: _Context, comp: GainShareComponent) -> list[StatementLine]:
             comp.measure, comp.level, comp.org if comp.level != "alliance" else "alliance",
             f"{p_num} vs {expected:.2f} expected", test,
             "gain" if total > 0 else ("loss" if total < 0 else "nil"),
-            weights[code], ZERO, parts[code], f"{comp.measure} {org} baseline and performance ({basis[code]})",
+            weights[code], ZERO, parts[code], (_ev(comp.measure, "practice", "(each practice in scope)") if comp.level == "alliance" else _ev(comp.measure, comp.level, comp.org)) + f", baseline and performance; {basis[code]}",
             kind="pool", paid="year_end",
         )
         for code in order
@@ -604,7 +646,7 @@ def _withholds(ctx: _Context, lines: list[StatementLine]) -> list[StatementLine]
             common = {
                 "measure_id": comp.measure, "measure_level": "practice", "measure_org": provider,
                 "measure_value": _show(value), "test": test, "quantity": amount, "rate": comp.percent,
-                "evidence": f"{comp.measure} practice {provider}",
+                "evidence": _ev(comp.measure, "practice", provider),
             }  # fmt: skip
             out.append(
                 StatementLine(
@@ -672,7 +714,7 @@ def _line(
             "list_size" if comp.basis == "per_registered_patient" else "", "practice", practice,
             f"{int(list_size)}" if comp.basis == "per_registered_patient" else "",
             "", "", qty, comp.rate, round_pence(qty * comp.rate),
-            f"list_size practice {practice}",
+            _ev("list_size", "practice", practice),
         )  # fmt: skip
     if isinstance(comp, ConcordanceComponent):
         assert comp.rate is not None  # per_patient (qof_points lines come from _qof_line)
@@ -684,7 +726,7 @@ def _line(
             comp.measure, "practice", practice,
             f"{num} of {int(row['denominator'] or 0)} ({_fmt(row['value'], 1)}%)" if row else "no data",  # type: ignore[call-overload]
             "", "", qty, comp.rate, round_pence(qty * comp.rate),
-            f"{comp.measure} practice {practice} (patient list in the practice's own folder)",
+            _ev(comp.measure, "practice", practice) + _patients(practice),
         )  # fmt: skip
     # performance
     group = _group_of(memberships, practice, comp.aggregate_level)
@@ -708,7 +750,7 @@ def _line(
         practice, comp.id, comp.type, comp.description or f"Performance: {comp.measure}",
         comp.measure, comp.aggregate_level, group or "", _show(own_value), test,
         "yes" if met else "no", qty, comp.rate, round_pence(qty * comp.rate),
-        f"{comp.measure} {comp.aggregate_level} {group}; {comp.measure} practice {practice}",
+        _ev(comp.measure, comp.aggregate_level, group or "(none)") + "; " + _ev(comp.measure, "practice", practice),
     )  # fmt: skip
 
 
