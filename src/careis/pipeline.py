@@ -108,6 +108,7 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
     result = RunResult(out_dir=out, report=None, timings=timings)
 
     loaded = load_contract(config.contract_path)
+    loaded.check_periods(config.periods.baseline, config.periods.performance)
     library = CodelistLibrary(config.codelists_path)
 
     with _timed(timings, "data", reporter, "Preparing data") as note:

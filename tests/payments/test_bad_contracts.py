@@ -151,3 +151,15 @@ def test_contract_models_share_the_register_vocabulary() -> None:
     values = {t.value for t in ContractType}
     assert set(get_args(ContractModel)) <= values
     assert set(get_args(CoreContract.model_fields["type"].annotation)) <= values
+
+
+def test_contract_periods_must_match_the_run(tmp_path: Path) -> None:
+    from careis.periods import financial_year
+
+    text = head() + "performance_period: {start: 2024-04-01, end: 2025-03-31}\n" + ENGAGE
+    loaded = contract(tmp_path, text)
+    loaded.check_periods(financial_year(2023), financial_year(2024))  # matches: no error
+    with pytest.raises(ConfigError) as info:
+        loaded.check_periods(financial_year(2022), financial_year(2023))
+    msg = str(info.value)
+    assert "line 6" in msg and "performance_period is 2024-04-01 to 2025-03-31" in msg

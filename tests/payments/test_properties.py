@@ -117,3 +117,42 @@ def test_payments_monotone_in_achievement(tmp_path: Path, case, better: float) -
         return sum((x.amount for x in run.lines if x.component_id == "perf"), Decimal(0))
 
     assert total(improved) >= total(worse)
+
+
+QOF = """\
+id: Q
+name: QOF
+model: enhanced_service
+commissioner: {code: S1}
+term: {start: 2024-04-01, end: 2025-03-31}
+components:
+  - {id: q, type: concordance, basis: qof_points, measure: care_plan, max_points: 17,
+     lower_threshold_percent: 37, upper_threshold_percent: 81}
+"""
+
+
+@SETTINGS
+@given(
+    st.integers(min_value=1, max_value=5000),
+    st.integers(min_value=0, max_value=5000),
+    st.integers(min_value=0, max_value=5000),
+    st.integers(min_value=1, max_value=30000),
+)
+def test_qof_pay_monotone_in_achievement(
+    tmp_path: Path, den: int, a: int, b: int, size: int
+) -> None:  # type: ignore[no-untyped-def]
+    lo, hi = sorted((min(a, den), min(b, den)))
+    loaded = contract(tmp_path, QOF)
+
+    def pay(num: int) -> Decimal:
+        res = results(
+            [*lists({"A": size}), ("care_plan", "practice", "A", num, den, 100 * num / den)]
+        )
+        return evaluate(loaded, res, ["A"], {}).lines[0].amount
+
+    low, high = pay(lo), pay(hi)
+    assert Decimal(0) <= low <= high
+    # never more than full points: 17 x £220.62 x CPI
+    assert high <= (Decimal(17) * Decimal("220.62") * size / 9964).quantize(
+        Decimal("0.01")
+    ) + Decimal("0.01")

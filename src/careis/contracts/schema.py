@@ -697,6 +697,22 @@ class LoadedContract:
         line = line_of(self.lines, loc)
         return ConfigError(problem, file=self.path, where=f"line {line}" if line else None, fix=fix)
 
+    def check_periods(self, baseline: Period, performance: Period) -> None:
+        """Periods the contract states must be the ones the run measures: paying 2024/25's
+        scheme on 2023/24's results is the costliest mistake a config can make."""
+        for key, run_period in (("baseline_period", baseline), ("performance_period", performance)):
+            stated = getattr(self.contract, key)
+            if stated is not None and (stated.start, stated.end) != (
+                run_period.start,
+                run_period.end,
+            ):
+                raise self.error(
+                    (key,),
+                    f"the contract's {key} is {stated.start} to {stated.end} but the run measures "
+                    f"{run_period.start} to {run_period.end}.",
+                    fix="make the run config's periods match the contract (or remove the contract's).",
+                )
+
     def referenced_files(self) -> list[Path]:
         """Files the contract reads (milestone achievements, last year's statements): inputs
         of the run, so their hashes go into the manifest."""
