@@ -219,6 +219,14 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                 f"{len(pay_run.ledger):,} ledger movements balance"
             )
 
+        comparison = None
+        if config.compare is not None:
+            with _timed(timings, "compare", reporter, "Comparing contract models") as note:
+                comparison = _compare(config, loaded, table, membership, joined, pay_run, out)
+                note["note"] = (
+                    f"{len(comparison.contracts)} contracts, {config.compare.draws} draws"
+                )
+
         _write_registers(reg_arrow, out)
 
         if config.output.report:
@@ -233,8 +241,9 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                 )
                 inputs = describe_files(files_under(config.data.path), Path.cwd())
                 result.report = _write_report(
-                    config, loaded, view, loaded_data, inputs, engine.backend, out, pay_run
-                )
+                    config, loaded, view, loaded_data, inputs, engine.backend, out, pay_run,
+                    comparison,
+                )  # fmt: skip
                 note["note"] = str(result.report)
     finally:
         engine.close()
@@ -243,7 +252,14 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
     manifest = build_manifest(
         _config_json(config, loaded),
         describe_files(files_under(config.data.path), Path.cwd())
-        + describe_files([config.contract_path, *loaded.referenced_files()], Path.cwd()),
+        + describe_files(
+            [
+                config.contract_path,
+                *loaded.referenced_files(),
+                *(config.resolve(c) for c in (config.compare.contracts if config.compare else [])),
+            ],
+            Path.cwd(),
+        ),
         describe_files(outputs, out),
     )
     write_manifest(manifest, out / "manifest.json")
@@ -533,6 +549,62 @@ def _rule_text(comp: Any) -> str:
 REPORT_MAX_ROWS = 2000
 
 
+@dataclass
+class ComparisonView:
+    """Contract models compared, for the report (the CSVs hold the same rows)."""
+
+    contracts: list[str]
+    ranges: list[dict[str, str]]
+    scenarios: list[dict[str, str]]
+    chart: str
+    settings: Any
+
+
+def _compare(
+    config: RunConfig,
+    loaded: LoadedContract,
+    table: pa.Table,
+    membership: dict[tuple[str, str], str],
+    joined: dict[tuple[str, str], dt.date],
+    pay_run: PaymentRun,
+    out: Path,
+) -> ComparisonView:
+    """Pay the run's contract and the configured alternatives from the same results."""
+    from careis.payments.compare import RunInputs, compare, write_rows
+
+    settings = config.compare
+    assert settings is not None
+    contracts = [loaded]
+    seen = {loaded.contract.id: config.contract_path}
+    for i, path in enumerate(settings.contracts):
+        if config.resolve(path).resolve() == config.contract_path.resolve():
+            continue  # the run's own contract (e.g. `careis demo --contract` one of the list)
+        other = load_contract(config.resolve(path))
+        if other.contract.id in seen:
+            raise ConfigError(
+                f"contract id '{other.contract.id}' is used by {seen[other.contract.id]} too.",
+                file=config.source,
+                where=f"compare.contracts[{i}]",
+                fix="compare contracts with different ids (the run's own contract is included).",
+            )
+        seen[other.contract.id] = config.resolve(path)
+        contracts.append(other)
+    inputs = RunInputs(table.to_pylist(), dict(membership), dict(joined), pay_run.practices)
+    result = compare(
+        contracts, inputs, settings.scenarios, settings.draws, settings.seed,
+        settings.sd_common, settings.sd_practice,
+    )  # fmt: skip
+    write_rows(result.scenario_rows, out / "compare" / "scenarios.csv")
+    write_rows(result.range_rows, out / "compare" / "ranges.csv")
+    return ComparisonView(
+        [c.contract.id for c in contracts],
+        result.range_rows,
+        result.scenario_rows,
+        charts.surplus_by_scenario(result.scenario_rows),
+        settings,
+    )
+
+
 def _money_view(
     loaded: LoadedContract, pay_run: PaymentRun | None, practice_codes: set[str]
 ) -> dict[str, Any]:
@@ -578,6 +650,7 @@ def _write_report(
     backend: str,
     out: Path,
     pay_run: PaymentRun | None = None,
+    comparison: ComparisonView | None = None,
 ) -> Path:
     perf = next(
         (c for c in loaded.contract.components if isinstance(c, PerformanceComponent)), None
@@ -639,6 +712,7 @@ def _write_report(
             "rules": {c.id: _rule_text(c) for c in loaded.contract.components},
             "quality": quality,
             "money": _money_view(loaded, pay_run, {p.code for p in view.practices}),
+            "comparison": comparison,
             "measures": list(spine.CATALOGUE.values()),
             "manifest": {"careis_version": _version(), "git_commit": _commit(), "inputs": inputs},
         },

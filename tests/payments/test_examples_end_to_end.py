@@ -41,7 +41,7 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def config(folder: Path, data: Path, out: Path, report: bool = True) -> Path:
+def config(folder: Path, data: Path, out: Path, report: bool = True, extra: str = "") -> Path:
     path = folder / "run.yaml"
     path.write_text(
         f"""name: Small payment run
@@ -50,6 +50,7 @@ periods: {{baseline: 2023/24, performance: 2024/25}}
 contract: {EXAMPLES / "enhanced_service.yaml"}
 output: {{dir: {out}, report: {str(report).lower()}}}
 """
+        + extra
     )
     return path
 
@@ -112,7 +113,9 @@ def test_pay_is_byte_identical_and_diff_shows_a_changed_contract(
     contracts = [EXAMPLES / "prime_contractor.yaml"] * 2 + [changed]
     out = tmp_path / "out"  # same output folder each time: it is part of the manifest's config
     for run, contract in zip(runs, contracts, strict=True):
-        cfg = config(tmp_path, small_data, out, report=True)
+        # the report's model comparison (seeded Monte Carlo) is part of what must not change
+        compare = f"compare: {{contracts: [{EXAMPLES / 'alliance.yaml'}], draws: 10, seed: 3}}\n"
+        cfg = config(tmp_path, small_data, out, report=True, extra=compare)
         code, stdout, _ = cli(["pay", str(cfg), "--contract", str(contract)], capsys)
         assert code == 0, stdout
         out.rename(run)
@@ -127,6 +130,7 @@ def test_pay_is_byte_identical_and_diff_shows_a_changed_contract(
     assert digest(runs[0]) == digest(runs[1])
     html = (runs[0] / "report.html").read_text()
     assert "Money flows and ledger" in html and "BOLFED" in html
+    assert "Contract models compared" in html and (runs[0] / "compare" / "ranges.csv").is_file()
     code, stdout, _ = cli(["pay", "diff", str(runs[0]), str(runs[1])], capsys)
     assert code == 0 and "No differences" in stdout
     report = tmp_path / "diff.csv"

@@ -135,5 +135,6 @@ def surplus_by_scenario(rows: list[dict[str, Any]]) -> str:
         )
         .properties(width=220, height=160)
         .facet(facet=alt.Facet("contract:N", title=None), columns=3)
+        .resolve_scale(y="independent")  # each contract's own range: small risks stay visible
     )
     return to_svg(chart)
