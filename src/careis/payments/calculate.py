@@ -1,9 +1,18 @@
-"""Evaluate a contract's payment components against measure results: statements per practice.
+"""Evaluate a contract's payment components against measure results: statements per provider.
 
 Why this shape: finance pays from the statement and a practice checks it line by line, so each
 line carries everything needed to re-derive it by hand: the measure and its value, the target
 and whether it was met, the quantity and rate, and the amount (rounded half up to the penny,
 once, on the line). Totals are sums of rounded lines, so they always add up.
+
+Order of evaluation (`evaluate`): each component in the contract's order; then withholds (they
+take a % of lines already computed); then aspiration (on-account) lines, which need this year's
+achievement; then management fees on every subcontractor's earned line; then the ledger
+(careis.payments.ledger), which turns the lines into dated movements between accounts.
+
+Line kinds: earned (a payment for the component), management_fee / fee_retained (the holder's
+cut, negative on the subcontractor, positive on the holder), withhold / release, pool (a share
+of a gain or, negative, of a loss), on_account / recovery (aspiration payments).
 """
 
 from __future__ import annotations
