@@ -518,3 +518,13 @@ def test_alliance_wide_target_pools_numerators(tmp_path: Path, target: str, paid
     run = evaluate(contract(tmp_path, fill(ALLIANCE_TARGET, target=target)), res, ["A", "B"], {})
     assert amounts(run) == {"A": Decimal(paid_a), "B": Decimal("0.00")}
     assert "alliance alliance reduction 7.25%" in run.lines[0].test
+
+
+def test_share_of_a_practice_below_its_floor_can_return_to_the_commissioner(tmp_path: Path) -> None:
+    # below_floor: return - the pot is split over all three (1000:2000:3000 -> 1666.67 /
+    # 3333.33 / 5000.00, the spare penny to A's larger remainder) and C's £5,000 is not paid.
+    loaded = pot_contract(tmp_path, extra="    below_floor: return\n")
+    run = evaluate(loaded, fed_results(-12.0), SIZES, FED)
+    assert amounts(run) == {"A": Decimal("1666.67"), "B": Decimal("3333.33"), "C": Decimal("0.00")}
+    assert "£5,000.00 of practices below the floor returned" in run.lines[0].test
+    assert reconcile(run, "S1") == []

@@ -312,6 +312,11 @@ class PerformanceComponent(_Component):
         default="list_size",
         description="How a group's pot is shared among its eligible practices.",
     )
+    below_floor: Literal["redistribute", "return"] = Field(
+        default="redistribute",
+        description="basis pot: the share of a practice below its floor goes to the other "
+        "eligible practices (redistribute) or stays with the commissioner (return).",
+    )
 
     @model_validator(mode="after")
     def _floor_below_target(self) -> Self:

@@ -472,7 +472,8 @@ def _performance(ctx: _Context, comp: PerformanceComponent) -> list[StatementLin
             if own_v is not None and -own_v >= comp.practice_floor_reduction_percent:
                 eligible.append(p)
         weights: dict[str, Decimal] = {}
-        for p in eligible:
+        sharing = eligible if comp.below_floor == "redistribute" else members
+        for p in sharing:
             member = ctx.fraction(p, comp.aggregate_level)
             if comp.distribute_by == "list_size":
                 w = ctx.list_size(p)
@@ -481,8 +482,7 @@ def _performance(ctx: _Context, comp: PerformanceComponent) -> list[StatementLin
                 w = to_decimal(int(r["numerator"] or 0)) if r else ZERO  # type: ignore[call-overload]
             else:
                 own_v = own[p]
-                assert own_v is not None
-                w = max(-own_v, ZERO) * ctx.list_size(p)
+                w = max(-own_v, ZERO) * ctx.list_size(p) if own_v is not None else ZERO
             weights[p] = w * member
         head = (
             f"{comp.aggregate_level} {group or '(none)'} reduction {_show(reduction)}% "
@@ -496,6 +496,10 @@ def _performance(ctx: _Context, comp: PerformanceComponent) -> list[StatementLin
             pot_text = f"; pot £{comp.pot:,.2f} -> £{earned:,.2f} by {comp.distribute_by}"
             if earned and weights and sum(weights.values()) > 0:
                 shares = allocate(earned, dict(weights.items()))
+                returned = sum((v for k, v in shares.items() if k not in eligible), ZERO)
+                shares = {k: v for k, v in shares.items() if k in eligible}
+                if returned:
+                    pot_text += f" ({format_gbp(returned)} of practices below the floor returned)"
             elif earned:
                 pot_text += " (no eligible practice: not paid)"
         for p in members:
@@ -507,7 +511,7 @@ def _performance(ctx: _Context, comp: PerformanceComponent) -> list[StatementLin
             )
             if comp.basis == "pot":
                 amount = shares.get(p, ZERO)
-                qty = weights.get(p, ZERO)
+                qty = weights.get(p, ZERO) if p in eligible else ZERO
                 rate = ZERO
             else:
                 assert comp.rate is not None
