@@ -163,3 +163,18 @@ def test_contract_periods_must_match_the_run(tmp_path: Path) -> None:
         loaded.check_periods(financial_year(2022), financial_year(2023))
     msg = str(info.value)
     assert "line 6" in msg and "performance_period is 2024-04-01 to 2025-03-31" in msg
+
+
+def test_commissioner_kind_is_a_party_kind() -> None:
+    from typing import get_args
+
+    from careis.contracts.common import PartyKind
+    from careis.contracts.schema import Organisation
+
+    kinds = set(get_args(Organisation.model_fields["kind"].annotation))
+    assert kinds <= {k.value for k in PartyKind}
+
+
+def test_a_practice_cannot_commission(tmp_path: Path) -> None:
+    text = head().replace("{code: S1, name: Sub-ICB One}", "{code: S1, kind: practice}") + ENGAGE
+    assert "commissioner.kind" in refused(tmp_path, text)

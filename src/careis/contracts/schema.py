@@ -82,8 +82,13 @@ Percent = Annotated[Decimal, Field(ge=0, le=100)]
 
 
 class Organisation(_Model):
+    """The commissioner: an ICB or sub-ICB location (or NHS England / a local authority)."""
+
     code: str = Field(description="ODS code (or local code).")
     name: str = Field(default="", description="Display name.")
+    kind: Literal["icb", "sub_icb", "nhs_england", "local_authority"] = Field(
+        default="sub_icb", description="What kind of commissioner (a PartyKind)."
+    )
 
 
 class ProviderSelection(_Model):
