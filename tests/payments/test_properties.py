@@ -156,3 +156,72 @@ def test_qof_pay_monotone_in_achievement(
     assert high <= (Decimal(17) * Decimal("220.62") * size / 9964).quantize(
         Decimal("0.01")
     ) + Decimal("0.01")
+
+
+ALLIANCE = """\
+id: A
+name: Alliance
+model: alliance
+commissioner: {code: S1}
+term: {start: 2024-04-01, end: 2025-03-31}
+alliance:
+  members:
+MEMBERS
+components:
+  - id: pool
+    type: gain_share
+    measure: emergency_admissions
+    level: sub_icb
+    org: S1
+    unit_cost: "UNIT"
+    gain_share_percent: GAIN
+    loss_share_percent: LOSS
+    gain_cap: "CAP"
+    loss_collar: "COLLAR"
+"""
+
+
+@st.composite
+def shares(draw: st.DrawFn) -> list[int]:
+    """2-6 whole-percent shares summing to 100."""
+    n = draw(st.integers(min_value=2, max_value=6))
+    cuts = sorted(draw(st.lists(st.integers(1, 99), min_size=n - 1, max_size=n - 1, unique=True)))
+    return [b - a for a, b in zip([0, *cuts], [*cuts, 100], strict=True)]
+
+
+@SETTINGS
+@given(
+    shares(),
+    st.integers(0, 5000),
+    st.integers(0, 5000),
+    st.decimals(min_value=Decimal("0"), max_value=Decimal("5000"), places=2),
+    st.integers(0, 100),
+    st.integers(0, 100),
+    st.decimals(min_value=Decimal("0"), max_value=Decimal("1000000"), places=2),
+    st.decimals(min_value=Decimal("0"), max_value=Decimal("1000000"), places=2),
+)
+def test_alliance_pool_balances_and_respects_cap_and_collar(  # type: ignore[no-untyped-def]
+    tmp_path: Path, split, base, perf, unit, gain, loss, cap, collar
+) -> None:
+    members = "\n".join(
+        f"    - {{party: {{code: M{i}, kind: trust}}, share_percent: {s}}}"
+        for i, s in enumerate(split)
+    )
+    text = (
+        ALLIANCE.replace("MEMBERS", members).replace("UNIT", str(unit)).replace("GAIN", str(gain))
+        .replace("LOSS", str(loss)).replace("COLLAR", str(collar)).replace("CAP", str(cap))
+    )  # fmt: skip
+    res = results(
+        [*lists({"P": 1000}), ("emergency_admissions@baseline", "sub_icb", "S1", base, 10000, base / 10), ("emergency_admissions@performance", "sub_icb", "S1", perf, 10000, perf / 10)]
+    )
+    run = evaluate(contract(tmp_path, text), res, ["P"], {})
+    assert reconcile(run, "S1") == []
+    total = sum((x.amount for x in run.lines), Decimal(0))
+    assert -collar <= total <= cap
+    saving = (base - perf) * unit
+    if saving > 0:
+        assert total >= 0
+    elif saving < 0:
+        assert total <= 0
+    else:
+        assert total == 0

@@ -49,6 +49,11 @@ def _read(run: Path, name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _read_optional(run: Path, name: str) -> list[dict[str, str]]:
+    """A file that runs from before the ledger existed do not have: read as empty."""
+    return _read(run, name) if (run / "payments" / name).is_file() else []
+
+
 def _inputs(run: Path) -> dict[str, str]:
     path = run / "manifest.json"
     if not path.is_file():
@@ -60,7 +65,7 @@ def _inputs(run: Path) -> dict[str, str]:
 def _sums(rows: list[dict[str, str]], key_fields: list[str]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for row in rows:
-        key = " | ".join(row[f] for f in key_fields)
+        key = " | ".join(row.get(f, "") or "" for f in key_fields)  # older runs lack some columns
         out[key] = out.get(key, Decimal("0.00")) + Decimal(row["amount"])
     return out
 
@@ -101,7 +106,7 @@ def diff_runs(run_a: Path, run_b: Path) -> list[Difference]:
     out += _compare("provider_total", _sums(sa, ["provider"]), _sums(sb, ["provider"]))
     keys = ["provider", "component_id", "kind", "description"]
     out += _compare("statement", _sums(sa, keys), _sums(sb, keys))
-    la, lb = _read(run_a, "ledger.csv"), _read(run_b, "ledger.csv")
+    la, lb = _read_optional(run_a, "ledger.csv"), _read_optional(run_b, "ledger.csv")
     lkeys = ["date", "payer", "payee", "component_id", "movement"]
     out += _compare("ledger", _sums(la, lkeys), _sums(lb, lkeys))
     return out
