@@ -212,7 +212,11 @@ def test_alliance_pool_balances_and_respects_cap_and_collar(  # type: ignore[no-
         .replace("LOSS", str(loss)).replace("COLLAR", str(collar)).replace("CAP", str(cap))
     )  # fmt: skip
     res = results(
-        [*lists({"P": 1000}), ("emergency_admissions@baseline", "sub_icb", "S1", base, 10000, base / 10), ("emergency_admissions@performance", "sub_icb", "S1", perf, 10000, perf / 10)]
+        [
+            *lists({"P": 1000}),
+            ("emergency_admissions@baseline", "sub_icb", "S1", base, 10000, base / 10),
+            ("emergency_admissions@performance", "sub_icb", "S1", perf, 10000, perf / 10),
+        ]
     )
     run = evaluate(contract(tmp_path, text), res, ["P"], {})
     assert reconcile(run, "S1") == []
