@@ -13,6 +13,8 @@ Benchmarks:
 - risk score: the admission model's feature build + scoring + registers for everyone
   registered on one day (~1.5 million patients; target under 30 s);
 - risk train: training each model family (logistic, LightGBM) on 1 million patients.
+- payments: every example contract paid for every practice in England from synthetic measure
+  results (benchmarks/payments.py), seconds per contract; no generated data needed.
 """
 
 from __future__ import annotations
@@ -151,6 +153,22 @@ def bench_risk(mode: str) -> dict[str, Any]:
     }
 
 
+def bench_payments() -> dict[str, Any]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / "payments.json"
+    wall, peak = timed([sys.executable, str(ROOT / "benchmarks" / "payments.py"), str(target)])
+    detail = json.loads(target.read_text(encoding="utf-8"))
+    return {
+        "name": "payments",
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak, 2),
+        "patients_per_s": "",
+        "practices": detail["practices"],
+        "contracts": detail["contracts"],
+        "compare_s": detail["compare_2_contracts_2_scenarios_5_draws_s"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -158,8 +176,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["generate", "run", "risk-score", "risk-train"],
-        help="run one benchmark (all but generate need data)",
+        choices=["generate", "run", "risk-score", "risk-train", "payments"],
+        help="run one benchmark (run and risk-* need generated data)",
     )
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
@@ -177,6 +195,9 @@ def main() -> None:
                 raise SystemExit("no benchmark data: run without --only first")
             results.append(bench_risk(mode))
             print(json.dumps(results[-1], indent=2))
+    if args.only in (None, "payments"):
+        results.append(bench_payments())
+        print(json.dumps(results[-1], indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": results}
     (RESULTS / "latest.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

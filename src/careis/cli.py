@@ -210,14 +210,89 @@ def demo(
     data: Annotated[
         Path, typer.Option("--data", help="Where the synthetic data live (generated if missing).")
     ] = Path("data/demo"),
+    contract: Annotated[
+        Path | None,
+        typer.Option(
+            "--contract",
+            help="Contract YAML to run instead of the demo's enhanced service, e.g. "
+            "examples/contracts/alliance.yaml (see docs/payments.md).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic sub-ICB (if not already there) and run the example scheme on it."""
     from careis.config import load_run_config
 
-    cfg = load_run_config(
-        _examples_dir() / "demo.yaml", overrides={"output.dir": str(out), "data.path": str(data)}
-    )
+    overrides = {"output.dir": str(out), "data.path": str(data)}
+    if contract is not None:
+        overrides["contract"] = str(_existing(contract).resolve())
+    cfg = load_run_config(_examples_dir() / "demo.yaml", overrides=overrides)
     _run(cfg)
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise CareisError("file not found.", file=path, fix="check the path.")
+    return path
+
+
+@app.command(
+    context_settings={"help_option_names": ["--help", "-h"]},
+    epilog="Two forms: `careis pay CONFIG [--contract FILE] [--out DIR]` runs the payments; "
+    "`careis pay diff RUN_A RUN_B [--out FILE]` reports what changed between two runs "
+    "(exit status 1 when they differ).",
+)
+def pay(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            help="CONFIG (a run config YAML), or: diff RUN_A RUN_B (two run output folders)."
+        ),
+    ],
+    contract: Annotated[
+        Path | None,
+        typer.Option("--contract", help="Contract YAML (overrides the config's contract)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output folder of the run (or, for diff, a CSV of the differences)."
+        ),
+    ] = None,
+) -> None:
+    """Pay a scheme: statements per provider, a balancing ledger, evidence; or diff two runs."""
+    if args and args[0] == "diff":
+        if len(args) != 3:
+            raise CareisError("pay diff needs two run folders.", fix="careis pay diff RUN_A RUN_B")
+        _pay_diff(Path(args[1]), Path(args[2]), out)
+        return
+    if len(args) != 1:
+        raise CareisError(
+            "pay takes one run config.", fix="careis pay CONFIG [--contract FILE] [--out DIR]"
+        )
+    from careis.config import load_run_config
+
+    overrides: dict[str, Any] = {}
+    if out is not None:
+        overrides["output.dir"] = str(out)
+    if contract is not None:
+        overrides["contract"] = str(_existing(contract).resolve())
+    _run(load_run_config(Path(args[0]), overrides=overrides))
+
+
+def _pay_diff(run_a: Path, run_b: Path, out: Path | None) -> None:
+    from careis.payments.diff import diff_runs, write_diff
+
+    diffs = diff_runs(run_a, run_b)
+    if out is not None:
+        write_diff(diffs, out)
+    if not diffs:
+        console.print(f"No differences: {run_a} and {run_b} pay the same, from the same inputs.")
+        return
+    table = RichTable("table", "key", "run A", "run B", "difference", title="Differences")
+    for d in diffs:
+        table.add_row(d.table, d.key, d.run_a, d.run_b, d.difference)
+    console.print(table)
+    raise typer.Exit(1)
 
 
 def _run(cfg: Any) -> None:
@@ -232,6 +307,88 @@ def _run(cfg: Any) -> None:
         console.print(
             f"Report: [bold link=file://{result.report.resolve()}]{result.report}[/bold link=file://{result.report.resolve()}]"
         )
+
+
+contracts_app = typer.Typer(
+    help="Contract models: compare candidate contracts on the same locality and outcomes.",
+    no_args_is_help=True,
+)
+app.add_typer(contracts_app, name="contracts")
+
+
+@contracts_app.command("compare")
+def contracts_compare(
+    run: Annotated[Path, typer.Argument(help="Output folder of a finished `careis pay` run.")],
+    contract: Annotated[
+        list[Path],
+        typer.Argument(help="Contract YAML files to compare (e.g. examples/contracts/*.yaml)."),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the comparison outputs.")
+    ] = Path("out/compare"),
+    scenario: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--scenario",
+            help="Admissions vs observed, % (repeatable; default -10 -5 0 5 10).",
+        ),
+    ] = None,
+    draws: Annotated[int, typer.Option(min=1, max=100_000, help="Monte-Carlo draws.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same range).")] = 1,
+    sd_common: Annotated[
+        float, typer.Option(min=0, help="Sd of the area-wide admissions shift, %.")
+    ] = 5.0,
+    sd_practice: Annotated[
+        float, typer.Option(min=0, help="Sd of each practice's own admissions shift, %.")
+    ] = 5.0,
+) -> None:
+    """Pay each contract from the same run's results; show who receives what and who carries risk."""
+    from careis.contracts.schema import load_contract
+    from careis.payments.compare import compare, read_run, write_rows
+    from careis.report.charts import surplus_by_scenario
+    from careis.report.html import render
+
+    inputs = read_run(run)
+    loaded = [load_contract(_existing(c)) for c in contract]
+    ids = [c.contract.id for c in loaded]
+    if len(set(ids)) != len(ids):
+        raise CareisError("two contracts share an id.", fix="give each contract its own 'id'.")
+    result = compare(
+        loaded,
+        inputs,
+        scenario if scenario else [-10.0, -5.0, 0.0, 5.0, 10.0],
+        draws,
+        seed,
+        sd_common,
+        sd_practice,
+    )
+    write_rows(result.scenario_rows, out / "scenarios.csv")
+    write_rows(result.range_rows, out / "ranges.csv")
+    html = render(
+        "compare.html.j2",
+        {
+            "run": str(run),
+            "ranges": result.range_rows,
+            "scenarios": result.scenario_rows,
+            "chart": surplus_by_scenario(result.scenario_rows),
+            "draws": draws,
+            "seed": seed,
+            "sd_common": sd_common,
+            "sd_practice": sd_practice,
+        },
+    )
+    (out / "report.html").write_text(html, encoding="utf-8")
+    table = RichTable(
+        "contract", "party", "net receipts", "surplus p5", "p95", "risk",
+        title="Contract models compared (net receipts with outcomes as observed)",
+    )  # fmt: skip
+    for r in result.range_rows:
+        table.add_row(
+            r["contract"], r["party"], r["expected_net"], r["surplus_p5"], r["surplus_p95"],
+            r["carries_risk"],
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"Comparison in [bold]{out}[/bold] (report.html, scenarios.csv, ranges.csv)")
 
 
 @app.command()

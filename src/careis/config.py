@@ -129,6 +129,23 @@ class SuppressionConfig(_Model):
         return self
 
 
+class CompareConfig(_Model):
+    """Contract models laid side by side in the report (see docs/payments.md)."""
+
+    contracts: list[Path] = Field(
+        min_length=1,
+        description="Other contract YAMLs (relative to this file) paid from the same results.",
+    )
+    scenarios: list[float] = Field(
+        default_factory=lambda: [-10.0, -5.0, 0.0, 5.0, 10.0],
+        description="Emergency admissions vs observed, %.",
+    )
+    draws: int = Field(default=100, ge=1, le=100_000, description="Monte-Carlo draws.")
+    seed: int = Field(default=1, description="Random seed (same seed, same range).")
+    sd_common: float = Field(default=5.0, ge=0, description="Sd of the area-wide shift, %.")
+    sd_practice: float = Field(default=5.0, ge=0, description="Sd of each practice's shift, %.")
+
+
 class OutputConfig(_Model):
     dir: Path = Field(
         default=Path("out/run"), description="Output folder, relative to the working directory."
@@ -156,6 +173,9 @@ class RunConfig(_Model):
     contract: Path = Field(description="The scheme's contract YAML, relative to this config file.")
     codelists: CodelistsConfig = Field(default_factory=CodelistsConfig)
     suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
+    compare: CompareConfig | None = Field(
+        default=None, description="Compare other contract models in the report (optional)."
+    )
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     # Set by `load_run_config`: the folder config-relative paths resolve against.

@@ -44,7 +44,8 @@ from careis.manifest import write as write_manifest
 from careis.measures import spine
 from careis.measures.results import RESULT_SCHEMA, MeasureResults
 from careis.measures.suppression import suppress_results
-from careis.payments.calculate import StatementLine, statements
+from careis.payments.calculate import StatementLine, evaluate
+from careis.payments.ledger import LEDGER_FIELDS, PaymentRun, balances, reconcile
 from careis.report import charts
 from careis.report.html import render
 from careis.report.scheme import SchemeView, build_view
@@ -108,6 +109,7 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
     result = RunResult(out_dir=out, report=None, timings=timings)
 
     loaded = load_contract(config.contract_path)
+    loaded.check_periods(config.periods.baseline, config.periods.performance)
     library = CodelistLibrary(config.codelists_path)
 
     with _timed(timings, "data", reporter, "Preparing data") as note:
@@ -189,8 +191,10 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
             note["note"] = f"{table.num_rows:,} results"
 
         with _timed(timings, "payments", reporter, "Calculating payments") as note:
-            list_date = loaded.contract.list_size_date or loaded.contract.term.start
+            contract = loaded.contract
+            list_date = contract.list_size_date or contract.term.start
             membership = _membership_on(engine, tables, list_date)
+            joined = _joined_during(engine, tables, contract.term, membership)
             names = _org_names(engine, tables)
             practices = sorted(
                 {
@@ -198,8 +202,22 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                     for r in results.filter(measure_id="list_size", level="practice")
                 }
             )
-            lines = statements(loaded, results, practices, membership)
-            _write_statements(lines, membership, out)
+            pay_run = evaluate(loaded, results, practices, membership, joined)
+            problems = reconcile(pay_run, contract.commissioner.code)
+            if problems:  # a bug in careis, never the user's input: refuse to write statements
+                raise RuntimeError("payment ledger does not reconcile: " + "; ".join(problems))
+            lines = pay_run.lines
+            _write_statements(lines, membership, out, set(practices))
+            _write_ledger(pay_run, contract.commissioner.code, out)
+            _write_rows(
+                [
+                    {"practice_code": p, "level": lvl, "group_code": g,
+                     "joined": joined[(p, lvl)].isoformat() if (p, lvl) in joined else ""}
+                    for (p, lvl), g in sorted(membership.items())
+                ],
+                ["practice_code", "level", "group_code", "joined"],
+                out / "payments" / "memberships.csv",
+            )  # fmt: skip
             totals: dict[str, Decimal] = {}
             for line in lines:
                 totals[line.component_type] = (
@@ -207,26 +225,46 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                 )
             result.totals = totals
             note["note"] = (
-                f"£{sum(totals.values(), Decimal('0')):,.2f} to {len(practices)} practices"
+                f"£{sum(totals.values(), Decimal('0')):,.2f} to "
+                f"{len({line.provider for line in lines})} providers; "
+                f"{len(pay_run.ledger):,} ledger movements balance"
             )
 
         if risk_out is not None:
             _write_model_registers(risk_out, config, out)
         else:
             _write_registers(reg_arrow, out)
+        comparison = None
+        if config.compare is not None:
+            with _timed(timings, "compare", reporter, "Comparing contract models") as note:
+                comparison = _compare(config, loaded, table, membership, joined, pay_run, out)
+                note["note"] = (
+                    f"{len(comparison.contracts)} contracts, {config.compare.draws} draws"
+                )
 
         if config.output.report:
             with _timed(timings, "report", reporter, "Writing report") as note:
                 view = build_view(
                     results,
-                    lines,
+                    [line for line in lines if line.provider in set(practices)],
                     names,
                     membership,
                     [(c.id, c.type) for c in loaded.contract.components],
+                    pay_run.practices,
                 )
                 inputs = describe_files(files_under(config.data.path), Path.cwd())
                 result.report = _write_report(
-                    config, loaded, view, loaded_data, inputs, engine.backend, out, risk_out, names
+                    config,
+                    loaded,
+                    view,
+                    loaded_data,
+                    inputs,
+                    engine.backend,
+                    out,
+                    risk_out=risk_out,
+                    names=names,
+                    pay_run=pay_run,
+                    comparison=comparison,
                 )
                 note["note"] = str(result.report)
     finally:
@@ -236,7 +274,14 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
     manifest = build_manifest(
         _config_json(config, loaded),
         describe_files(files_under(config.data.path), Path.cwd())
-        + describe_files([config.contract_path], Path.cwd()),
+        + describe_files(
+            [
+                config.contract_path,
+                *loaded.referenced_files(),
+                *(config.resolve(c) for c in (config.compare.contracts if config.compare else [])),
+            ],
+            Path.cwd(),
+        ),
         describe_files(outputs, out),
     )
     write_manifest(manifest, out / "manifest.json")
@@ -325,6 +370,33 @@ def _membership_on(
     return {(r["practice_code"], r["group_type"]): r["group_code"] for r in rows}
 
 
+def _joined_during(
+    engine: Engine,
+    tables: dict[str, Any],
+    term: Any,
+    membership: dict[tuple[str, str], str],
+) -> dict[tuple[str, str], dt.date]:
+    """Practices that joined a group part-way through the term (none on the list-size date).
+
+    They are added to `membership` (judged with the group they joined) and their first day is
+    returned, so pots and per-patient performance pay are pro-rated by days of membership.
+    """
+    m = tables["memberships"]
+    start, end = ibis.literal(term.start), ibis.literal(term.end)
+    rows = engine.to_arrow(
+        m.filter((m.valid_from > start) & (m.valid_from <= end))
+        .select("practice_code", "group_type", "group_code", "valid_from")
+        .order_by(["practice_code", "group_type", "valid_from"])
+    ).to_pylist()
+    joined: dict[tuple[str, str], dt.date] = {}
+    for r in rows:
+        key = (r["practice_code"], r["group_type"])
+        if key not in membership:
+            membership[key] = r["group_code"]
+            joined[key] = r["valid_from"]
+    return joined
+
+
 def _org_names(engine: Engine, tables: dict[str, Any]) -> dict[str, str]:
     rows = engine.to_arrow(tables["organisations"].select("org_code", "name")).to_pylist()
     return {r["org_code"]: r["name"] for r in rows}
@@ -333,6 +405,7 @@ def _org_names(engine: Engine, tables: dict[str, Any]) -> dict[str, str]:
 STATEMENT_FIELDS = [
     "provider", "pcn", "federation", "component_id", "component_type", "description", "measure_id",
     "measure_level", "measure_org", "measure_value", "test", "met", "quantity", "rate", "amount", "evidence",
+    "kind", "paid",
 ]  # fmt: skip
 
 
@@ -357,8 +430,12 @@ def _write_rows(rows: list[dict[str, str]], fields: list[str], path: Path) -> No
 
 
 def _write_statements(
-    lines: list[StatementLine], membership: dict[tuple[str, str], str], out: Path
+    lines: list[StatementLine],
+    membership: dict[tuple[str, str], str],
+    out: Path,
+    practices: set[str] | None = None,
 ) -> None:
+    """Every line in one file; one statement per provider (a practice's in its own folder)."""
     rows = _statement_rows(lines, membership)
     _write_rows(rows, STATEMENT_FIELDS, out / "payments" / "statements.csv")
     by_practice: dict[str, list[dict[str, str]]] = {}
@@ -366,11 +443,17 @@ def _write_statements(
         by_practice.setdefault(row["provider"], []).append(row)
     summary = []
     for practice, prow in sorted(by_practice.items()):
-        _write_rows(prow, STATEMENT_FIELDS, out / "practices" / practice / "statement.csv")
+        if practices is None or practice in practices:
+            folder = out / "practices" / practice
+        else:  # a holder, subcontractor or alliance member that is not a practice
+            folder = out / "payments" / "providers" / practice
+        _write_rows(prow, STATEMENT_FIELDS, folder / "statement.csv")
         entry = {"provider": practice, "pcn": prow[0]["pcn"], "federation": prow[0]["federation"]}
         total = Decimal("0.00")
         for r in prow:
-            entry[r["component_id"]] = r["amount"]
+            entry[r["component_id"]] = (
+                f"{Decimal(entry.get(r['component_id'], '0')) + Decimal(r['amount']):.2f}"
+            )
             total += Decimal(r["amount"])
         entry["total"] = f"{total:.2f}"
         summary.append(entry)
@@ -379,6 +462,38 @@ def _write_statements(
         summary,
         ["provider", "pcn", "federation", *comp_ids, "total"],
         out / "payments" / "summary.csv",
+    )
+
+
+def _write_ledger(run: PaymentRun, commissioner: str, out: Path) -> None:
+    """The ledger of movements, and per-account totals that show it balances to zero."""
+    _write_rows([e.as_row() for e in run.ledger], LEDGER_FIELDS, out / "payments" / "ledger.csv")
+    received: dict[str, Decimal] = {}
+    paid: dict[str, Decimal] = {}
+    for e in run.ledger:
+        paid[e.payer] = paid.get(e.payer, Decimal("0.00")) + e.amount
+        received[e.payee] = received.get(e.payee, Decimal("0.00")) + e.amount
+    net = balances(run.ledger)
+    rows = [
+        {
+            "account": acc,
+            "role": "commissioner"
+            if acc == commissioner
+            else ("holding" if ":" in acc else "provider"),
+            "received": f"{received.get(acc, Decimal(0)):.2f}",
+            "paid": f"{paid.get(acc, Decimal(0)):.2f}",
+            "net": f"{value:.2f}",
+        }
+        for acc, value in net.items()
+    ]
+    rows.append(
+        {"account": "TOTAL", "role": "check", "received": f"{sum(received.values(), Decimal(0)):.2f}",
+         "paid": f"{sum(paid.values(), Decimal(0)):.2f}", "net": f"{sum(net.values(), Decimal(0)):.2f}"}
+    )  # fmt: skip
+    _write_rows(
+        rows,
+        ["account", "role", "received", "paid", "net"],
+        out / "payments" / "ledger_summary.csv",
     )
 
 
@@ -406,21 +521,146 @@ def _write_registers(reg: pa.Table, out: Path) -> None:
 
 
 def _rule_text(comp: Any) -> str:
+    """The component's rule in words, for the report (the YAML says the same in fields)."""
     if comp.type == "engagement":
+        if comp.payee != "practices":
+            return f"£{comp.rate} fixed sum to {comp.payee}"
         return (
             f"£{comp.rate} per registered patient"
             if comp.basis == "per_registered_patient"
             else f"£{comp.rate} per practice"
         )
+    if comp.type == "capitation":
+        who = (
+            "the holder, for every patient in scope" if comp.payee == "holder" else "each practice"
+        )
+        return f"£{comp.rate} per registered patient a year to {who}"
     if comp.type == "concordance":
+        if comp.basis == "qof_points":
+            adj = " x APDF (prevalence / national)" if comp.prevalence_measure else ""
+            return (
+                f"QOF-style: up to {comp.max_points} points for '{comp.measure}' scaled linearly from "
+                f"{comp.lower_threshold_percent}% to {comp.upper_threshold_percent}%, x £ per point x CPI{adj}"
+            )
         return f"£{comp.rate} per patient in the numerator of '{comp.measure}'"
     if isinstance(comp, PerformanceComponent):
+        pay = (
+            f"a £{comp.pot:,.2f} pot per {comp.aggregate_level.replace('_', '-')} shared by {comp.distribute_by.replace('_', ' ')}"
+            if comp.basis == "pot"
+            else f"£{comp.rate} per registered patient"
+        )
         return (
-            f"£{comp.rate} per registered patient if the {comp.aggregate_level.replace('_', '-')} reduction in "
-            f"'{comp.measure}' is at least {comp.target_reduction_percent}% and the practice's own reduction at "
-            f"least {comp.practice_floor_reduction_percent}%"
+            f"{pay} if the {comp.aggregate_level.replace('_', '-')} reduction in '{comp.measure}' reaches "
+            f"{comp.target_reduction_percent}% ({comp.scaling.replace('_', ' ')}) and the practice's own "
+            f"reduction at least {comp.practice_floor_reduction_percent}%"
+        )
+    if comp.type == "gain_share":
+        return (
+            f"{comp.gain_share_percent}% of any saving (cap {comp.gain_cap or 'none'}) and "
+            f"{comp.loss_share_percent}% of any overspend (collar {comp.loss_collar or 'none'}) on "
+            f"'{comp.measure}' at £{comp.unit_cost} a unit, against the baseline"
+        )
+    if comp.type == "withhold":
+        return (
+            f"{comp.percent}% of {', '.join(comp.from_components)} withheld in year, released if "
+            f"'{comp.measure}' is {comp.direction.replace('_', ' ')} {comp.target_percent}%"
         )
     return ""
+
+
+REPORT_MAX_ROWS = 2000
+
+
+@dataclass
+class ComparisonView:
+    """Contract models compared, for the report (the CSVs hold the same rows)."""
+
+    contracts: list[str]
+    ranges: list[dict[str, str]]
+    scenarios: list[dict[str, str]]
+    chart: str
+    settings: Any
+
+
+def _compare(
+    config: RunConfig,
+    loaded: LoadedContract,
+    table: pa.Table,
+    membership: dict[tuple[str, str], str],
+    joined: dict[tuple[str, str], dt.date],
+    pay_run: PaymentRun,
+    out: Path,
+) -> ComparisonView:
+    """Pay the run's contract and the configured alternatives from the same results."""
+    from careis.payments.compare import RunInputs, compare, write_rows
+
+    settings = config.compare
+    assert settings is not None
+    contracts = [loaded]
+    seen = {loaded.contract.id: config.contract_path}
+    for i, path in enumerate(settings.contracts):
+        if config.resolve(path).resolve() == config.contract_path.resolve():
+            continue  # the run's own contract (e.g. `careis demo --contract` one of the list)
+        other = load_contract(config.resolve(path))
+        if other.contract.id in seen:
+            raise ConfigError(
+                f"contract id '{other.contract.id}' is used by {seen[other.contract.id]} too.",
+                file=config.source,
+                where=f"compare.contracts[{i}]",
+                fix="compare contracts with different ids (the run's own contract is included).",
+            )
+        seen[other.contract.id] = config.resolve(path)
+        contracts.append(other)
+    inputs = RunInputs(table.to_pylist(), dict(membership), dict(joined), pay_run.practices)
+    result = compare(
+        contracts, inputs, settings.scenarios, settings.draws, settings.seed,
+        settings.sd_common, settings.sd_practice,
+    )  # fmt: skip
+    write_rows(result.scenario_rows, out / "compare" / "scenarios.csv")
+    write_rows(result.range_rows, out / "compare" / "ranges.csv")
+    return ComparisonView(
+        [c.contract.id for c in contracts],
+        result.range_rows,
+        result.scenario_rows,
+        charts.surplus_by_scenario(result.scenario_rows),
+        settings,
+    )
+
+
+def _money_view(
+    loaded: LoadedContract, pay_run: PaymentRun | None, practice_codes: set[str]
+) -> dict[str, Any]:
+    """Ledger and non-practice statements for the report's money section."""
+    if pay_run is None:
+        return {}
+    contract = loaded.contract
+    net = balances(pay_run.ledger)
+    flows: dict[tuple[str, str, str], Decimal] = {}
+    for e in pay_run.ledger:
+        key = (e.movement, e.payer if e.payer not in practice_codes else "practices",
+               e.payee if e.payee not in practice_codes else "practices")  # fmt: skip
+        flows[key] = flows.get(key, Decimal("0.00")) + e.amount
+    others = [line for line in pay_run.lines if line.provider not in practice_codes]
+    return {
+        "model": contract.model,
+        "holder": contract.holder,
+        "alliance": contract.alliance,
+        "accounts": [
+            {"account": a, "net": v, "practice": a in practice_codes} for a, v in net.items()
+        ],
+        "total": sum(net.values(), Decimal("0.00")),
+        "flows": [
+            {"movement": k[0], "payer": k[1], "payee": k[2], "amount": v}
+            for k, v in sorted(flows.items())
+        ],
+        "movements": len(pay_run.ledger),
+        "other_lines": others,
+        # shown in full up to these sizes; the CSVs always hold everything
+        "ledger": pay_run.ledger[:REPORT_MAX_ROWS],
+        "lines": pay_run.lines[:REPORT_MAX_ROWS],
+        "max_rows": REPORT_MAX_ROWS,
+        "line_count": len(pay_run.lines),
+    }
 
 
 def _write_report(
@@ -433,6 +673,8 @@ def _write_report(
     out: Path,
     risk_out: RiskOutputs | None = None,
     names: dict[str, str] | None = None,
+    pay_run: PaymentRun | None = None,
+    comparison: ComparisonView | None = None,
 ) -> Path:
     perf = next(
         (c for c in loaded.contract.components if isinstance(c, PerformanceComponent)), None
@@ -496,6 +738,8 @@ def _write_report(
             "charts": svg,
             "rules": {c.id: _rule_text(c) for c in loaded.contract.components},
             "quality": quality,
+            "money": _money_view(loaded, pay_run, {p.code for p in view.practices}),
+            "comparison": comparison,
             "measures": list(spine.CATALOGUE.values()),
             "manifest": {"careis_version": _version(), "git_commit": _commit(), "inputs": inputs},
         },

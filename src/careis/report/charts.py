@@ -71,6 +71,8 @@ def change_by_practice(
 
 def concordance_vs_change(rows: list[dict[str, Any]]) -> str:
     """Scatter: % of register with a care plan against % change in admissions, per practice."""
+    if not rows:  # e.g. a contract that pays only its holder: no practice rows
+        return ""
     df = pd.DataFrame(rows).dropna(subset=["change", "care_plan_pct"])
     if df.empty:
         return ""
@@ -108,5 +110,31 @@ def payments_by_federation(rows: list[dict[str, Any]]) -> str:
             tooltip=["federation", "component", alt.Tooltip("amount:Q", format=",.2f")],
         )
         .properties(width=320, height=260)
+    )
+    return to_svg(chart)
+
+
+def surplus_by_scenario(rows: list[dict[str, Any]]) -> str:
+    """Lines of each party's surplus/deficit against the admissions scenario, one panel a contract."""
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return ""
+    df = df.assign(
+        scenario=df["scenario_admissions_percent"].astype(float),
+        surplus=df["surplus_vs_expected"].astype(float),
+    )
+    chart = (
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("scenario:Q", title="Emergency admissions vs observed (%)"),
+            y=alt.Y("surplus:Q", title="Surplus (+) / deficit (-) vs expected (£)"),
+            color=alt.Color(
+                "party:N", title="Party", scale=alt.Scale(range=PALETTE), legend=_LEGEND
+            ),
+        )
+        .properties(width=220, height=160)
+        .facet(facet=alt.Facet("contract:N", title=None), columns=3)
+        .resolve_scale(y="independent")  # each contract's own range: small risks stay visible
     )
     return to_svg(chart)

@@ -91,8 +91,13 @@ def build_view(
     names: Mapping[str, str],
     membership: Mapping[tuple[str, str], str],
     component_types: list[tuple[str, str]],
+    practices_in_scope: Iterable[str] = (),
 ) -> SchemeView:
-    """Group practices by (federation, PCN) as on the contract's list-size date."""
+    """Group practices by (federation, PCN) as on the contract's list-size date.
+
+    `practices_in_scope` adds practices with no statement lines (e.g. under a fully integrated
+    ACO, which is paid as a whole), so their measures still show.
+    """
     lines = list(lines)
     pay: dict[str, dict[str, Decimal]] = defaultdict(dict)
     met: dict[str, str] = {}
@@ -100,9 +105,9 @@ def build_view(
         pay[line.provider][line.component_id] = (
             pay[line.provider].get(line.component_id, ZERO) + line.amount
         )
-        if line.component_type == "performance":
+        if line.component_type == "performance" and line.kind == "earned":
             met[line.provider] = line.met
-    practices = sorted({line.provider for line in lines})
+    practices = sorted({line.provider for line in lines} | set(practices_in_scope))
     rows = {}
     for code in practices:
         row = _fill(Row("practice", code, names.get(code, code)), results)

@@ -1,0 +1,211 @@
+"""Every example contract, end to end through `careis pay` on a small synthetic area.
+
+Checks, from the files a finance officer would open: the ledger balances to zero, holding
+accounts close, each provider's statement total equals its net receipts in the ledger, the
+money flows the contract model implies are there, patient-level data stay in practice folders,
+re-runs are byte-identical and a changed contract shows up in `careis pay diff`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from careis.cli import main
+from careis.synth import SynthConfig, generate
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "contracts"
+PRACTICES = ["P82001", "P82002", "P82003", "P82004"]
+
+# movements each model must show in its ledger
+FLOWS = {
+    "enhanced_service.yaml": {"payment"},
+    "enhanced_service_pot.yaml": {"payment", "withhold"},
+    "prime_contractor.yaml": {"payment", "subcontract", "management_fee"},
+    "prime_provider.yaml": {"payment", "subcontract", "management_fee"},
+    "alliance.yaml": {"payment", "pool_in", "pool_out"},
+    "aco_virtual.yaml": {"payment", "pool_in", "pool_out"},
+    "aco_partial.yaml": {"payment", "subcontract"},
+    "aco_full.yaml": {"payment"},
+}
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pay-small")
+    generate(SynthConfig(practices=PRACTICES, scale=0.1, seed=3), out)
+    return out
+
+
+def config(folder: Path, data: Path, out: Path, report: bool = True, extra: str = "") -> Path:
+    path = folder / "run.yaml"
+    path.write_text(
+        f"""name: Small payment run
+data: {{path: {data}, extract_date: 2025-06-30}}
+periods: {{baseline: 2023/24, performance: 2024/25}}
+contract: {EXAMPLES / "enhanced_service.yaml"}
+output: {{dir: {out}, report: {str(report).lower()}}}
+"""
+        + extra
+    )
+    return path
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    code = info.value.code if isinstance(info.value.code, int) else 1
+    return code, captured.out, captured.err
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_examples_are_documented_and_covered() -> None:
+    names = sorted(p.name for p in EXAMPLES.glob("*.yaml"))
+    assert names == sorted(FLOWS)
+    for name in names:
+        assert (EXAMPLES / name).read_text().startswith("# "), f"{name} needs a header comment"
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_example_contract_pays_and_balances(
+    name: str, small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    cfg = config(tmp_path, small_data, out)
+    code, stdout, stderr = cli(["pay", str(cfg), "--contract", str(EXAMPLES / name)], capsys)
+    assert code == 0, stdout + stderr
+    ledger = rows(out / "payments" / "ledger.csv")
+    summary = {r["account"]: r for r in rows(out / "payments" / "ledger_summary.csv")}
+    assert summary.pop("TOTAL")["net"] == "0.00"
+    for account, r in summary.items():
+        if r["role"] == "holding":
+            assert r["net"] == "0.00", account
+    statements = rows(out / "payments" / "statements.csv")
+    totals: dict[str, Decimal] = {}
+    for r in statements:
+        totals[r["provider"]] = totals.get(r["provider"], Decimal(0)) + Decimal(r["amount"])
+    for provider, total in totals.items():
+        assert Decimal(summary.get(provider, {"net": "0"})["net"]) == total, provider
+    assert FLOWS[name] <= {r["movement"] for r in ledger}
+    for provider in totals:
+        folder = "practices" if provider in PRACTICES else "payments/providers"
+        assert (out / folder / provider / "statement.csv").is_file()
+    assert all(Decimal(r["amount"]) > 0 for r in ledger)
+
+
+def test_pay_is_byte_identical_and_diff_shows_a_changed_contract(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(
+        (EXAMPLES / "prime_contractor.yaml").read_text().replace('rate: "0.75"', 'rate: "0.80"')
+    )
+    contracts = [EXAMPLES / "prime_contractor.yaml"] * 2 + [changed]
+    out = tmp_path / "out"  # same output folder each time: it is part of the manifest's config
+    for run, contract in zip(runs, contracts, strict=True):
+        # the report's model comparison (seeded Monte Carlo) is part of what must not change
+        compare = f"compare: {{contracts: [{EXAMPLES / 'alliance.yaml'}], draws: 10, seed: 3}}\n"
+        cfg = config(tmp_path, small_data, out, report=True, extra=compare)
+        code, stdout, _ = cli(["pay", str(cfg), "--contract", str(contract)], capsys)
+        assert code == 0, stdout
+        out.rename(run)
+
+    def digest(folder: Path) -> dict[str, str]:
+        return {
+            p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "run_log.json"
+        }
+
+    assert digest(runs[0]) == digest(runs[1])
+    html = (runs[0] / "report.html").read_text()
+    assert "Money flows and ledger" in html and "BOLFED" in html
+    assert "Contract models compared" in html and (runs[0] / "compare" / "ranges.csv").is_file()
+    code, stdout, _ = cli(["pay", "diff", str(runs[0]), str(runs[1])], capsys)
+    assert code == 0 and "No differences" in stdout
+    report = tmp_path / "diff.csv"
+    code, stdout, _ = cli(["pay", "diff", str(runs[0]), str(runs[2]), "--out", str(report)], capsys)
+    assert code == 1
+    diffs = rows(report)
+    assert any(d["table"] == "input" and d["key"].endswith("changed.yaml") for d in diffs)
+    # P82001's engagement rises by 5p a patient: the diff shows its new total and the delta
+    eng = [
+        d
+        for d in diffs
+        if d["table"] == "statement" and d["key"].startswith("P82001 | engagement | earned")
+    ]
+    assert len(eng) == 1 and Decimal(eng[0]["difference"]) > 0
+
+
+def test_bad_contract_on_the_command_line_is_one_line(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        (EXAMPLES / "alliance.yaml").read_text().replace("share_percent: 15", "share_percent: 20")
+    )
+    cfg = config(tmp_path, small_data, tmp_path / "out")
+    code, _, stderr = cli(["pay", str(cfg), "--contract", str(bad)], capsys)
+    assert code == 2
+    assert stderr.strip().count("\n") == 0 and "alliance shares sum to 105%, not 100%" in stderr
+    code, _, stderr = cli(["demo", "--contract", str(tmp_path / "missing.yaml")], capsys)
+    assert code == 2 and "file not found" in stderr
+
+
+def test_contracts_compare_is_seeded_and_shows_who_carries_risk(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    cfg = config(tmp_path, small_data, out)
+    assert cli(["pay", str(cfg)], capsys)[0] == 0
+    flat = tmp_path / "flat.yaml"
+    flat.write_text(
+        "id: FLAT\nname: Flat fee\nmodel: enhanced_service\ncommissioner: {code: '00T'}\n"
+        "term: {start: 2024-04-01, end: 2025-03-31}\n"
+        "components: [{id: fee, type: engagement, basis: fixed, rate: '100'}]\n"
+    )
+    contracts = [str(flat), str(EXAMPLES / "alliance.yaml"), str(EXAMPLES / "aco_full.yaml")]
+    outputs = []
+    for name in ("c1", "c2"):
+        args = ["contracts", "compare", str(out), *contracts, "--out", str(tmp_path / name)]
+        args += ["--draws", "20", "--seed", "7"]
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code in (0, None)
+        outputs.append(
+            [
+                (tmp_path / name / f).read_bytes()
+                for f in ("scenarios.csv", "ranges.csv", "report.html")
+            ]
+        )
+    assert outputs[0] == outputs[1]  # same seed, same figures
+    ranges = {(r["contract"], r["party"]): r for r in rows(tmp_path / "c1" / "ranges.csv")}
+    # a flat fee: £100 to each of 4 practices whatever happens; nobody carries outcome risk
+    assert ranges[("FLAT", "practices")]["expected_net"] == "400.00"
+    assert {ranges[("FLAT", p)]["carries_risk"] for p in ("practices", "00T")} == {"no"}
+    # the alliance members and the fully integrated ACO carry the admissions risk
+    assert ranges[("AL-00T-2024", "RMC")]["carries_risk"] == "yes"
+    assert ranges[("ACOF-00T-2024", "BOLACO")]["carries_risk"] == "yes"
+    scen = rows(tmp_path / "c1" / "scenarios.csv")
+    # 10% fewer admissions than observed: the ACO gains exactly what the commissioner saves
+    aco = {
+        r["party"]: Decimal(r["surplus_vs_expected"])
+        for r in scen
+        if r["contract"] == "ACOF-00T-2024" and r["scenario_admissions_percent"] == "-10"
+    }
+    assert aco["BOLACO"] > 0 and aco["BOLACO"] == -aco["00T"]
+    assert all(
+        Decimal(r["surplus_vs_expected"]) == 0
+        for r in scen
+        if r["scenario_admissions_percent"] == "+0"
+    )
