@@ -118,6 +118,14 @@ class CodelistsConfig(_Model):
     )
 
 
+class MeasuresConfig(_Model):
+    files: list[Path] = Field(
+        default_factory=list,
+        description="Measure YAML files or folders, relative to this config file "
+        "(default: careis' shipped scheme library; see docs/measures.md).",
+    )
+
+
 class RunConfig(_Model):
     """Everything `careis run` needs."""
 
@@ -132,6 +140,7 @@ class RunConfig(_Model):
     contract: Path = Field(description="The scheme's contract YAML, relative to this config file.")
     codelists: CodelistsConfig = Field(default_factory=CodelistsConfig)
     suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
+    measures: MeasuresConfig = Field(default_factory=MeasuresConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     # Set by `load_run_config`: the folder config-relative paths resolve against.
@@ -149,6 +158,15 @@ class RunConfig(_Model):
     @property
     def contract_path(self) -> Path:
         return self.resolve(self.contract)
+
+    @property
+    def measure_paths(self) -> list[Path]:
+        """The measure files to load: the config's, or the shipped library."""
+        if self.measures.files:
+            return [self.resolve(p) for p in self.measures.files]
+        from careis.measures.definitions import shipped_library
+
+        return [shipped_library()]
 
     @property
     def codelists_path(self) -> Path | None:

@@ -41,8 +41,9 @@ from careis.facts.population import OPEN_END
 from careis.manifest import build as build_manifest
 from careis.manifest import describe_files, files_under
 from careis.manifest import write as write_manifest
-from careis.measures import spine
-from careis.measures.results import RESULT_SCHEMA, MeasureResults
+from careis.measures.compile import Evaluated, evaluate
+from careis.measures.definitions import load_measures
+from careis.measures.results import MeasureResults
 from careis.measures.suppression import suppress_results
 from careis.payments.calculate import StatementLine, statements
 from careis.report import charts
@@ -52,6 +53,7 @@ from careis.risk import points
 from careis.risk.register import register as draw_register
 
 STAGES = ("data", "validate", "risk", "measures", "payments", "report")
+COHORTS = ("register",)  # named patient sets the risk stage hands to the measures
 
 
 class Reporter(Protocol):
@@ -108,6 +110,11 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
 
     loaded = load_contract(config.contract_path)
     library = CodelistLibrary(config.codelists_path)
+    # Measures are checked before any data is touched: a typo in a measure file, a missing
+    # code list or a contract naming an unknown measure should cost seconds, not a full run.
+    measure_set = load_measures(config.measure_paths)
+    measure_set.check(codelist_names=library.names(), cohorts=COHORTS)
+    loaded.check_measures(set(measure_set.by_id))
 
     with _timed(timings, "data", reporter, "Preparing data") as note:
         if not _has_data(config.data.path):
@@ -161,21 +168,24 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                 "performance": config.periods.performance,
             }
             _check_periods(config, tables)
-            expr = spine.compute(
+            evaluated = evaluate(
+                engine,
                 tables,
+                measure_set,
                 periods=periods,
                 index_date=config.index_date,
-                register=reg,
                 library=library,
-                min_age=config.risk.min_age,
+                cohorts={"register": reg},
             )
-            table = engine.to_arrow(expr)
-            table = _sorted(table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA))
-            results = MeasureResults(table, spine.CATALOGUE)
+            table = evaluated.results
+            results = MeasureResults(table, evaluated.catalogue)
             _write_csv(table, out / "measures" / "results.csv")
-            published = suppress_results(table, spine.CATALOGUE, config.suppression)
+            groups = _membership_on(engine, tables, config.periods.performance.end)
+            published = suppress_results(table, evaluated.catalogue, config.suppression, groups)
             _write_csv(published, out / "measures" / "published.csv")
-            note["note"] = f"{table.num_rows:,} results"
+            _write_csv(evaluated.monthly, out / "measures" / "monthly.csv")
+            _write_patient_flags(evaluated, out)
+            note["note"] = f"{len(measure_set.measures)} measures, {table.num_rows:,} results"
 
         with _timed(timings, "payments", reporter, "Calculating payments") as note:
             list_date = loaded.contract.list_size_date or loaded.contract.term.start
@@ -212,7 +222,7 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                 )
                 inputs = describe_files(files_under(config.data.path), Path.cwd())
                 result.report = _write_report(
-                    config, loaded, view, loaded_data, inputs, engine.backend, out
+                    config, loaded, view, loaded_data, inputs, engine.backend, out, evaluated
                 )
                 note["note"] = str(result.report)
     finally:
@@ -231,6 +241,37 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
         encoding="utf-8",
     )
     return result
+
+
+FLAG_FIELDS = ["measure_id", "period", "patient_id", "denominator", "excluded", "numerator"]
+
+
+def _write_patient_flags(evaluated: Evaluated, out: Path) -> None:
+    """Each practice's patient-level indicator flags, only in that practice's own folder.
+
+    One row per patient in an indicator's denominator: excluded = 1 for a personalised care
+    adjustment, numerator = 1 when achieved. A practice filters numerator = 0 and excluded = 0
+    to find the patients it can still act for.
+    """
+    flags = evaluated.patient_flags
+    if flags.num_rows == 0:
+        return
+    codes = flags.column("practice_code").to_pylist()
+    cols = {c: flags.column(c).to_pylist() for c in FLAG_FIELDS}
+    start = 0
+    n = len(codes)
+    while start < n:
+        end = start
+        while end < n and codes[end] == codes[start]:
+            end += 1
+        path = out / "practices" / str(codes[start]) / "measure_flags.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(FLAG_FIELDS)
+            for i in range(start, end):
+                writer.writerow([_fmt_cell(cols[c][i]) for c in FLAG_FIELDS])
+        start = end
 
 
 def _check_periods(config: RunConfig, tables: dict[str, Any]) -> None:
@@ -264,17 +305,6 @@ def _check_periods(config: RunConfig, tables: dict[str, Any]) -> None:
                 where="periods.performance",
                 fix="choose an earlier period or supply later data.",
             )
-
-
-def _sorted(table: pa.Table) -> pa.Table:
-    return table.sort_by(
-        [
-            ("measure_id", "ascending"),
-            ("period", "ascending"),
-            ("level", "ascending"),
-            ("org_code", "ascending"),
-        ]
-    )
 
 
 def _fmt_cell(value: Any) -> str:
@@ -417,6 +447,7 @@ def _write_report(
     inputs: list[dict[str, Any]],
     backend: str,
     out: Path,
+    evaluated: Evaluated,
 ) -> Path:
     perf = next(
         (c for c in loaded.contract.components if isinstance(c, PerformanceComponent)), None
@@ -477,7 +508,7 @@ def _write_report(
             "charts": svg,
             "rules": {c.id: _rule_text(c) for c in loaded.contract.components},
             "quality": quality,
-            "measures": list(spine.CATALOGUE.values()),
+            "measures": list(evaluated.catalogue.values()),
             "manifest": {"careis_version": _version(), "git_commit": _commit(), "inputs": inputs},
         },
     )

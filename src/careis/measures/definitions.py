@@ -104,15 +104,16 @@ CodeCondition.model_rebuild()
 
 
 class Population(_Model):
-    """Who is counted: registered (and alive) on `on`, then narrowed.
+    """Who is counted: registered (and alive) on `as_of`, then narrowed.
 
-    `on`: 'start' or 'end' of the measure's period, or 'index' (the run's index date, when
+    `as_of`: 'start' or 'end' of the measure's period, or 'index' (the run's index date, when
     the register is drawn up). `cohort`: a named patient set supplied by an earlier stage
     (e.g. `register`, the case-finding register). `has`: code conditions every patient must
     meet (e.g. on the diabetes register).
     """
 
-    on: Literal["start", "end", "index"] = Field(default="end")
+    # not `on:` - YAML 1.1 reads a bare `on` key as the boolean true
+    as_of: Literal["start", "end", "index"] = Field(default="end")
     age: AgeRange | None = None
     sex: list[Literal["F", "M", "U"]] | None = None
     cohort: str | None = Field(default=None, pattern=ID_PATTERN)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from scipy.stats import chi2, norm
 
@@ -103,8 +104,8 @@ def dsr(
 
 def indirect(
     observed: float,
-    person_years: Mapping[object, float],
-    reference_rates: Mapping[object, float],
+    person_years: Mapping[Any, float],
+    reference_rates: Mapping[Any, float],
 ) -> tuple[float, float, float, float] | None:
     """Indirectly standardised ratio (x100) with exact limits: (ratio, lower, upper, expected)."""
     expected = sum(py * reference_rates.get(k, 0.0) for k, py in person_years.items())
