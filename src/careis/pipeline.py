@@ -100,8 +100,14 @@ def _has_data(folder: Path) -> bool:
     return folder.is_dir() and any(folder.glob("patients*"))
 
 
-def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
-    """Run every stage of `config`; write outputs to `config.output.dir`."""
+def run(
+    config: RunConfig, *, reporter: Reporter | None = None, measures_only: bool = False
+) -> RunResult:
+    """Run every stage of `config`; write outputs to `config.output.dir`.
+
+    `measures_only` stops after the measures stage (`careis measure`): no payments, register
+    files or report, but the same manifest.
+    """
     reporter = reporter or SilentReporter()
     timings: dict[str, float] = {}
     out = config.output.dir
@@ -186,6 +192,9 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
             _write_csv(evaluated.monthly, out / "measures" / "monthly.csv")
             _write_patient_flags(evaluated, out)
             note["note"] = f"{len(measure_set.measures)} measures, {table.num_rows:,} results"
+        if measures_only:  # the `finally` below closes the engine
+            _write_manifest(config, loaded, out, timings)
+            return result
 
         with _timed(timings, "payments", reporter, "Calculating payments") as note:
             list_date = loaded.contract.list_size_date or loaded.contract.term.start
@@ -228,6 +237,13 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
     finally:
         engine.close()
 
+    _write_manifest(config, loaded, out, timings)
+    return result
+
+
+def _write_manifest(
+    config: RunConfig, loaded: LoadedContract, out: Path, timings: dict[str, float]
+) -> None:
     outputs = [f for f in files_under(out) if f.name not in ("manifest.json", "run_log.json")]
     manifest = build_manifest(
         _config_json(config, loaded),
@@ -240,7 +256,6 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
         json.dumps({"seconds": {k: round(v, 3) for k, v in timings.items()}}, indent=2) + "\n",
         encoding="utf-8",
     )
-    return result
 
 
 FLAG_FIELDS = ["measure_id", "period", "patient_id", "denominator", "excluded", "numerator"]
