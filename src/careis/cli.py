@@ -263,7 +263,10 @@ def _load_measure_set(files: list[Path] | None, codelists: Path | None) -> Any:
 def _measure_table(mset: Any, title: str) -> RichTable:
     from careis.measures.definitions import period_keys, unit_of
 
-    table = RichTable("id", "kind", "periods", "unit", "name", title=title, title_justify="left")
+    table = RichTable(title=title, title_justify="left")
+    table.add_column("id", no_wrap=True)
+    for col in ("kind", "periods", "unit", "name"):
+        table.add_column(col)
     for m in mset.measures:
         table.add_row(m.id, m.kind, ", ".join(period_keys(m)), unit_of(m), m.name)
     return table

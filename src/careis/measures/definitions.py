@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from careis.errors import ConfigError
 from careis.yamlio import Loc, line_of, load_yaml, model_from_data
@@ -54,7 +54,16 @@ class ExplicitPeriod(_Model):
         return self
 
 
-PeriodRef = Literal["baseline", "performance"] | ExplicitPeriod
+def _period_kind(value: Any) -> str:
+    return "named" if isinstance(value, str) else "dates"
+
+
+# A tagged union so a bad explicit period reports its own field, not "should be 'baseline'".
+PeriodRef = Annotated[
+    Annotated[Literal["baseline", "performance"], Tag("named")]
+    | Annotated[ExplicitPeriod, Tag("dates")],
+    Discriminator(_period_kind),
+]
 
 
 def _performance_only() -> list[PeriodRef]:
