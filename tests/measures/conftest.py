@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests_measures_data import CARE_PLAN, DM, EXCEPTION, HBA1C, build
 
 from builders import Dataset
-from tests_measures_data import CARE_PLAN, DM, EXCEPTION, HBA1C, build
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def test_circular_reference(tmp_path: Path) -> None:
     ):
         check(path)
     self_ref = write(tmp_path, RATE + "  - {id: c, name: C, kind: change, of: c}\n", "s.yaml")
-    with pytest.raises(ConfigError, match="circular reference between measures: c -> c"):
+    with pytest.raises(ConfigError, match=r"circular reference between measures: c -> c"):
         check(self_ref)
 
 
@@ -81,7 +81,7 @@ def test_change_of_unknown_measure_or_period(tmp_path: Path) -> None:
     path = write(tmp_path, RATE + "  - {id: c, name: C, kind: change, of: emergency}\n")
     with pytest.raises(
         ConfigError,
-        match="compares 'emergency', which is not defined.*did you mean|compares 'emergency', which is not defined",
+        match=r"compares 'emergency', which is not defined",
     ):
         check(path)
     single = write(
@@ -90,7 +90,7 @@ def test_change_of_unknown_measure_or_period(tmp_path: Path) -> None:
         "p.yaml",
     )
     with pytest.raises(
-        ConfigError, match="period 'baseline' of 'r'.*add 'baseline' to the periods"
+        ConfigError, match=r"period 'baseline' of 'r'.*add 'baseline' to the periods"
     ):
         check(single)
 
@@ -118,17 +118,17 @@ def test_thresholds_lower_above_upper(tmp_path: Path) -> None:
 
 def test_typo_in_a_field_suggests_the_right_one(tmp_path: Path) -> None:
     path = write(tmp_path, "  - {id: r, name: R, kind: rate, standardize: direct}\n")
-    with pytest.raises(ConfigError, match="line 2.*unknown field 'standardize'"):
+    with pytest.raises(ConfigError, match=r"line 2.*unknown field 'standardize'"):
         load_measures([path])
     bad_kind = write(tmp_path, "  - {id: r, name: R, kind: ratio}\n", "k.yaml")
-    with pytest.raises(ConfigError, match="line 2"):
+    with pytest.raises(ConfigError, match=r"line 2"):
         load_measures([bad_kind])
 
 
 def test_duplicate_id_across_files(tmp_path: Path) -> None:
     one = write(tmp_path, RATE, "a.yaml")
     two = write(tmp_path, RATE, "b.yaml")
-    with pytest.raises(ConfigError, match="measure id 'emerg' is defined twice"):
+    with pytest.raises(ConfigError, match=r"measure id 'emerg' is defined twice"):
         load_measures([one, two])
 
 
@@ -137,7 +137,9 @@ def test_unknown_cohort(tmp_path: Path) -> None:
         tmp_path,
         "  - id: f\n    name: F\n    kind: count\n    population: {cohort: frail}\n",
     )
-    with pytest.raises(ConfigError, match="line 2.*cohort 'frail', which this run does not supply"):
+    with pytest.raises(
+        ConfigError, match=r"line 2.*cohort 'frail', which this run does not supply"
+    ):
         check(path)
 
 
@@ -174,7 +176,7 @@ def test_explicit_period_must_be_ordered(tmp_path: Path) -> None:
         tmp_path,
         RATE.replace("[baseline, performance]", "[{name: p, start: 2024-04-01, end: 2024-01-01}]"),
     )
-    with pytest.raises(ConfigError, match="line 5.*ends \\(2024-01-01\\) before it starts"):
+    with pytest.raises(ConfigError, match=r"line 5.*ends \(2024-01-01\) before it starts"):
         load_measures([path])
 
 

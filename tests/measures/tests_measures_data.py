@@ -7,8 +7,6 @@ five aged 82-83 ("old", band 80-84) through 2023/24 and 2024/25, plus the indica
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from builders import D, Dataset
 
 DM = "44054006"  # type 2 diabetes
