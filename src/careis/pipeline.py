@@ -48,6 +48,7 @@ from careis.measures.suppression import suppress_results
 from careis.payments.calculate import StatementLine, statements
 from careis.report import charts
 from careis.report.html import render
+from careis.report.measures_view import build_measures_section
 from careis.report.scheme import SchemeView, build_view
 from careis.risk import points
 from careis.risk.register import register as draw_register
@@ -231,7 +232,15 @@ def run(
                 )
                 inputs = describe_files(files_under(config.data.path), Path.cwd())
                 result.report = _write_report(
-                    config, loaded, view, loaded_data, inputs, engine.backend, out, evaluated
+                    config,
+                    loaded,
+                    view,
+                    loaded_data,
+                    inputs,
+                    engine.backend,
+                    out,
+                    evaluated,
+                    published,  # the measures section shows published (suppressed) figures
                 )
                 note["note"] = str(result.report)
     finally:
@@ -463,6 +472,7 @@ def _write_report(
     backend: str,
     out: Path,
     evaluated: Evaluated,
+    published: pa.Table | None = None,
 ) -> Path:
     perf = next(
         (c for c in loaded.contract.components if isinstance(c, PerformanceComponent)), None
@@ -524,12 +534,35 @@ def _write_report(
             "rules": {c.id: _rule_text(c) for c in loaded.contract.components},
             "quality": quality,
             "measures": list(evaluated.catalogue.values()),
+            "measure_section": build_measures_section(
+                evaluated,
+                published if published is not None else evaluated.results,
+                config.suppression,
+                _names_of(view),
+                {"baseline": config.periods.baseline, "performance": config.periods.performance},
+            ),
             "manifest": {"careis_version": _version(), "git_commit": _commit(), "inputs": inputs},
         },
     )
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _names_of(view: SchemeView) -> dict[str, str]:
+    """Organisation names the report already knows (federations, PCNs, practices, sub-ICBs)."""
+    out: dict[str, str] = {}
+    for f in view.federations:
+        out[f.row.code] = f.row.name
+        for pcn in f.pcns:
+            out[pcn.row.code] = pcn.row.name
+            for p in pcn.practices:
+                out[p.code] = p.name.title()
+    for area in view.sub_icbs:
+        code = getattr(area, "code", None)
+        if code:
+            out[str(code)] = area.name
+    return out
 
 
 def _version() -> str:
