@@ -9,7 +9,9 @@ Benchmarks:
 - generate: a synthetic ICB of about 1.5 million registered patients (default ICB QOQ, whose
   real 2016 list is 1.48 million), three financial years;
 - run: the full commissioning run on that data on DuckDB (validate, risk, measures, payments,
-  report), with the seconds of each stage and patients per second.
+  report), with the seconds of each stage and patients per second;
+- measures: the measures stage alone (`careis measure`) for the first 6, 12 and all shipped
+  measures, to show how its time grows with the number of measures.
 """
 
 from __future__ import annotations
@@ -128,13 +130,66 @@ def bench_run() -> dict[str, Any]:
     }
 
 
+MEASURE_STEPS = (6, 12, None)  # first n measures of the shipped library; None = all
+
+
+def bench_measures() -> dict[str, Any]:
+    """Measures-stage seconds for growing subsets of the shipped library (same data, same run)."""
+    import yaml
+
+    from careis.measures.definitions import shipped_library
+
+    library = yaml.safe_load((shipped_library() / "scheme.yaml").read_text(encoding="utf-8"))
+    entries = library["measures"]
+    work = ROOT / "out" / "bench-measures"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    base = yaml.safe_load((ROOT / "benchmarks" / "bench.yaml").read_text(encoding="utf-8"))
+    base["contract"] = str((ROOT / "benchmarks" / base["contract"]).resolve())
+    base["data"]["path"] = str(DATA)
+    steps = []
+    for n in MEASURE_STEPS:
+        chosen = entries if n is None else entries[:n]
+        # a change measure needs what it compares; every prefix above keeps that true
+        (work / f"m{len(chosen)}.yaml").write_text(
+            yaml.safe_dump({"measures": chosen}, sort_keys=False), encoding="utf-8"
+        )
+        config = dict(base)
+        config["measures"] = {"files": [str(work / f"m{len(chosen)}.yaml")]}
+        config["output"] = {"dir": str(work / f"out{len(chosen)}"), "report": False}
+        cfg_path = work / f"run{len(chosen)}.yaml"
+        cfg_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        wall, peak = timed([*CAREIS, "measure", str(cfg_path)])
+        stages = json.loads((work / f"out{len(chosen)}" / "run_log.json").read_text())["seconds"]
+        steps.append(
+            {
+                "measures": len(chosen),
+                "measures_stage_s": stages.get("measures"),
+                "wall_s": round(wall, 1),
+                "peak_rss_gb": round(peak, 2),
+            }
+        )
+    gen = json.loads((DATA / "generation.json").read_text())
+    return {
+        "name": "measures (duckdb)",
+        "patients": int(gen.get("row_counts", {}).get("patients", 0)),
+        "steps": steps,
+        "wall_s": steps[-1]["wall_s"],
+        "peak_rss_gb": max(s["peak_rss_gb"] for s in steps),
+        "patients_per_s": "",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--icb", default="QOQ", help="ICB to generate (default QOQ, ~1.5M patients)"
     )
     parser.add_argument(
-        "--only", choices=["generate", "run"], help="run one benchmark (run needs data)"
+        "--only",
+        choices=["generate", "run", "measures"],
+        help="run one benchmark (run and measures need data)",
     )
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
@@ -145,6 +200,11 @@ def main() -> None:
         if not (DATA / "patients.parquet").exists():
             raise SystemExit("no benchmark data: run without --only first")
         results.append(bench_run())
+        print(json.dumps(results[-1], indent=2))
+    if args.only in (None, "measures"):
+        if not (DATA / "patients.parquet").exists():
+            raise SystemExit("no benchmark data: run without --only first")
+        results.append(bench_measures())
         print(json.dumps(results[-1], indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": results}

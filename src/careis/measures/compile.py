@@ -353,9 +353,7 @@ def _patient_measures(
                     t = t.filter(t[f"_has{i}"] == 1).select("patient_id", "practice_code")
                 pops[pop_key] = t
             t = pops[pop_key]
-            if m.kind == "count":
-                t = t.mutate(numerator=ibis.literal(1), excluded=ibis.literal(0))
-            else:
+            if m.kind == "indicator":
                 names: list[str] = []
                 for i, cond in enumerate(m.numerator):
                     name = f"_num{i}"
@@ -387,15 +385,19 @@ def _patient_measures(
                         "patient_id",
                         measure_id=ibis.literal(m.id),
                         period=ibis.literal(key),
+                        period_start=ibis.literal(period.start),
+                        period_end=ibis.literal(period.end),
+                        as_of=ibis.literal(day),
                         denominator=ibis.literal(1).cast("int64"),
                         excluded=t.excluded.cast("int64"),
                         numerator=t.numerator.cast("int64"),
                     )
                 )
+                continue
             agg = t.group_by("practice_code").aggregate(
-                numerator=t.numerator.sum().cast("float64"),
+                numerator=t.count().cast("float64"),
                 denominator=t.count().cast("float64"),
-                exclusions=t.excluded.sum().cast("float64"),
+                exclusions=ibis.literal(0.0),
             )
             practice_parts.append(
                 agg.mutate(
@@ -417,28 +419,39 @@ def _patient_measures(
             ("numerator", pa.int64()),
         ]
     )
+    flags = flags_schema.empty_table()
     if flag_parts:
-        flags_expr = flag_parts[0]
+        # every indicator's patient rows, materialised once: the practice counts and the
+        # practices' own flag files both read this table
+        patient_rows = flag_parts[0]
         for part in flag_parts[1:]:
-            flags_expr = flags_expr.union(part)
-        flags = engine.to_arrow(flags_expr).select(flags_schema.names).cast(flags_schema)
-        flags = flags.sort_by(
-            [
-                ("practice_code", "ascending"),
-                ("measure_id", "ascending"),
-                ("period", "ascending"),
-                ("patient_id", "ascending"),
-            ]
+            patient_rows = patient_rows.union(part)
+        patient_rows = engine.cache(patient_rows)
+        wanted = [m.id for m in todo if m.kind == "indicator" and m.patient_flags]
+        if wanted:
+            chosen = patient_rows.filter(patient_rows.measure_id.isin(wanted))
+            flags = engine.to_arrow(chosen.select(*flags_schema.names)).cast(flags_schema)
+            flags = flags.sort_by(
+                [
+                    ("practice_code", "ascending"),
+                    ("measure_id", "ascending"),
+                    ("period", "ascending"),
+                    ("patient_id", "ascending"),
+                ]
+            )
+        grouped = patient_rows.group_by(["practice_code", *KEYS, "as_of"]).aggregate(
+            numerator=patient_rows.numerator.sum().cast("float64"),
+            denominator=patient_rows.denominator.sum().cast("float64"),
+            exclusions=patient_rows.excluded.sum().cast("float64"),
         )
-    else:
-        flags = flags_schema.empty_table()
+        practice_parts.append(grouped)
     if not practice_parts:
         return flags, None
     cols = ["practice_code", *KEYS, "as_of", "numerator", "denominator", "exclusions"]
     union = practice_parts[0].select(cols)
     for part in practice_parts[1:]:
         union = union.union(part.select(cols))
-    return flags, union
+    return flags, engine.cache(union)
 
 
 def _to_rows(
@@ -681,16 +694,21 @@ def _person_days(tables: Mapping[str, Table], periods: Mapping[str, Period]) -> 
     lo = min(p.start for p in periods.values())
     hi = max(p.end for p in periods.values())
     reg = reg.filter((reg.start_date <= ibis.literal(hi)) & (reg.last >= ibis.literal(lo)))
-    j = reg.cross_join(mt).filter(
-        lambda t: (t.start_date <= t.month_end) & (t.last >= t.month_start)
+    # Clip each registration to the span of the periods and count identical ones: most
+    # patients are registered throughout, so this collapses them to one row per practice,
+    # sex and birth month before the join to the months (several times fewer rows).
+    reg = reg.mutate(
+        first=ibis.greatest(reg.start_date, ibis.literal(lo)),
+        last=ibis.least(reg.last, ibis.literal(hi)),
     )
+    reg = reg.group_by(["practice_code", "sex", "birth_month", "first", "last"]).aggregate(
+        n=reg.count()
+    )
+    j = reg.cross_join(mt).filter(lambda t: (t.first <= t.month_end) & (t.last >= t.month_start))
     days = (
-        ibis.least(j.last, j.month_end).delta(
-            ibis.greatest(j.start_date, j.month_start), unit="day"
-        )
-        + 1
+        ibis.least(j.last, j.month_end).delta(ibis.greatest(j.first, j.month_start), unit="day") + 1
     )
-    j = j.mutate(days=days, age=_age_on(j.birth_month, j.month_start))
+    j = j.mutate(days=days * j.n, age=_age_on(j.birth_month, j.month_start))
     return j.group_by(["period", "practice_code", "month_start", "sex", "age"]).aggregate(
         person_days=j.days.sum().cast("int64")
     )

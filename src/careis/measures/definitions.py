@@ -183,6 +183,10 @@ class IndicatorMeasure(_Base):
         min_length=1, description="Conditions a patient must all meet to count as achieved."
     )
     thresholds: Thresholds | None = None
+    patient_flags: bool = Field(
+        default=True,
+        description="Write each practice's denominator patients with their flags to its own folder.",
+    )
 
 
 class CohortCondition(_Model):
