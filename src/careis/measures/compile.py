@@ -17,6 +17,7 @@ exact stratum arithmetic is simple to read and check.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 from ibis.expr.types import Table
 
 from careis.codelists import CodelistLibrary
@@ -577,8 +579,26 @@ def _rates(
         )
         sources["ae_attendances"] = engine.cache(ae.drop("birth_month", "arrival_date"))
 
-    parts: list[Table] = []
+    # Rates that count the same events over the same people (e.g. a crude and a standardised
+    # version) share one computation; strata (sex x age band) are kept only when a measure
+    # of the group is standardised, otherwise rows are per practice and month.
+    groups: dict[str, list[Any]] = {}
     for m in rates:
+        sig = json.dumps(
+            [
+                m.events.model_dump(mode="json"),
+                m.count,
+                m.age.model_dump(mode="json") if m.age else None,
+            ],
+            sort_keys=True,
+        )
+        groups.setdefault(sig, []).append(m)
+    group_ids = {sig: f"_rates{i}" for i, sig in enumerate(groups)}
+    parts: list[Table] = []
+    for sig, members in groups.items():
+        m = members[0]
+        stratified = any(x.standardise != "none" for x in members)
+        group_periods = sorted({k for x in members for k in period_keys(x)})
         ev = sources[m.events.source]
         f = m.events
         if f.emergency is not None:
@@ -606,9 +626,15 @@ def _rates(
                 ev = ev.filter(ev.age <= m.age.max)
                 pd_m = pd_m.filter(pd_m.age <= m.age.max)
         amount = ev.los if m.count == "bed_days" else ibis.literal(1)
-        ev = ev.mutate(amount=amount.cast("int64"), band=_band(ev.age))
-        pd_m = pd_m.mutate(band=_band(pd_m.age))
-        for key in period_keys(m):
+        if stratified:
+            ev = ev.mutate(amount=amount.cast("int64"), band=_band(ev.age))
+            pd_m = pd_m.mutate(band=_band(pd_m.age))
+        else:
+            ev = ev.mutate(
+                amount=amount.cast("int64"), sex=ibis.literal("*"), band=ibis.literal(-1, "int64")
+            )
+            pd_m = pd_m.mutate(sex=ibis.literal("*"), band=ibis.literal(-1, "int64"))
+        for key in group_periods:
             p = periods[key]
             e = ev.filter(
                 (ev.event_date >= ibis.literal(p.start)) & (ev.event_date <= ibis.literal(p.end))
@@ -633,7 +659,7 @@ def _rates(
                     "practice_code",
                     "sex",
                     "band",
-                    measure_id=ibis.literal(m.id),
+                    measure_id=ibis.literal(group_ids[sig]),
                     period=ibis.literal(key),
                     period_start=ibis.literal(p.start),
                     period_end=ibis.literal(p.end),
@@ -648,14 +674,35 @@ def _rates(
         union = union.union(part)
     union = engine.cache(union)
     strata = engine.to_arrow(roll_up(union, memberships, "month_start", [*KEYS, "sex", "band"]))
-    monthly = engine.to_arrow(
+    monthly_groups = engine.to_arrow(
         roll_up(union, memberships, "month_start", ["measure_id", "period", "month_start"])
     )
-    monthly = monthly.select(monthly_schema.names).cast(monthly_schema)
+    # fan each group's rows out to its measures (and only the periods each one asks for)
+    members_of = {group_ids[sig]: ms for sig, ms in groups.items()}
+    rows: list[dict[str, Any]] = []
+    for r in strata.to_pylist():
+        for m in members_of[r["measure_id"]]:
+            if r["period"] in period_keys(m):
+                rows.append({**r, "measure_id": m.id})
+    pieces = []
+    for gid, ms in members_of.items():
+        for m in ms:
+            mask = pc.and_(
+                pc.equal(monthly_groups.column("measure_id"), gid),
+                pc.is_in(monthly_groups.column("period"), pa.array(period_keys(m))),
+            )
+            piece = monthly_groups.filter(mask)
+            piece = piece.set_column(
+                piece.schema.get_field_index("measure_id"),
+                "measure_id",
+                pa.array([m.id] * piece.num_rows, pa.string()),
+            )
+            pieces.append(piece.select(monthly_schema.names).cast(monthly_schema))
+    monthly = pa.concat_tables(pieces) if pieces else monthly_schema.empty_table()
     monthly = monthly.sort_by(
         [(c, "ascending") for c in ("measure_id", "period", "level", "org_code", "month_start")]
     )
-    return _rate_values(measures, strata.to_pylist()), monthly
+    return _rate_values(measures, rows), monthly
 
 
 def _band(age: ibis.Value) -> ibis.Value:
