@@ -15,6 +15,8 @@ Benchmarks:
 - risk train: training each model family (logistic, LightGBM) on 1 million patients.
 - payments: every example contract paid for every practice in England from synthetic measure
   results (benchmarks/payments.py), seconds per contract; no generated data needed.
+- measures: the measures stage alone (`careis measure`) for 6 (the foundation's fixed set), 12
+  and all shipped measures, to show how its time grows with the number of measures.
 """
 
 from __future__ import annotations
@@ -169,6 +171,63 @@ def bench_payments() -> dict[str, Any]:
     }
 
 
+# Subsets of the shipped library: the foundation's six fixed measures, twelve, then all.
+CORE = (
+    "list_size", "adults", "register", "care_plan", "emergency_admissions",
+    "emergency_admissions_change",
+)  # fmt: skip
+MORE = ("care_plan_12m", "care_plan_review", "named_gp", "ae_attendances", "readmissions_30d",
+        "emergency_bed_days")  # fmt: skip
+MEASURE_STEPS: tuple[tuple[str, ...] | None, ...] = (CORE, CORE + MORE, None)  # None = all
+
+
+def bench_measures() -> dict[str, Any]:
+    """Measures-stage seconds for growing subsets of the shipped library (same data, same run)."""
+    import yaml
+
+    from careis.measures.definitions import shipped_library
+
+    library = yaml.safe_load((shipped_library() / "scheme.yaml").read_text(encoding="utf-8"))
+    entries = library["measures"]
+    work = ROOT / "out" / "bench-measures"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    base = yaml.safe_load((ROOT / "benchmarks" / "bench.yaml").read_text(encoding="utf-8"))
+    base["contract"] = str((ROOT / "benchmarks" / base["contract"]).resolve())
+    base["data"]["path"] = str(DATA)
+    steps = []
+    for ids in MEASURE_STEPS:
+        chosen = entries if ids is None else [e for e in entries if e["id"] in ids]
+        (work / f"m{len(chosen)}.yaml").write_text(
+            yaml.safe_dump({"measures": chosen}, sort_keys=False), encoding="utf-8"
+        )
+        config = dict(base)
+        config["measures"] = {"files": [str(work / f"m{len(chosen)}.yaml")]}
+        config["output"] = {"dir": str(work / f"out{len(chosen)}"), "report": False}
+        cfg_path = work / f"run{len(chosen)}.yaml"
+        cfg_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        wall, peak = timed([*CAREIS, "measure", str(cfg_path)])
+        stages = json.loads((work / f"out{len(chosen)}" / "run_log.json").read_text())["seconds"]
+        steps.append(
+            {
+                "measures": len(chosen),
+                "measures_stage_s": stages.get("measures"),
+                "wall_s": round(wall, 1),
+                "peak_rss_gb": round(peak, 2),
+            }
+        )
+    gen = json.loads((DATA / "generation.json").read_text())
+    return {
+        "name": "measures (duckdb)",
+        "patients": int(gen.get("row_counts", {}).get("patients", 0)),
+        "steps": steps,
+        "wall_s": steps[-1]["wall_s"],
+        "peak_rss_gb": max(s["peak_rss_gb"] for s in steps),
+        "patients_per_s": "",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -176,8 +235,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["generate", "run", "risk-score", "risk-train", "payments"],
-        help="run one benchmark (run and risk-* need generated data)",
+        choices=["generate", "run", "risk-score", "risk-train", "payments", "measures"],
+        help="run one benchmark (run, risk-* and measures need generated data)",
     )
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
@@ -197,6 +256,11 @@ def main() -> None:
             print(json.dumps(results[-1], indent=2))
     if args.only in (None, "payments"):
         results.append(bench_payments())
+        print(json.dumps(results[-1], indent=2))
+    if args.only in (None, "measures"):
+        if not (DATA / "patients.parquet").exists():
+            raise SystemExit("no benchmark data: run without --only first")
+        results.append(bench_measures())
         print(json.dumps(results[-1], indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": results}

@@ -159,6 +159,14 @@ class CodelistsConfig(_Model):
     )
 
 
+class MeasuresConfig(_Model):
+    files: list[Path] = Field(
+        default_factory=list,
+        description="Measure YAML files or folders, relative to this config file "
+        "(default: careis' shipped scheme library; see docs/measures.md).",
+    )
+
+
 class RunConfig(_Model):
     """Everything `careis run` needs."""
 
@@ -176,6 +184,7 @@ class RunConfig(_Model):
     compare: CompareConfig | None = Field(
         default=None, description="Compare other contract models in the report (optional)."
     )
+    measures: MeasuresConfig = Field(default_factory=MeasuresConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     # Set by `load_run_config`: the folder config-relative paths resolve against.
@@ -197,6 +206,15 @@ class RunConfig(_Model):
     @property
     def model_path(self) -> Path | None:
         return self.resolve(self.risk.model) if self.risk.model else None
+
+    @property
+    def measure_paths(self) -> list[Path]:
+        """The measure files to load: the config's, or the shipped library."""
+        if self.measures.files:
+            return [self.resolve(p) for p in self.measures.files]
+        from careis.measures.definitions import shipped_library
+
+        return [shipped_library()]
 
     @property
     def codelists_path(self) -> Path | None:

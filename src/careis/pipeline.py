@@ -41,19 +41,26 @@ from careis.facts.population import OPEN_END
 from careis.manifest import build as build_manifest
 from careis.manifest import describe_files, files_under
 from careis.manifest import write as write_manifest
-from careis.measures import spine
-from careis.measures.results import RESULT_SCHEMA, MeasureResults
+from careis.measures.compile import Evaluated
+from careis.measures.compile import evaluate as evaluate_measures
+from careis.measures.definitions import load_measures
+from careis.measures.results import MeasureResults
 from careis.measures.suppression import suppress_results
-from careis.payments.calculate import StatementLine, evaluate
+from careis.payments.calculate import StatementLine
+from careis.payments.calculate import evaluate as evaluate_payments
 from careis.payments.ledger import LEDGER_FIELDS, PaymentRun, balances, reconcile
 from careis.report import charts
 from careis.report.html import render
+from careis.report.measures_view import build_measures_section
 from careis.report.scheme import SchemeView, build_view
 from careis.risk import points
 from careis.risk.register import register as draw_register
 from careis.risk.scoring import Refresh
 
 STAGES = ("data", "validate", "risk", "measures", "payments", "report")
+# Named patient sets the risk stage hands to the measures: the case-finding register and the
+# electronic Frailty Index of patients 65+ (`category`: fit / mild / moderate / severe).
+COHORTS = ("register", "efi")
 
 
 class Reporter(Protocol):
@@ -100,8 +107,14 @@ def _has_data(folder: Path) -> bool:
     return folder.is_dir() and any(folder.glob("patients*"))
 
 
-def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
-    """Run every stage of `config`; write outputs to `config.output.dir`."""
+def run(
+    config: RunConfig, *, reporter: Reporter | None = None, measures_only: bool = False
+) -> RunResult:
+    """Run every stage of `config`; write outputs to `config.output.dir`.
+
+    `measures_only` stops after the measures stage (`careis measure`): no payments, register
+    files or report, but the same manifest.
+    """
     reporter = reporter or SilentReporter()
     timings: dict[str, float] = {}
     out = config.output.dir
@@ -111,6 +124,12 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
     loaded = load_contract(config.contract_path)
     loaded.check_periods(config.periods.baseline, config.periods.performance)
     library = CodelistLibrary(config.codelists_path)
+    # Measures are checked before any data is touched: a typo in a measure file, a missing
+    # code list or a contract naming an unknown measure should cost seconds, not a full run.
+    measure_set = load_measures(config.measure_paths)
+    measure_set.check(codelist_names=library.names(), cohorts=COHORTS)
+    if not measures_only:  # payments need every measure the contract names
+        loaded.check_measures(set(measure_set.by_id))
 
     with _timed(timings, "data", reporter, "Preparing data") as note:
         if not _has_data(config.data.path):
@@ -174,21 +193,27 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                 "performance": config.periods.performance,
             }
             _check_periods(config, tables)
-            expr = spine.compute(
+            evaluated = evaluate_measures(
+                engine,
                 tables,
+                measure_set,
                 periods=periods,
                 index_date=config.index_date,
-                register=reg,
                 library=library,
-                min_age=config.risk.min_age,
+                cohorts={"register": reg, "efi": _efi_cohort(config, tables, library, risk_out)},
             )
-            table = engine.to_arrow(expr)
-            table = _sorted(table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA))
-            results = MeasureResults(table, spine.CATALOGUE)
+            table = evaluated.results
+            results = MeasureResults(table, evaluated.catalogue)
             _write_csv(table, out / "measures" / "results.csv")
-            published = suppress_results(table, spine.CATALOGUE, config.suppression)
+            groups = _membership_on(engine, tables, config.periods.performance.end)
+            published = suppress_results(table, evaluated.catalogue, config.suppression, groups)
             _write_csv(published, out / "measures" / "published.csv")
-            note["note"] = f"{table.num_rows:,} results"
+            _write_csv(evaluated.monthly, out / "measures" / "monthly.csv")
+            _write_patient_flags(evaluated, out)
+            note["note"] = f"{len(measure_set.measures)} measures, {table.num_rows:,} results"
+        if measures_only:  # the `finally` below closes the engine
+            _write_manifest(config, loaded, out, timings)
+            return result
 
         with _timed(timings, "payments", reporter, "Calculating payments") as note:
             contract = loaded.contract
@@ -202,7 +227,7 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                     for r in results.filter(measure_id="list_size", level="practice")
                 }
             )
-            pay_run = evaluate(loaded, results, practices, membership, joined)
+            pay_run = evaluate_payments(loaded, results, practices, membership, joined)
             problems = reconcile(pay_run, contract.commissioner.code)
             if problems:  # a bug in careis, never the user's input: refuse to write statements
                 raise RuntimeError("payment ledger does not reconcile: " + "; ".join(problems))
@@ -261,6 +286,8 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
                     inputs,
                     engine.backend,
                     out,
+                    evaluated,
+                    published,  # the measures section shows published (suppressed) figures
                     risk_out=risk_out,
                     names=names,
                     pay_run=pay_run,
@@ -270,6 +297,13 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
     finally:
         engine.close()
 
+    _write_manifest(config, loaded, out, timings)
+    return result
+
+
+def _write_manifest(
+    config: RunConfig, loaded: LoadedContract, out: Path, timings: dict[str, float]
+) -> None:
     outputs = [f for f in files_under(out) if f.name not in ("manifest.json", "run_log.json")]
     manifest = build_manifest(
         _config_json(config, loaded),
@@ -289,7 +323,37 @@ def run(config: RunConfig, *, reporter: Reporter | None = None) -> RunResult:
         json.dumps({"seconds": {k: round(v, 3) for k, v in timings.items()}}, indent=2) + "\n",
         encoding="utf-8",
     )
-    return result
+
+
+FLAG_FIELDS = ["measure_id", "period", "patient_id", "denominator", "excluded", "numerator"]
+
+
+def _write_patient_flags(evaluated: Evaluated, out: Path) -> None:
+    """Each practice's patient-level indicator flags, only in that practice's own folder.
+
+    One row per patient in an indicator's denominator: excluded = 1 for a personalised care
+    adjustment, numerator = 1 when achieved. A practice filters numerator = 0 and excluded = 0
+    to find the patients it can still act for.
+    """
+    flags = evaluated.patient_flags
+    if flags.num_rows == 0:
+        return
+    codes = flags.column("practice_code").to_pylist()
+    cols = {c: flags.column(c).to_pylist() for c in FLAG_FIELDS}
+    start = 0
+    n = len(codes)
+    while start < n:
+        end = start
+        while end < n and codes[end] == codes[start]:
+            end += 1
+        path = out / "practices" / str(codes[start]) / "measure_flags.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(FLAG_FIELDS)
+            for i in range(start, end):
+                writer.writerow([_fmt_cell(cols[c][i]) for c in FLAG_FIELDS])
+        start = end
 
 
 def _check_periods(config: RunConfig, tables: dict[str, Any]) -> None:
@@ -323,17 +387,6 @@ def _check_periods(config: RunConfig, tables: dict[str, Any]) -> None:
                 where="periods.performance",
                 fix="choose an earlier period or supply later data.",
             )
-
-
-def _sorted(table: pa.Table) -> pa.Table:
-    return table.sort_by(
-        [
-            ("measure_id", "ascending"),
-            ("period", "ascending"),
-            ("level", "ascending"),
-            ("org_code", "ascending"),
-        ]
-    )
 
 
 def _fmt_cell(value: Any) -> str:
@@ -671,6 +724,8 @@ def _write_report(
     inputs: list[dict[str, Any]],
     backend: str,
     out: Path,
+    evaluated: Evaluated,
+    published: pa.Table | None = None,
     risk_out: RiskOutputs | None = None,
     names: dict[str, str] | None = None,
     pay_run: PaymentRun | None = None,
@@ -740,7 +795,14 @@ def _write_report(
             "quality": quality,
             "money": _money_view(loaded, pay_run, {p.code for p in view.practices}),
             "comparison": comparison,
-            "measures": list(spine.CATALOGUE.values()),
+            "measures": list(evaluated.catalogue.values()),
+            "measure_section": build_measures_section(
+                evaluated,
+                published if published is not None else evaluated.results,
+                config.suppression,
+                _names_of(view),
+                {"baseline": config.periods.baseline, "performance": config.periods.performance},
+            ),
             "manifest": {"careis_version": _version(), "git_commit": _commit(), "inputs": inputs},
         },
     )
@@ -864,6 +926,42 @@ def _risk_view(risk_out: RiskOutputs, names: dict[str, str]) -> dict[str, Any]:
         "left": sum(1 for c in changes if c["change"] == "left") if changes is not None else None,
         "categories": CATEGORIES,
     }
+
+
+def _efi_cohort(
+    config: RunConfig,
+    tables: dict[str, Any],
+    library: CodelistLibrary,
+    risk_out: RiskOutputs | None,
+) -> Any:
+    """The 'efi' cohort for measures: patient_id, practice_code, category (eFI category, 65+).
+
+    The model method has already scored the eFI (reuse it); the points method has not, so the
+    eFI is computed here: it is a count of coded deficits, cheap next to the measures.
+    """
+    if risk_out is not None and "efi" in risk_out.cohorts:
+        t = risk_out.cohorts["efi"]
+    else:
+        from careis.risk.efi import efi
+
+        t = efi(tables, config.index_date, library)
+    return t.select("patient_id", "practice_code", category=t.efi_category)
+
+
+def _names_of(view: SchemeView) -> dict[str, str]:
+    """Organisation names the report already knows (federations, PCNs, practices, sub-ICBs)."""
+    out: dict[str, str] = {}
+    for f in view.federations:
+        out[f.row.code] = f.row.name
+        for pcn in f.pcns:
+            out[pcn.row.code] = pcn.row.name
+            for p in pcn.practices:
+                out[p.code] = p.name.title()
+    for area in view.sub_icbs:
+        code = getattr(area, "code", None)
+        if code:
+            out[str(code)] = area.name
+    return out
 
 
 def _version() -> str:

@@ -163,3 +163,43 @@ def test_model_features_count_the_same_deficits(duck) -> None:  # type: ignore[n
     assert got["P6"] == (9, "moderate")  # under 65: not in the frailty cohort, still a predictor
     p2 = next(r for r in rows if r["patient_id"] == "P2")
     assert (p2["n_medicines"], p2["polypharmacy"]) == (5, 1)
+
+
+def test_shipped_efi_measure_uses_the_efi_cohort(duck, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`medication_review_efi_frail` counts the moderate/severe eFI patients (P4 severe, P5
+    moderate; P6 is under 65 with the same deficits) and those with a medication review in the
+    12 months to the year end (P5 only; P4's review is 13 months before): 1 of 2 = 50%."""
+    from types import SimpleNamespace
+
+    import yaml
+
+    from careis.measures.compile import evaluate
+    from careis.measures.definitions import load_measures, shipped_library
+    from careis.periods import financial_year
+    from careis.pipeline import _efi_cohort
+
+    ds = build()
+    review = LIB.get("medication_review").codes[0]
+    ds.event("P5", D(2024, 11, 1), review)
+    ds.event("P4", D(2024, 3, 1), review)  # 13 months before 2025-03-31: outside
+    ds.event("P6", D(2024, 11, 1), review)  # under 65: not in the population
+    tables = ds.tables(duck)
+    library = yaml.safe_load((shipped_library() / "scheme.yaml").read_text(encoding="utf-8"))
+    chosen = [m for m in library["measures"] if m["id"] == "medication_review_efi_frail"]
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump({"measures": chosen}), encoding="utf-8")
+    cohort = _efi_cohort(SimpleNamespace(index_date=INDEX), tables, LIB, None)  # type: ignore[arg-type]
+    ev = evaluate(
+        duck,
+        tables,
+        load_measures([tmp_path / "m.yaml"]),
+        periods={"baseline": financial_year(2023), "performance": financial_year(2024)},
+        index_date=INDEX,
+        library=LIB,
+        cohorts={"efi": cohort},
+        check_data=False,
+    )
+    row = next(
+        r for r in ev.results.to_pylist() if r["level"] == "practice" and r["org_code"] == "A00001"
+    )
+    assert (row["numerator"], row["denominator"]) == (1, 2)
+    assert row["value"] == pytest.approx(50.0)

@@ -1,8 +1,14 @@
-"""The spine measures on the hand-worked federation (see conftest.py for the arithmetic)."""
+"""The scheme's core measures (from the shipped YAML library) on the hand-worked federation.
+
+See conftest.py for the arithmetic. These were the foundation's fixed "spine" measures; they
+are now ordinary YAML measures evaluated by careis.measures.compile, and must give the same
+answers.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,14 +16,21 @@ from builders import D, Dataset
 from careis.codelists import CodelistLibrary
 from careis.engine import Engine
 from careis.facts.patient import patient_facts
-from careis.measures import spine
+from careis.measures.compile import evaluate
+from careis.measures.definitions import load_measures, shipped_library
 from careis.measures.results import MeasureResults
 from careis.periods import financial_year
 from careis.risk import points
+from careis.risk.efi import efi
 from careis.risk.register import register
 
 PERIODS = {"baseline": financial_year(2023), "performance": financial_year(2024)}
 INDEX = D(2024, 4, 1)
+
+
+def _efi(tables: dict[str, Any], library: CodelistLibrary) -> Any:
+    t = efi(tables, INDEX, library)
+    return t.select("patient_id", "practice_code", category=t.efi_category)
 
 
 def run_spine(engine: Engine, ds: Dataset, lists: Path) -> MeasureResults:
@@ -25,8 +38,17 @@ def run_spine(engine: Engine, ds: Dataset, lists: Path) -> MeasureResults:
     library = CodelistLibrary(lists)
     scored = points.score(patient_facts(tables, INDEX, library))
     reg = register(scored, percent=2.0, min_age=18)
-    expr = spine.compute(tables, periods=PERIODS, index_date=INDEX, register=reg, library=library)
-    return MeasureResults(expr.to_pyarrow(), spine.CATALOGUE)
+    ev = evaluate(
+        engine,
+        tables,
+        load_measures([shipped_library()]),
+        periods=PERIODS,
+        index_date=INDEX,
+        library=library,
+        cohorts={"register": reg, "efi": _efi(tables, library)},
+        check_data=False,
+    )
+    return MeasureResults(ev.results, ev.catalogue)
 
 
 def value(

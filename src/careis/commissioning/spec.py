@@ -14,8 +14,16 @@ from typing import Any
 
 from careis.contracts.schema import Contract
 from careis.measures.results import MeasureInfo
-from careis.measures.spine import CATALOGUE
 from careis.money import format_gbp
+
+
+def _shipped_catalogue() -> dict[str, MeasureInfo]:
+    """The shipped measure library's catalogue (names, units, definitions) for the spec."""
+    from careis.measures.compile import catalogue_of
+    from careis.measures.definitions import load_measures, shipped_library
+
+    return catalogue_of(load_measures([shipped_library()]))
+
 
 _BASIS = {
     "per_registered_patient": "per registered patient",
@@ -90,7 +98,7 @@ def build_spec(
     catalogue: dict[str, MeasureInfo] | None = None,
 ) -> ServiceSpec:
     """Assemble the specification's content from the contract (and the run's risk settings)."""
-    catalogue = catalogue if catalogue is not None else CATALOGUE
+    catalogue = catalogue if catalogue is not None else _shipped_catalogue()
     used: list[str] = []
     payments: list[PaymentLine] = []
     for comp in contract.components:

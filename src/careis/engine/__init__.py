@@ -221,6 +221,8 @@ class Engine:
             self.con._run_pre_execute_hooks(expr)
             self.con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {self.con.compile(expr)}')
             return self.con.table(name)
+        # Spark: register in-memory tables (memtables) the expression reads, as execute() would
+        self.con._run_pre_execute_hooks(expr)
         return expr.cache()
 
     def to_arrow(self, expr: Table) -> pa.Table:

@@ -28,6 +28,12 @@ RESULT_SCHEMA = pa.schema(
         ("denominator", pa.float64()),
         ("value", pa.float64()),
         ("unit", pa.string()),
+        # added by the declarative measures engine (issue 6); readers of the first ten columns
+        # are unaffected
+        ("exclusions", pa.float64()),  # indicators: personalised care adjustments removed
+        ("lower_ci", pa.float64()),  # 95% confidence limits of `value`
+        ("upper_ci", pa.float64()),
+        ("crude_value", pa.float64()),  # rates: the crude rate when `value` is standardised
     ]
 )
 
@@ -42,6 +48,10 @@ IBIS_RESULT_SCHEMA = {
     "denominator": "float64",
     "value": "float64",
     "unit": "string",
+    "exclusions": "float64",
+    "lower_ci": "float64",
+    "upper_ci": "float64",
+    "crude_value": "float64",
 }
 
 
@@ -56,12 +66,17 @@ class MeasureInfo:
     description: str
     higher_is_better: bool | None = None
     count_columns: tuple[str, ...] = ("numerator", "denominator")  # suppressed in published output
+    lower_threshold: float | None = None  # indicators: QOF-style payment thresholds (%)
+    upper_threshold: float | None = None
 
 
 class MeasureResults:
     """Measure results (a pyarrow table in RESULT_SCHEMA) plus what each measure means."""
 
     def __init__(self, table: pa.Table, catalogue: dict[str, MeasureInfo]) -> None:
+        for f in RESULT_SCHEMA:
+            if f.name not in table.column_names:  # tables written before the columns existed
+                table = table.append_column(f, pa.nulls(table.num_rows, f.type))
         self.table = table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
         self.catalogue = catalogue
 
