@@ -30,7 +30,14 @@ def spark_session(tmp_path_factory):  # type: ignore[no-untyped-def]
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")
-        .config("spark.driver.memory", "2g")
+        .config("spark.driver.memory", "3g")
+        # A JVM out of memory inside Spark's Arrow-serving thread otherwise leaves the Python
+        # side waiting for ever (the thread dies without completing its result): exit instead,
+        # so the test fails with a py4j error rather than hanging CI.
+        .config("spark.driver.extraJavaOptions", "-XX:+ExitOnOutOfMemoryError")
+        # Ibis plans are deep; Spark writes each physical plan out as a string for its event
+        # log even without the UI. Cap it so the plan text does not crowd out the data.
+        .config("spark.sql.maxPlanStringLength", "100000")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
         .getOrCreate()

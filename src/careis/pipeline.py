@@ -55,12 +55,15 @@ from careis.report.measures_view import build_measures_section
 from careis.report.scheme import SchemeView, build_view
 from careis.risk import points
 from careis.risk.register import register as draw_register
+from careis.risk.register import tiers as draw_tiers
 from careis.risk.scoring import Refresh
 
 STAGES = ("data", "validate", "risk", "measures", "payments", "report")
-# Named patient sets the risk stage hands to the measures: the case-finding register and the
-# electronic Frailty Index of patients 65+ (`category`: fit / mild / moderate / severe).
-COHORTS = ("register", "efi")
+# Named patient sets the risk stage hands to the measures: the case-finding register, the
+# electronic Frailty Index of patients 65+ (`category`: fit / mild / moderate / severe) and every
+# adult's risk tier within their practice (`category`: very_high = the register / high / moderate
+# / low; see careis.risk.register.tiers).
+COHORTS = ("register", "efi", "risk_tier")
 
 
 class Reporter(Protocol):
@@ -174,11 +177,12 @@ def run(
                     )
                 )
                 reg_arrow = risk_out.refresh.register
+                scored_now = risk_out.refresh.scored
             else:
                 facts = patient_facts(
                     tables, config.index_date, library, lookback_days=config.risk.lookback_days
                 )
-                scored = points.score(facts)
+                scored = scored_now = points.score(facts)
                 reg = engine.cache(
                     draw_register(
                         scored, percent=config.risk.register_percent, min_age=config.risk.min_age
@@ -200,7 +204,15 @@ def run(
                 periods=periods,
                 index_date=config.index_date,
                 library=library,
-                cohorts={"register": reg, "efi": _efi_cohort(config, tables, library, risk_out)},
+                cohorts={
+                    "register": reg,
+                    "efi": _efi_cohort(config, tables, library, risk_out),
+                    "risk_tier": draw_tiers(
+                        scored_now,
+                        percent=config.risk.register_percent,
+                        min_age=config.risk.min_age,
+                    ),
+                },
             )
             table = evaluated.results
             results = MeasureResults(table, evaluated.catalogue)

@@ -184,7 +184,7 @@ def test_cli_measures_check_and_list(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["measures", "check"])
     assert ok.exit_code == 0, ok.output
-    assert "OK: 20 measures are valid" in ok.output
+    assert "OK: 21 measures are valid" in ok.output
     listed = runner.invoke(app, ["measures", "list"])
     assert "emergency_admissions_change" in listed.output
 

@@ -22,7 +22,7 @@ from careis.measures.results import MeasureResults
 from careis.periods import financial_year
 from careis.risk import points
 from careis.risk.efi import efi
-from careis.risk.register import register
+from careis.risk.register import register, tiers
 
 PERIODS = {"baseline": financial_year(2023), "performance": financial_year(2024)}
 INDEX = D(2024, 4, 1)
@@ -45,7 +45,11 @@ def run_spine(engine: Engine, ds: Dataset, lists: Path) -> MeasureResults:
         periods=PERIODS,
         index_date=INDEX,
         library=library,
-        cohorts={"register": reg, "efi": _efi(tables, library)},
+        cohorts={
+            "register": reg,
+            "efi": _efi(tables, library),
+            "risk_tier": tiers(scored, percent=2.0, min_age=18),
+        },
         check_data=False,
     )
     return MeasureResults(ev.results, ev.catalogue)

@@ -113,6 +113,12 @@ class Engine:
                 .config("spark.sql.ansi.enabled", "false")
                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                 .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="careis-spark-"))
+                # Ibis plans are deep and Spark writes each physical plan out as text even
+                # without the UI: cap it so plan text cannot crowd out the data.
+                .config("spark.sql.maxPlanStringLength", "100000")
+                # Out of memory in Spark's Arrow-serving thread otherwise leaves careis waiting
+                # for ever; exiting turns it into an error. (Applies when careis starts the JVM.)
+                .config("spark.driver.extraJavaOptions", "-XX:+ExitOnOutOfMemoryError")
             )
             for key, value in config.spark_conf.items():
                 builder = builder.config(key, value)
