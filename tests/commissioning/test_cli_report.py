@@ -26,6 +26,8 @@ def _fake_run(folder: Path) -> Path:
     (folder / "measures" / "results.csv").write_text(
         "measure_id,period,period_start,period_end,level,org_code,numerator,denominator,value,unit\n"
         "emergency_admissions,baseline,2023-04-01,2024-03-31,icb,QOP,33508,301682.9,111.07,x\n"
+        "ae_attendances,baseline,2023-04-01,2024-03-31,icb,QOP,95000,301682.9,314.90,x\n"
+        "emergency_bed_days,baseline,2023-04-01,2024-03-31,icb,QOP,180000,301682.9,596.65,x\n"
     )
     (folder / "payments" / "summary.csv").write_text(
         "provider,pcn,federation,engagement,care_plans,admissions_reduction,total\n"
