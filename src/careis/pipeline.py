@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,8 @@ from typing import Any, Protocol
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from careis.codelists import CodelistLibrary
 from careis.config import RunConfig
@@ -350,22 +353,22 @@ def _write_patient_flags(evaluated: Evaluated, out: Path) -> None:
     flags = evaluated.patient_flags
     if flags.num_rows == 0:
         return
-    codes = flags.column("practice_code").to_pylist()
-    cols = {c: flags.column(c).to_pylist() for c in FLAG_FIELDS}
-    start = 0
-    n = len(codes)
-    while start < n:
-        end = start
-        while end < n and codes[end] == codes[start]:
-            end += 1
-        path = out / "practices" / str(codes[start]) / "measure_flags.csv"
+    # Rows arrive sorted by practice: cut at each change of code and let Arrow write each
+    # slice (a Python loop over millions of cells took ~7 s at ICB scale).
+    codes = flags.column("practice_code").combine_chunks()
+    changes = pc.not_equal(codes.slice(1), codes.slice(0, len(codes) - 1))
+    cuts = [0, *(i + 1 for i in pc.indices_nonzero(changes).to_pylist()), len(codes)]
+    table = flags.select(FLAG_FIELDS)
+    # Values are ids, period keys and pseudonyms (no commas or quotes): written unquoted, with
+    # the header as csv.writer would write it, so the files read the same as every other CSV.
+    options = pa_csv.WriteOptions(quoting_style="none", include_header=False)
+    header = (",".join(FLAG_FIELDS) + "\n").encode("utf-8")
+    for start, end in itertools.pairwise(cuts):
+        path = out / "practices" / str(codes[start].as_py()) / "measure_flags.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(FLAG_FIELDS)
-            for i in range(start, end):
-                writer.writerow([_fmt_cell(cols[c][i]) for c in FLAG_FIELDS])
-        start = end
+        with path.open("wb") as handle:
+            handle.write(header)
+            pa_csv.write_csv(table.slice(start, end - start), handle, write_options=options)
 
 
 def _check_periods(config: RunConfig, tables: dict[str, Any]) -> None:

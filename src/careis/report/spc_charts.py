@@ -60,7 +60,9 @@ def spc_chart(
     df = pd.DataFrame(rows)
     fmt = ".1%" if percent else ".3g"
     x = alt.X("label:O", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelAngle=-60))
-    base = alt.Chart(df)
+    # The data sit once on the layer chart (layers inherit them): with the data on every layer
+    # Altair serialised and hashed the frame once per layer, most of a chart's build time.
+    base = alt.Chart()
     y_scale = alt.Scale(zero=False)
     line = base.mark_line(color=NHS_GREY, strokeWidth=1.5).encode(
         x=x, y=alt.Y("value:Q", title=y_title, scale=y_scale, axis=alt.Axis(format=fmt))
@@ -99,7 +101,7 @@ def spc_chart(
     subtitle = [VARIATION_TEXT[result.variation]]
     if result.assurance:
         subtitle.append(ASSURANCE_TEXT[result.assurance])
-    chart = alt.layer(*layers).properties(
+    chart = alt.layer(*layers, data=df).properties(
         width=680,
         height=240,
         title=alt.TitleParams(text=title, subtitle=subtitle, anchor="start"),
