@@ -27,6 +27,48 @@ _SHIPPED = "careis.codelists"
 # SNOMED CT and dm+d identifiers end in a Verhoeff check digit.
 CHECK_DIGIT_SYSTEMS = frozenset({"snomed", "dmd"})
 
+#: The 35 code-list deficits of the electronic Frailty Index (Clegg 2016), in the paper's order:
+#: one shipped code list each. The 36th deficit, polypharmacy, comes from medicine issues. One
+#: definition for the eFI (careis.risk.efi) and the generator that plants the deficits.
+EFI_DEFICIT_LISTS: tuple[str, ...] = (
+    "efi_activity_limitation",
+    "efi_anaemia",
+    "efi_arthritis",
+    "efi_atrial_fibrillation",
+    "efi_cerebrovascular_disease",
+    "efi_chronic_kidney_disease",
+    "efi_diabetes",
+    "efi_dizziness",
+    "efi_dyspnoea",
+    "efi_falls",
+    "efi_foot_problems",
+    "efi_fragility_fracture",
+    "efi_hearing_impairment",
+    "efi_heart_failure",
+    "efi_heart_valve_disease",
+    "efi_housebound",
+    "efi_hypertension",
+    "efi_hypotension_syncope",
+    "efi_ischaemic_heart_disease",
+    "efi_memory_cognitive_problems",
+    "efi_mobility_transfer_problems",
+    "efi_osteoporosis",
+    "efi_parkinsonism_tremor",
+    "efi_peptic_ulcer",
+    "efi_peripheral_vascular_disease",
+    "efi_requirement_for_care",
+    "efi_respiratory_disease",
+    "efi_skin_ulcer",
+    "efi_sleep_disturbance",
+    "efi_social_vulnerability",
+    "efi_thyroid_disease",
+    "efi_urinary_incontinence",
+    "efi_urinary_system_disease",
+    "efi_visual_impairment",
+    "efi_weight_loss_anorexia",
+)
+EFI_TOTAL = 36  # denominator of the index (35 lists + polypharmacy)
+
 
 @dataclass(frozen=True)
 class Codelist:

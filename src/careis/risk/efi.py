@@ -29,49 +29,13 @@ from fractions import Fraction
 import ibis
 from ibis.expr.types import Table
 
-from careis.codelists import CodelistLibrary
+from careis.codelists import EFI_DEFICIT_LISTS, EFI_TOTAL, CodelistLibrary
 from careis.facts.patient import codelist_table
 from careis.facts.population import age_on, registered_on
 
 #: The 35 code-based deficits, in the order of the paper's table (careis list names).
-CODED_DEFICITS: tuple[str, ...] = (
-    "efi_activity_limitation",
-    "efi_anaemia",
-    "efi_arthritis",
-    "efi_atrial_fibrillation",
-    "efi_cerebrovascular_disease",
-    "efi_chronic_kidney_disease",
-    "efi_diabetes",
-    "efi_dizziness",
-    "efi_dyspnoea",
-    "efi_falls",
-    "efi_foot_problems",
-    "efi_fragility_fracture",
-    "efi_hearing_impairment",
-    "efi_heart_failure",
-    "efi_heart_valve_disease",
-    "efi_housebound",
-    "efi_hypertension",
-    "efi_hypotension_syncope",
-    "efi_ischaemic_heart_disease",
-    "efi_memory_cognitive_problems",
-    "efi_mobility_transfer_problems",
-    "efi_osteoporosis",
-    "efi_parkinsonism_tremor",
-    "efi_peptic_ulcer",
-    "efi_peripheral_vascular_disease",
-    "efi_requirement_for_care",
-    "efi_respiratory_disease",
-    "efi_skin_ulcer",
-    "efi_sleep_disturbance",
-    "efi_social_vulnerability",
-    "efi_thyroid_disease",
-    "efi_urinary_incontinence",
-    "efi_urinary_system_disease",
-    "efi_visual_impairment",
-    "efi_weight_loss_anorexia",
-)
-N_DEFICITS = 36
+CODED_DEFICITS: tuple[str, ...] = EFI_DEFICIT_LISTS
+N_DEFICITS = EFI_TOTAL
 POLYPHARMACY_MIN = 5
 MEDICINES_LIST = "medicines"
 

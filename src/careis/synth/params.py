@@ -50,6 +50,9 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from careis.codelists import EFI_DEFICIT_LISTS
+from careis.codelists import EFI_TOTAL as _EFI_TOTAL
+
 MAX_AGE: Final = 110
 AGES: Final = np.arange(MAX_AGE + 1, dtype=np.float64)
 
@@ -184,44 +187,8 @@ CONDITION_SPECS: Final[dict[str, ConditionSpec]] = {
 
 # --------------------------------------------------------------------------- frailty (eFI)
 # The 35 code-list deficits of Clegg 2016 (polypharmacy, the 36th, comes from medicine issues).
-EFI_DEFICITS: Final = (
-    "efi_activity_limitation",
-    "efi_anaemia",
-    "efi_arthritis",
-    "efi_atrial_fibrillation",
-    "efi_cerebrovascular_disease",
-    "efi_chronic_kidney_disease",
-    "efi_diabetes",
-    "efi_dizziness",
-    "efi_dyspnoea",
-    "efi_falls",
-    "efi_foot_problems",
-    "efi_fragility_fracture",
-    "efi_hearing_impairment",
-    "efi_heart_failure",
-    "efi_heart_valve_disease",
-    "efi_housebound",
-    "efi_hypertension",
-    "efi_hypotension_syncope",
-    "efi_ischaemic_heart_disease",
-    "efi_memory_cognitive_problems",
-    "efi_mobility_transfer_problems",
-    "efi_osteoporosis",
-    "efi_parkinsonism_tremor",
-    "efi_peptic_ulcer",
-    "efi_peripheral_vascular_disease",
-    "efi_requirement_for_care",
-    "efi_respiratory_disease",
-    "efi_skin_ulcer",
-    "efi_sleep_disturbance",
-    "efi_social_vulnerability",
-    "efi_thyroid_disease",
-    "efi_urinary_incontinence",
-    "efi_urinary_system_disease",
-    "efi_visual_impairment",
-    "efi_weight_loss_anorexia",
-)
-EFI_TOTAL: Final = 36  # denominator of the index (35 lists + polypharmacy)
+EFI_DEFICITS: Final = EFI_DEFICIT_LISTS
+EFI_TOTAL: Final = _EFI_TOTAL
 
 # Deficits implied by a diagnosed condition (the deficit is present from the diagnosis date).
 DEFICIT_CONDITIONS: Final[dict[str, tuple[str, ...]]] = {
