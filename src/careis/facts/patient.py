@@ -69,6 +69,35 @@ def flags_from_events(
     return hits.group_by("patient_id").aggregate(**aggs)
 
 
+def prior_hospital_use(
+    tables: Mapping[str, Table], index_date: dt.date, lookback_days: int
+) -> tuple[Table, Table]:
+    """Hospital use in the `lookback_days` before `index_date`, per patient with any.
+
+    Returns (admissions: patient_id, prior_emergency_admissions, prior_bed_days; A&E:
+    patient_id, prior_ae_attendances). Bed-days count only the part of each stay before the
+    index date (no peeking past it). One definition for the points score's facts and the
+    admission model's features.
+    """
+    start = ibis.literal(index_date - dt.timedelta(days=lookback_days))
+    day = ibis.literal(index_date)
+    adm = tables["admissions"]
+    prior = adm.filter((adm.admission_date >= start) & (adm.admission_date < day))
+    stay_end = ibis.least(prior.discharge_date.coalesce(day), day)
+    prior = prior.mutate(bed_days=stay_end.delta(prior.admission_date, unit="day"))
+    adm_agg = prior.group_by("patient_id").aggregate(
+        prior_emergency_admissions=prior.is_emergency.cast("int64").sum(),
+        prior_bed_days=prior.bed_days.sum().cast("int64"),
+    )
+    ae = tables["ae_attendances"]
+    ae_agg = (
+        ae.filter((ae.arrival_date >= start) & (ae.arrival_date < day))
+        .group_by("patient_id")
+        .aggregate(prior_ae_attendances=lambda t: t.count())
+    )
+    return adm_agg, ae_agg
+
+
 def patient_facts(
     tables: Mapping[str, Table],
     index_date: dt.date,
@@ -99,29 +128,7 @@ def patient_facts(
         n_conditions=sum((base[c] for c in conditions), ibis.literal(0)).cast("int64")
     )
 
-    start = index_date - dt.timedelta(days=lookback_days)
-    adm = tables["admissions"]
-    prior = adm.filter(
-        (adm.admission_date >= ibis.literal(start))
-        & (adm.admission_date < ibis.literal(index_date))
-    )
-    # Bed-days count only the part of each stay before the index date (no peeking past it).
-    stay_end = ibis.least(
-        prior.discharge_date.coalesce(ibis.literal(index_date)), ibis.literal(index_date)
-    )
-    prior = prior.mutate(bed_days=stay_end.delta(prior.admission_date, unit="day"))
-    adm_agg = prior.group_by("patient_id").aggregate(
-        prior_emergency_admissions=prior.is_emergency.cast("int64").sum(),
-        prior_bed_days=prior.bed_days.sum().cast("int64"),
-    )
-    ae = tables["ae_attendances"]
-    ae_agg = (
-        ae.filter(
-            (ae.arrival_date >= ibis.literal(start)) & (ae.arrival_date < ibis.literal(index_date))
-        )
-        .group_by("patient_id")
-        .aggregate(prior_ae_attendances=lambda t: t.count())
-    )
+    adm_agg, ae_agg = prior_hospital_use(tables, index_date, lookback_days)
     base = base.left_join(adm_agg, base.patient_id == adm_agg.patient_id).drop("patient_id_right")
     base = base.left_join(ae_agg, base.patient_id == ae_agg.patient_id).drop("patient_id_right")
     return base.mutate(

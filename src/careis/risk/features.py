@@ -19,7 +19,7 @@ import ibis
 from ibis.expr.types import Table
 
 from careis.codelists import CodelistLibrary
-from careis.facts.patient import CONDITIONS
+from careis.facts.patient import CONDITIONS, prior_hospital_use
 from careis.facts.population import age_on, registered_on
 from careis.risk.efi import (
     CODED_DEFICITS,
@@ -163,23 +163,8 @@ def record_features(
 def hospital_use(tables: Mapping[str, Table], index_date: dt.date, lookback_days: int) -> Table:
     """Per patient with any: prior_emergency_admissions, prior_bed_days (the part of each stay
     before the index date) and prior_ae_attendances in the `lookback_days` before it (the same
-    definitions as `careis.facts.patient.patient_facts`)."""
-    start = ibis.literal(index_date - dt.timedelta(days=lookback_days))
-    day = ibis.literal(index_date)
-    adm = tables["admissions"]
-    prior = adm.filter((adm.admission_date >= start) & (adm.admission_date < day))
-    stay_end = ibis.least(prior.discharge_date.coalesce(day), day)
-    prior = prior.mutate(bed_days=stay_end.delta(prior.admission_date, unit="day"))
-    adm_agg = prior.group_by("patient_id").aggregate(
-        prior_emergency_admissions=prior.is_emergency.cast("int64").sum(),
-        prior_bed_days=prior.bed_days.sum().cast("int64"),
-    )
-    ae = tables["ae_attendances"]
-    ae_agg = (
-        ae.filter((ae.arrival_date >= start) & (ae.arrival_date < day))
-        .group_by("patient_id")
-        .aggregate(prior_ae_attendances=lambda t: t.count())
-    )
+    definitions as `careis.facts.patient.patient_facts`, from the same function)."""
+    adm_agg, ae_agg = prior_hospital_use(tables, index_date, lookback_days)
     ids = adm_agg.select("patient_id").union(ae_agg.select("patient_id"), distinct=True)
     out = ids.left_join(adm_agg, ids.patient_id == adm_agg.patient_id).drop("patient_id_right")
     return out.left_join(ae_agg, out.patient_id == ae_agg.patient_id).drop("patient_id_right")
