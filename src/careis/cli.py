@@ -6,7 +6,6 @@ is a bug in careis and shows its traceback.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from importlib import resources
 from pathlib import Path
@@ -27,6 +26,7 @@ from rich.text import Text
 
 from careis import __version__
 from careis.errors import CareisError
+from careis.periods import parse_date_option
 
 app = typer.Typer(
     name="careis",
@@ -168,7 +168,7 @@ def validate(
     from careis.data.load import load_dataset, render_summary
     from careis.engine import Engine
 
-    day = _parse_date(extract_date, "--extract-date") if extract_date else None
+    day = parse_date_option(extract_date, "--extract-date") if extract_date else None
     with Engine.duckdb() as engine:
         result = load_dataset(engine, data, extract_date=day)
         console.print(render_summary(result.summary))
@@ -676,15 +676,6 @@ def _mount_commission() -> None:
 
 
 _mount_commission()
-
-
-def _parse_date(text: str, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise CareisError(
-            f"{name}: '{text}' is not a date.", fix="write it as YYYY-MM-DD."
-        ) from None
 
 
 def _first_line(exc: Exception) -> str:

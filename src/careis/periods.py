@@ -12,6 +12,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from careis.errors import CareisError
+
 
 class Period(BaseModel):
     """An inclusive date range [start, end]."""
@@ -85,3 +87,13 @@ def parse_financial_year(text: str) -> Period:
                 f"'{text}' is not a financial year; write it as {year}/{(year + 1) % 100:02d}"
             )
     return financial_year(year)
+
+
+def parse_date_option(text: str, name: str) -> dt.date:
+    """A command-line date (`name` is the option, e.g. --index-date): one clear line if bad."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CareisError(
+            f"{name}: '{text}' is not a date.", fix="write it as YYYY-MM-DD."
+        ) from None

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from careis.errors import CareisError
+from careis.periods import parse_date_option
 
 app = typer.Typer(
     name="risk",
@@ -38,14 +39,7 @@ LookbackOpt = Annotated[
 
 
 def _date(text: str | None, name: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise CareisError(
-            f"{name}: '{text}' is not a date.", fix="write it as YYYY-MM-DD."
-        ) from None
+    return None if text is None else parse_date_option(text, name)
 
 
 def _load(data: Path, extract_date: str | None) -> tuple[Any, Any]:
