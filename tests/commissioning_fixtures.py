@@ -63,3 +63,19 @@ def write(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return _write
+
+
+RESULTS_HEADER = (
+    "measure_id,period,period_start,period_end,level,org_code,numerator,denominator,value,unit\n"
+)
+SUMMARY_HEADER = "provider,pcn,federation,engagement,care_plans,admissions_reduction,total\n"
+
+
+def fake_run(folder: Path, results: str, summary: str) -> Path:
+    """The two files of a careis run the workbench reads: measures/results.csv and
+    payments/summary.csv (rows given without their headers)."""
+    (folder / "measures").mkdir(parents=True)
+    (folder / "payments").mkdir()
+    (folder / "measures" / "results.csv").write_text(RESULTS_HEADER + results)
+    (folder / "payments" / "summary.csv").write_text(SUMMARY_HEADER + summary)
+    return folder

@@ -11,6 +11,7 @@ import pytest
 
 from careis.commissioning.business_case import build, load_business_case
 from careis.errors import ConfigError
+from commissioning_fixtures import fake_run
 
 HAND = """\
 name: Hand-computed case
@@ -81,20 +82,13 @@ def test_tornado_and_monte_carlo(tmp_path: Path) -> None:
 
 
 def _fake_run(folder: Path) -> Path:
-    (folder / "measures").mkdir(parents=True)
-    (folder / "payments").mkdir()
-    (folder / "measures" / "results.csv").write_text(
-        "measure_id,period,period_start,period_end,level,org_code,numerator,denominator,value,unit\n"
+    return fake_run(
+        folder,
         "emergency_admissions,baseline,2023-04-01,2024-03-31,icb,QOP,2400,20000,120,x\n"
         "emergency_admissions,performance,2024-04-01,2025-03-31,icb,QOP,2000,20000,100,x\n"
-        "emergency_admissions,baseline,2023-04-01,2024-03-31,practice,P1,2400,20000,120,x\n"
+        "emergency_admissions,baseline,2023-04-01,2024-03-31,practice,P1,2400,20000,120,x\n",
+        "P1,U1,F1,100.50,200.00,0.00,300.50\nP2,U1,F1,99.50,100.00,1000.00,1199.50\n",
     )
-    (folder / "payments" / "summary.csv").write_text(
-        "provider,pcn,federation,engagement,care_plans,admissions_reduction,total\n"
-        "P1,U1,F1,100.50,200.00,0.00,300.50\n"
-        "P2,U1,F1,99.50,100.00,1000.00,1199.50\n"
-    )
-    return folder
 
 
 def test_baseline_and_payments_from_a_run(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from careis.cli import main
+from commissioning_fixtures import fake_run
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "commissioning"
 
@@ -21,19 +22,13 @@ def _run(argv: list[str]) -> int:
 
 
 def _fake_run(folder: Path) -> Path:
-    (folder / "measures").mkdir(parents=True)
-    (folder / "payments").mkdir()
-    (folder / "measures" / "results.csv").write_text(
-        "measure_id,period,period_start,period_end,level,org_code,numerator,denominator,value,unit\n"
+    return fake_run(
+        folder,
         "emergency_admissions,baseline,2023-04-01,2024-03-31,icb,QOP,33508,301682.9,111.07,x\n"
         "ae_attendances,baseline,2023-04-01,2024-03-31,icb,QOP,95000,301682.9,314.90,x\n"
-        "emergency_bed_days,baseline,2023-04-01,2024-03-31,icb,QOP,180000,301682.9,596.65,x\n"
+        "emergency_bed_days,baseline,2023-04-01,2024-03-31,icb,QOP,180000,301682.9,596.65,x\n",
+        "P82001,U1,F1,225724.00,100080.00,325054.00,650858.00\n",
     )
-    (folder / "payments" / "summary.csv").write_text(
-        "provider,pcn,federation,engagement,care_plans,admissions_reduction,total\n"
-        "P82001,U1,F1,225724.00,100080.00,325054.00,650858.00\n"
-    )
-    return folder
 
 
 def test_register_lists_contracts_and_bad_rows(
