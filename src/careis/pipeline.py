@@ -185,7 +185,8 @@ def run(
                 facts = patient_facts(
                     tables, config.index_date, library, lookback_days=config.risk.lookback_days
                 )
-                scored = scored_now = points.score(facts)
+                # cached: the register and the risk tiers both rank it
+                scored = scored_now = engine.cache(points.score(facts))
                 reg = engine.cache(
                     draw_register(
                         scored, percent=config.risk.register_percent, min_age=config.risk.min_age
@@ -207,13 +208,15 @@ def run(
                 periods=periods,
                 index_date=config.index_date,
                 library=library,
-                cohorts={
+                cohorts={  # materialised once: several measures may read each
                     "register": reg,
-                    "efi": _efi_cohort(config, tables, library, risk_out),
-                    "risk_tier": draw_tiers(
-                        scored_now,
-                        percent=config.risk.register_percent,
-                        min_age=config.risk.min_age,
+                    "efi": engine.cache(_efi_cohort(config, tables, library, risk_out)),
+                    "risk_tier": engine.cache(
+                        draw_tiers(
+                            scored_now,
+                            percent=config.risk.register_percent,
+                            min_age=config.risk.min_age,
+                        )
                     ),
                 },
             )
