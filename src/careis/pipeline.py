@@ -838,8 +838,8 @@ class RiskOutputs:
     refresh: Refresh
     summary: list[dict[str, Any]]
     coverage: dict[str, int]
-    #: Named cohorts for the measures engine: 'efi' (patient_id, practice_code, efi_score,
-    #: efi_category; 65+) and 'risk' (patient_id, practice_code, risk_score, on_register).
+    #: Cohorts already scored here, for the measures engine: 'efi' (patient_id, practice_code,
+    #: efi_score, efi_category; 65+). The register and risk tiers come from the refresh.
     cohorts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -856,7 +856,7 @@ def _model_risk(
     from careis.risk import outputs as risk_outputs
     from careis.risk.card import write_card
     from careis.risk.model import load as load_model
-    from careis.risk.scoring import efi_cohort, risk_cohort
+    from careis.risk.scoring import efi_cohort
     from careis.risk.scoring import refresh as draw_refresh
     from careis.risk.training import coverage, train_and_validate, year_before
 
@@ -896,11 +896,7 @@ def _model_risk(
         previous_index=previous,
     )
     summary = risk_outputs.practice_summary(ref.sizes, ref.register, ref.efi_distribution)
-    on_register = engine.from_arrow(ref.register.select(["patient_id", "practice_code"]))
-    cohorts = {
-        "efi": efi_cohort(ref.scored),
-        "risk": risk_cohort(ref.scored, on_register),
-    }
+    cohorts = {"efi": efi_cohort(ref.scored)}
     return RiskOutputs(
         model, card, ref, summary, coverage(engine, tables, config.index_date), cohorts
     )
