@@ -18,8 +18,10 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from careis.engine import EngineConfig
-from careis.errors import ConfigError
+from careis.errors import ConfigError, DataError
+from careis.facts.population import DataSpan
 from careis.periods import Period, parse_financial_year
+from careis.risk.settings import RiskConfig
 from careis.synth import SynthConfig
 from careis.yamlio import load_yaml, model_from_data
 
@@ -68,50 +70,6 @@ class DataConfig(_Model):
     history_before_registration: Literal["keep", "quarantine"] = Field(
         default="keep",
         description="Events dated before a patient's first registration: keep (history) or quarantine.",
-    )
-
-
-class RiskConfig(_Model):
-    method: Literal["points", "model"] = Field(
-        default="points",
-        description="Risk score: 'points' (transparent first score) or 'model' (the "
-        "unplanned-admission model; see docs/risk.md).",
-    )
-    model: Path | None = Field(
-        default=None,
-        description="With method 'model': a model.json from `careis risk train`, relative to "
-        "this file. If not given, the run trains one on its own data (index date a year before "
-        "the register's) and writes it to risk/model.json.",
-    )
-    model_kind: Literal["logistic", "lightgbm"] = Field(
-        default="lightgbm",
-        description="With method 'model' and no model file: which model family the run trains.",
-    )
-    holdout_share: float = Field(
-        default=0.2,
-        ge=0,
-        lt=1,
-        description="With a model trained in the run: share of practices held out for validation.",
-    )
-    refresh_months: int = Field(
-        default=3,
-        ge=0,
-        le=24,
-        description="With method 'model': the previous refresh was this many months before the "
-        "index date; each practice gets who entered and left the register since (0: none).",
-    )
-    register_percent: float = Field(
-        default=2.0, gt=0, le=100, description="Register size: top N% of adults."
-    )
-    min_age: int = Field(
-        default=18, ge=0, le=120, description="Adults: age on the index date at least this."
-    )
-    index_date: dt.date | None = Field(
-        default=None,
-        description="Date the register is drawn up (default: first day of the performance period).",
-    )
-    lookback_days: int = Field(
-        default=365, ge=1, description="Window for prior admissions and A&E (days)."
     )
 
 
@@ -198,6 +156,32 @@ class RunConfig(_Model):
     def resolve(self, path: Path) -> Path:
         """A config-relative path made absolute."""
         return path if path.is_absolute() else (self.base_dir / path)
+
+    def check_periods_covered(self, span: DataSpan) -> None:
+        """Refuse a period the data do not cover: every measure would be empty or partial."""
+        lo = span.first_registration
+        if lo is None:
+            raise DataError(
+                "the registrations table is empty after validation.", file=self.data.path
+            )
+        for key in ("baseline", "performance"):
+            period: Period = getattr(self.periods, key)
+            if period.start < lo:
+                raise ConfigError(
+                    f"the {key} period starts {period.start}, before the data begin ({lo}).",
+                    file=self.source,
+                    where=f"periods.{key}",
+                    fix="choose a later period or supply earlier data.",
+                )
+        last = span.last_admission
+        if last is not None and self.periods.performance.end > last + dt.timedelta(days=31):
+            raise ConfigError(
+                f"the performance period ends {self.periods.performance.end} but the last "
+                f"admission in the data is {last}; the period is not covered by the data.",
+                file=self.source,
+                where="periods.performance",
+                fix="choose an earlier period or supply later data.",
+            )
 
     @property
     def contract_path(self) -> Path:

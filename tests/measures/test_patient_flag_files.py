@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from careis.layout import RunLayout
 from careis.measures.compile import Evaluated
-from careis.pipeline import FLAG_FIELDS, _write_patient_flags
+from careis.measures.outputs import FLAG_FIELDS, write_patient_flags
 
 ROWS = [  # sorted by practice, as the compiler hands them over
     ("A1", "care_plan", "performance", "p01", 1, 0, 1),
@@ -27,7 +28,7 @@ def _evaluated(rows: list[tuple[object, ...]]) -> Evaluated:
 
 
 def test_each_practice_gets_only_its_own_patients(tmp_path: Path) -> None:
-    _write_patient_flags(_evaluated(ROWS), tmp_path)
+    write_patient_flags(_evaluated(ROWS), RunLayout(tmp_path))
     folders = sorted(p.name for p in (tmp_path / "practices").iterdir())
     assert folders == ["A1", "B2", "C3"]
     a1 = (tmp_path / "practices" / "A1" / "measure_flags.csv").read_text(encoding="utf-8")
@@ -46,5 +47,5 @@ def test_each_practice_gets_only_its_own_patients(tmp_path: Path) -> None:
 
 
 def test_no_flags_no_files(tmp_path: Path) -> None:
-    _write_patient_flags(_evaluated([]), tmp_path)
+    write_patient_flags(_evaluated([]), RunLayout(tmp_path))
     assert not (tmp_path / "practices").exists()

@@ -11,8 +11,8 @@ import pytest
 
 from builders import D, Dataset
 from careis.engine import Engine
+from careis.facts.membership import joined_during, membership_on
 from careis.periods import financial_year
-from careis.pipeline import _joined_during, _membership_on
 
 TERM = financial_year(2024)
 
@@ -29,8 +29,8 @@ def dataset() -> Dataset:
 
 def judged(engine: Engine) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dt.date]]:
     tables = dataset().tables(engine)
-    membership = _membership_on(engine, tables, TERM.start)
-    joined = _joined_during(engine, tables, TERM, membership)
+    on_list_date = membership_on(engine, tables, TERM.start)
+    membership, joined = joined_during(engine, tables, TERM, on_list_date)
     return membership, joined
 
 

@@ -169,14 +169,13 @@ def test_shipped_efi_measure_uses_the_efi_cohort(duck, tmp_path) -> None:  # typ
     """`medication_review_efi_frail` counts the moderate/severe eFI patients (P4 severe, P5
     moderate; P6 is under 65 with the same deficits) and those with a medication review in the
     12 months to the year end (P5 only; P4's review is 13 months before): 1 of 2 = 50%."""
-    from types import SimpleNamespace
 
     import yaml
 
     from careis.measures.compile import evaluate
     from careis.measures.definitions import load_measures, shipped_library
     from careis.periods import financial_year
-    from careis.pipeline import _efi_cohort
+    from careis.risk.stage import efi_cohort_for_measures
 
     ds = build()
     review = LIB.get("medication_review").codes[0]
@@ -187,7 +186,7 @@ def test_shipped_efi_measure_uses_the_efi_cohort(duck, tmp_path) -> None:  # typ
     library = yaml.safe_load((shipped_library() / "scheme.yaml").read_text(encoding="utf-8"))
     chosen = [m for m in library["measures"] if m["id"] == "medication_review_efi_frail"]
     (tmp_path / "m.yaml").write_text(yaml.safe_dump({"measures": chosen}), encoding="utf-8")
-    cohort = _efi_cohort(SimpleNamespace(index_date=INDEX), tables, LIB, None)  # type: ignore[arg-type]
+    cohort = efi_cohort_for_measures(tables, INDEX, LIB, None)
     ev = evaluate(
         duck,
         tables,

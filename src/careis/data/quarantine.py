@@ -16,7 +16,6 @@ number itself is never written.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import ibis
 import ibis.expr.types as ir
 from rich.table import Table as RichTable
 
+from careis.csvio import write_records
 from careis.data.validate import Checked, Prepared
 from careis.engine import Engine
 
@@ -101,12 +101,7 @@ def write_quarantine(
     written = [
         engine.write_parquet(q, folder / f"{name}.parquet") for name, q in quarantine.items()
     ]
-    path = folder / SUMMARY_FILE
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(SUMMARY_HEADER)
-        writer.writerows(summary_rows(summary))
-    written.append(path)
+    written.append(write_records(summary_rows(summary), SUMMARY_HEADER, folder / SUMMARY_FILE))
     return written
 
 

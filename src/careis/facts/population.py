@@ -9,6 +9,9 @@ expression over the canonical tables, so it runs unchanged on DuckDB and Spark.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import ibis
 from ibis.expr.types import Table
@@ -145,3 +148,38 @@ def month_start_of(col: ibis.Value) -> ibis.Value:
     Not `truncate("M")`: on DuckDB that returns a timestamp although Ibis types it as a date.
     """
     return ibis.date(col.year(), col.month(), 1)
+
+
+@dataclass(frozen=True)
+class DataSpan:
+    """The dates the data cover: a period outside them would give empty or partial figures."""
+
+    first_registration: dt.date | None  # None: no registrations at all
+    last_admission: dt.date | None
+    last_event: dt.date | None
+
+    @property
+    def last_activity(self) -> dt.date | None:
+        known = [d for d in (self.last_admission, self.last_event) if d is not None]
+        return max(known, default=None)
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A date from what an engine returns for a MIN/MAX (date, timestamp, NaT or None)."""
+    if value is None or value != value:  # None or NaN/NaT  # noqa: PLR0124
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return value.date() if hasattr(value, "date") else None
+
+
+def data_span(tables: Mapping[str, Table]) -> DataSpan:
+    """First registration start, last admission and last coded event in the tables."""
+    regs, adm, ev = tables["registrations"], tables["admissions"], tables["events"]
+    return DataSpan(
+        as_date(regs.start_date.min().execute()),
+        as_date(adm.admission_date.max().execute()),
+        as_date(ev.event_date.max().execute()),
+    )

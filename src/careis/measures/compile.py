@@ -31,7 +31,13 @@ from ibis.expr.types import Table
 from careis.codelists import CodelistLibrary
 from careis.engine import Engine
 from careis.facts.patient import codelist_table
-from careis.facts.population import OPEN_END, attribute_to_practice, month_start_of, months_of
+from careis.facts.population import (
+    OPEN_END,
+    attribute_to_practice,
+    data_span,
+    month_start_of,
+    months_of,
+)
 from careis.measures import stats
 from careis.measures.definitions import (
     CodeCondition,
@@ -120,14 +126,8 @@ def check_periods_in_data(
     measures: MeasureSet, periods: Mapping[str, Period], tables: Mapping[str, Table]
 ) -> None:
     """Refuse a measure period that the data do not cover (results would be silently partial)."""
-    regs = tables["registrations"]
-    adm = tables["admissions"]
-    ev = tables["events"]
-    span = regs.aggregate(lo=regs.start_date.min()).execute()
-    lo = _as_date(span["lo"].iloc[0])
-    last_adm = _as_date(adm.admission_date.max().execute())
-    last_ev = _as_date(ev.event_date.max().execute())
-    last = max([d for d in (last_adm, last_ev) if d is not None], default=None)
+    span = data_span(tables)
+    lo, last = span.first_registration, span.last_activity
     for m in measures.measures:
         for key in period_keys(m):
             p = periods.get(key)
@@ -145,19 +145,6 @@ def check_periods_in_data(
                     f"measure '{m.id}': period '{key}' ends {p.end}, after the data end ({last}).",
                     fix="choose an earlier period or supply later data.",
                 )
-
-
-def _as_date(value: Any) -> dt.date | None:
-    """A date from what the engine returns for a MIN/MAX (date, timestamp, NaT or None)."""
-    if value is None or value != value:  # None or NaN/NaT  # noqa: PLR0124
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if hasattr(value, "date"):
-        return value.date()
-    return None
 
 
 # --------------------------------------------------------------------------- populations

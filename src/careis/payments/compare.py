@@ -32,8 +32,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from careis.contracts.schema import LoadedContract
-from careis.errors import CareisError
+from careis import csvio
+from careis.contracts.schema import LoadedContract, load_contract
+from careis.errors import CareisError, ConfigError
+from careis.layout import COMPARE_RANGES, COMPARE_SCENARIOS, MEMBERSHIPS, RESULTS, RunLayout
 from careis.measures.results import RESULT_SCHEMA, MeasureInfo, MeasureResults
 from careis.money import ZERO
 from careis.payments.calculate import evaluate
@@ -53,8 +55,8 @@ class RunInputs:
 
 
 def read_run(run: Path) -> RunInputs:
-    results_csv = run / "measures" / "results.csv"
-    members_csv = run / "payments" / "memberships.csv"
+    layout = RunLayout(run)
+    results_csv, members_csv = layout.file(RESULTS), layout.file(MEMBERSHIPS)
     for path in (results_csv, members_csv):
         if not path.is_file():
             raise CareisError(
@@ -231,10 +233,44 @@ def compare(
 
 
 def write_rows(rows: list[dict[str, str]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        if not rows:
-            return
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    """A scenario or range table (no file content when there are no rows, as before)."""
+    if not rows:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")
+        return
+    csvio.write_rows(rows, list(rows[0]), path)
+
+
+def load_alternatives(
+    run_contract: LoadedContract,
+    run_contract_path: Path,
+    paths: list[Path],
+    source: Path | None,
+) -> list[LoadedContract]:
+    """The run's own contract, then each other contract in `paths` (already resolved).
+
+    A path that is the run's own contract is skipped (e.g. `careis demo --contract` one of the
+    list); two contracts with one id are refused, naming `compare.contracts[i]` in `source`.
+    """
+    contracts = [run_contract]
+    seen = {run_contract.contract.id: run_contract_path}
+    for i, path in enumerate(paths):
+        if path.resolve() == run_contract_path.resolve():
+            continue
+        other = load_contract(path)
+        if other.contract.id in seen:
+            raise ConfigError(
+                f"contract id '{other.contract.id}' is used by {seen[other.contract.id]} too.",
+                file=source,
+                where=f"compare.contracts[{i}]",
+                fix="compare contracts with different ids (the run's own contract is included).",
+            )
+        seen[other.contract.id] = path
+        contracts.append(other)
+    return contracts
+
+
+def write_comparison(result: Comparison, layout: RunLayout) -> None:
+    """compare/scenarios.csv and compare/ranges.csv."""
+    write_rows(result.scenario_rows, layout.file(COMPARE_SCENARIOS))
+    write_rows(result.range_rows, layout.file(COMPARE_RANGES))

@@ -8,8 +8,6 @@ Aggregates (register sizes, eFI distribution) are written with small-number supp
 
 from __future__ import annotations
 
-import csv
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,8 @@ from typing import Any
 import pyarrow as pa
 
 from careis.config import SuppressionConfig
+from careis.csvio import write_rows
+from careis.layout import PRACTICE_SUMMARY, RunLayout
 from careis.measures.suppression import SUPPRESSED, suppress_count
 from careis.risk.efi import CATEGORIES
 
@@ -32,25 +32,8 @@ FRAILTY_FIELDS: tuple[str, ...] = (
 CHANGE_FIELDS: tuple[str, ...] = ("patient_id", "change", "reason")
 
 
-def cell(value: Any) -> str:
-    """Deterministic text for one value: '' for null, floats to at most 6 decimals."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        text = f"{round(value, 6):.6f}".rstrip("0").rstrip(".")
-        return text or "0"
-    return str(value)
-
-
 def _write(path: Path, fields: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(fields)
-        for row in rows:
-            writer.writerow([cell(row.get(f)) for f in fields])
+    write_rows(({f: row.get(f) for f in fields} for row in rows), fields, path)
 
 
 def _by_practice(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -75,8 +58,9 @@ def write_practice_files(
                                           ("efi_score", "descending"),
                                           ("patient_id", "ascending")]).to_pylist())  # fmt: skip
     chg = _by_practice(changes or [])
+    layout = RunLayout(out)
     for code in practices:
-        folder = out / "practices" / code
+        folder = layout.practice_dir(code)
         _write(folder / "register.csv", REGISTER_FIELDS, reg.get(code, []))
         _write(folder / "frailty.csv", FRAILTY_FIELDS, frail.get(code, []))
         if changes is not None:
@@ -123,6 +107,24 @@ def write_summary(out: Path, summary: list[dict[str, Any]], config: SuppressionC
             v = suppress_count(float(row[f]), config)
             pub[f] = SUPPRESSED if v is None else int(v)
         published.append(pub)
-    path = out / "risk" / "practice_summary.csv"
+    path = RunLayout(out).file(PRACTICE_SUMMARY)
     _write(path, SUMMARY_FIELDS, published)
     return path
+
+
+POINTS_REGISTER_FIELDS: tuple[str, ...] = (
+    "register_rank", "patient_id", "age", "sex", "risk_score", "top_factors",
+    "prior_emergency_admissions", "prior_ae_attendances", "n_conditions", "care_home",
+)  # fmt: skip
+
+
+def write_points_registers(out: Path, register: pa.Table) -> None:
+    """With `risk.method: points`: each practice's register, with the factors that scored
+    most, only in that practice's own folder (practices with nobody on it get no file)."""
+    from careis.risk.points import top_factors
+
+    layout = RunLayout(out)
+    for code, rows in _by_practice(register.to_pylist()).items():
+        for row in rows:
+            row["top_factors"] = "; ".join(top_factors(row))
+        _write(layout.practice_dir(code) / "register.csv", POINTS_REGISTER_FIELDS, rows)

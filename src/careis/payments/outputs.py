@@ -1,0 +1,142 @@
+"""Writing the payments stage's outputs: every statement line, one statement per provider (a
+practice's in its own folder), per-provider totals, the ledger and its balances, and the
+memberships each practice was judged with.
+
+Why here: `careis run` and `careis pay` write the same files, `careis contracts compare` and
+`careis pay diff` read them back (through `careis.layout`), and the columns of a statement
+are the payments layer's to define.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from careis.csvio import write_rows
+from careis.layout import (
+    LEDGER,
+    LEDGER_SUMMARY,
+    MEMBERSHIPS,
+    PAYMENT_SUMMARY,
+    STATEMENTS,
+    RunLayout,
+)
+from careis.money import ZERO
+from careis.payments.calculate import StatementLine
+from careis.payments.ledger import LEDGER_FIELDS, LedgerEntry, PaymentRun, balances
+
+STATEMENT_FIELDS = [
+    "provider", "pcn", "federation", "component_id", "component_type", "description", "measure_id",
+    "measure_level", "measure_org", "measure_value", "test", "met", "quantity", "rate", "amount", "evidence",
+    "kind", "paid",
+]  # fmt: skip
+MEMBERSHIP_FIELDS = ["practice_code", "level", "group_code", "joined"]
+LEDGER_SUMMARY_FIELDS = ["account", "role", "received", "paid", "net"]
+
+Membership = dict[tuple[str, str], str]
+
+
+def statement_rows(lines: Iterable[StatementLine], membership: Membership) -> list[dict[str, str]]:
+    """Each line as a row, with the PCN and federation its provider was judged with."""
+    rows = []
+    for line in lines:
+        row = line.as_row()
+        row["pcn"] = membership.get((line.provider, "pcn"), "")
+        row["federation"] = membership.get((line.provider, "federation"), "")
+        rows.append(row)
+    return rows
+
+
+def _summary_entry(provider: str, rows: list[dict[str, str]]) -> dict[str, str]:
+    """One provider's totals by component, and overall."""
+    entry = {"provider": provider, "pcn": rows[0]["pcn"], "federation": rows[0]["federation"]}
+    total = ZERO
+    for r in rows:
+        amount = Decimal(r["amount"])
+        entry[r["component_id"]] = f"{Decimal(entry.get(r['component_id'], '0')) + amount:.2f}"
+        total += amount
+    entry["total"] = f"{total:.2f}"
+    return entry
+
+
+def write_statements(
+    lines: list[StatementLine],
+    membership: Membership,
+    layout: RunLayout,
+    practices: set[str] | None = None,
+) -> None:
+    """Every line in one file; one statement per provider (a practice's in its own folder)."""
+    rows = statement_rows(lines, membership)
+    write_rows(rows, STATEMENT_FIELDS, layout.file(STATEMENTS))
+    by_provider: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_provider.setdefault(row["provider"], []).append(row)
+    summary = []
+    for provider, prow in sorted(by_provider.items()):
+        if practices is None or provider in practices:
+            folder = layout.practice_dir(provider)
+        else:  # a holder, subcontractor or alliance member that is not a practice
+            folder = layout.provider_dir(provider)
+        write_rows(prow, STATEMENT_FIELDS, folder / "statement.csv")
+        summary.append(_summary_entry(provider, prow))
+    comp_ids = list(dict.fromkeys(line.component_id for line in lines))
+    fields = ["provider", "pcn", "federation", *comp_ids, "total"]
+    write_rows(summary, fields, layout.file(PAYMENT_SUMMARY))
+
+
+def _role(account: str, commissioner: str) -> str:
+    if account == commissioner:
+        return "commissioner"
+    return "holding" if ":" in account else "provider"
+
+
+def ledger_summary(ledger: list[LedgerEntry], commissioner: str) -> list[dict[str, str]]:
+    """Per-account received, paid and net, and a TOTAL row that shows the ledger balances."""
+    received: dict[str, Decimal] = {}
+    paid: dict[str, Decimal] = {}
+    for e in ledger:
+        paid[e.payer] = paid.get(e.payer, ZERO) + e.amount
+        received[e.payee] = received.get(e.payee, ZERO) + e.amount
+    net = balances(ledger)
+    rows = [
+        {
+            "account": acc,
+            "role": _role(acc, commissioner),
+            "received": f"{received.get(acc, Decimal(0)):.2f}",
+            "paid": f"{paid.get(acc, Decimal(0)):.2f}",
+            "net": f"{value:.2f}",
+        }
+        for acc, value in net.items()
+    ]
+    total = {
+        "account": "TOTAL",
+        "role": "check",
+        "received": f"{sum(received.values(), Decimal(0)):.2f}",
+        "paid": f"{sum(paid.values(), Decimal(0)):.2f}",
+        "net": f"{sum(net.values(), Decimal(0)):.2f}",
+    }
+    return [*rows, total]
+
+
+def write_ledger(run: PaymentRun, commissioner: str, layout: RunLayout) -> None:
+    """The ledger of movements, and per-account totals that show it balances to zero."""
+    write_rows([e.as_row() for e in run.ledger], LEDGER_FIELDS, layout.file(LEDGER))
+    rows = ledger_summary(run.ledger, commissioner)
+    write_rows(rows, LEDGER_SUMMARY_FIELDS, layout.file(LEDGER_SUMMARY))
+
+
+def write_memberships(
+    membership: Membership, joined: dict[tuple[str, str], dt.date], layout: RunLayout
+) -> None:
+    """The group each practice was judged with at each level, and when a joiner joined."""
+    rows = [
+        {
+            "practice_code": practice,
+            "level": level,
+            "group_code": group,
+            "joined": joined[(practice, level)].isoformat() if (practice, level) in joined else "",
+        }
+        for (practice, level), group in sorted(membership.items())
+    ]
+    write_rows(rows, MEMBERSHIP_FIELDS, layout.file(MEMBERSHIPS))
