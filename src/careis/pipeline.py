@@ -34,7 +34,7 @@ from careis.config import RunConfig
 from careis.contracts.schema import LoadedContract, load_contract
 from careis.data.load import LoadOptions, LoadResult, load_dataset
 from careis.engine import Engine
-from careis.errors import DataError
+from careis.errors import ConfigError, DataError
 from careis.facts.membership import Membership, joined_during, membership_on, org_names
 from careis.facts.population import data_span
 from careis.layout import RunLayout
@@ -67,6 +67,7 @@ from careis.report.run_report import (
 )
 from careis.report.scheme import build_view
 from careis.risk.stage import COHORTS, RiskRun, RiskStage, cohorts, run_risk, write_registers
+from careis.staging import staged_folder
 
 __all__ = ["COHORTS", "Reporter", "RunResult", "SilentReporter", "run"]
 
@@ -142,26 +143,48 @@ def run(
     `measures_only` stops after the measures stage (`careis measures run`): no payments,
     register files or report, but the same manifest.
     """
-    r = _Run(config, reporter or SilentReporter(), RunLayout(config.output.dir))
-    r.layout.root.mkdir(parents=True, exist_ok=True)
-    result = RunResult(out_dir=r.layout.root, report=None, timings=r.timings)
+    target = config.output.dir
     loaded, library, measure_set = _check_inputs(config, measures_only)
+    with staged_folder(target) as staging:
+        r = _Run(config, reporter or SilentReporter(), RunLayout(staging))
+        report = _run_stages(r, loaded, library, measure_set, measures_only)
+        result = RunResult(out_dir=target, report=None, timings=r.timings, totals=report.totals)
+    if report.report:
+        result.report = target / report.report.relative_to(r.layout.root)
+    return result
+
+
+@dataclass
+class _Outcome:
+    report: Path | None = None
+    totals: dict[str, Decimal] = field(default_factory=dict)
+
+
+def _run_stages(
+    r: _Run,
+    loaded: LoadedContract,
+    library: CodelistLibrary,
+    measure_set: MeasureSet,
+    measures_only: bool,
+) -> _Outcome:
+    """Every stage, writing into `r.layout` (the staging folder), then the manifest."""
+    outcome = _Outcome()
     _prepare_data(r)
-    engine = Engine.open(config.engine)
+    engine = Engine.open(r.config.engine)
     try:
         data = _validate(r, engine)
         risk = _risk(r, engine, data.tables, library)
         measured = _measures(r, engine, data.tables, library, measure_set, risk)
         if not measures_only:
             paid = _payments(r, engine, data.tables, loaded, measured.results)
-            result.totals = _totals(paid.pay_run)
-            write_registers(risk, r.layout, config.suppression)
+            outcome.totals = _totals(paid.pay_run)
+            write_registers(risk, r.layout, r.config.suppression)
             comparison = _compare(r, loaded, measured.evaluated.results, paid)
-            result.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
+            outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
     finally:
         engine.close()
-    _write_manifest(config, loaded, r.layout, r.timings)
-    return result
+    _write_manifest(r.config, loaded, r.layout, r.timings)
+    return outcome
 
 
 def _check_inputs(
@@ -170,6 +193,15 @@ def _check_inputs(
     """Contract, code lists and measures, checked before any data is touched: a typo in a
     measure file, a missing code list or a contract naming an unknown measure should cost
     seconds, not a full run."""
+    out, data = config.output.dir.resolve(), config.data.path.resolve()
+    if data.is_relative_to(out):
+        raise ConfigError(
+            "data.path is inside output.dir; a run replaces its output folder whole, so the "
+            "data would be lost.",
+            file=config.source,
+            where="data.path",
+            fix="keep the data and the outputs in separate folders.",
+        )
     loaded = load_contract(config.contract_path)
     loaded.check_periods(config.periods.baseline, config.periods.performance)
     library = CodelistLibrary(config.codelists_path)
@@ -372,7 +404,7 @@ def _report(
             paid.names, paid.pay_run, comparison,
         )  # fmt: skip
         path = write_report(_report_context(r.config, engine.backend), res, r.layout.report)
-        note["note"] = str(path)
+        note["note"] = str(r.config.output.dir / path.name)
     return path
 
 
