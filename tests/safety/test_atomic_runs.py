@@ -183,9 +183,14 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     target = tmp_path / "run"
     target.mkdir()
     (target / "manifest.json").write_text("{}", encoding="utf-8")
-    with pytest.raises(CareisError) as info, staged_folder(target) as staging:
-        (staging / "a.csv").write_text("x", encoding="utf-8")
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(staging / "b.csv"))
+
+    def full_disk() -> None:
+        with staged_folder(target) as staging:
+            (staging / "a.csv").write_text("x", encoding="utf-8")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(staging / "b.csv"))
+
+    with pytest.raises(CareisError) as info:
+        full_disk()
     assert "No space left on device" in info.value.message
     assert "free space" in info.value.message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
