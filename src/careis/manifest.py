@@ -46,6 +46,35 @@ def describe_files(paths: Iterable[Path], root: Path | None = None) -> list[dict
     return out
 
 
+def describe_inputs(
+    role: str, paths: Iterable[Path], root: Path | None = None, *, single: bool = False
+) -> list[dict[str, Any]]:
+    """Inputs keyed by role and name, so the same content in another folder is the same input.
+
+    `name` is the path relative to `root` (the data folder, the code list folder...), or the
+    file name; with `single` (the run's one contract, model or config) it is empty, so a
+    contract renamed but unchanged is no difference. `path` (relative to the working folder)
+    is kept for people; `pay diff` compares `role:name` -> sha256.
+    """
+    out = []
+    for entry, path in zip(describe_files(paths, Path.cwd()), sorted(set(paths)), strict=True):
+        if single:
+            name = ""
+        elif root is not None and path.resolve().is_relative_to(root.resolve()):
+            name = path.resolve().relative_to(root.resolve()).as_posix()
+        else:
+            name = path.name
+        out.append({"role": role, "name": name, **entry})
+    return out
+
+
+def input_key(entry: dict[str, Any]) -> str:
+    """How two manifests' inputs are matched: `role:name`, or the path in older manifests."""
+    if "role" not in entry:
+        return str(entry["path"])
+    return f"{entry['role']}:{entry['name']}" if entry["name"] else str(entry["role"])
+
+
 def files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file())
 

@@ -18,6 +18,7 @@ Outputs of a run (under `output.dir`):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ from careis.facts.membership import Membership, joined_during, membership_on, or
 from careis.facts.population import data_span
 from careis.layout import RunLayout
 from careis.manifest import build as build_manifest
-from careis.manifest import describe_files, files_under, git_commit
+from careis.manifest import describe_files, describe_inputs, files_under, git_commit
 from careis.manifest import write as write_manifest
 from careis.measures.compile import Evaluated
 from careis.measures.compile import evaluate as evaluate_measures
@@ -183,7 +184,7 @@ def _run_stages(
             outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
     finally:
         engine.close()
-    _write_manifest(r.config, loaded, r.layout, r.timings)
+    _write_manifest(r, loaded, library)
     return outcome
 
 
@@ -408,22 +409,52 @@ def _report(
     return path
 
 
-def _write_manifest(
-    config: RunConfig, loaded: LoadedContract, layout: RunLayout, timings: dict[str, float]
-) -> None:
+def _inputs(config: RunConfig, loaded: LoadedContract, library: CodelistLibrary) -> list[Any]:
+    """Every input that can change an output, by role: data, config, contract and the files it
+    reads, compared contracts, measures, the code lists read, the model."""
+    from careis.measures.definitions import measure_files
+
+    compared = [config.resolve(c) for c in (config.compare.contracts if config.compare else [])]
+    contract_dir = config.contract_path.parent
+    lists = library.files_read()
+    groups = [
+        describe_inputs("data", files_under(config.data.path), config.data.path),
+        describe_inputs("contract", [config.contract_path], single=True),
+        describe_inputs("contract-file", loaded.referenced_files(), contract_dir),
+        describe_inputs("compare-contract", compared),
+        describe_inputs("measures", measure_files(config.measure_paths)),
+        describe_inputs("model", [config.model_path] if config.model_path else [], single=True),
+    ]
+    codelists = [
+        {**entry, "name": name}
+        for name in sorted(lists)
+        for entry in describe_inputs("codelist", [lists[name]])
+    ]
+    return [_settings_input(config, loaded), *(e for group in groups for e in group), *codelists]
+
+
+def _settings_input(config: RunConfig, loaded: LoadedContract) -> dict[str, Any]:
+    """The run's settings as an input: the config (and resolved contract) less the two
+    workspace locations, data.path and output.dir, so moving the folders is no difference."""
+    settings = _config_json(config, loaded)
+    settings["data"] = {k: v for k, v in settings["data"].items() if k != "path"}
+    settings["output"] = {k: v for k, v in settings["output"].items() if k != "dir"}
+    text = json.dumps(settings, sort_keys=True, default=str).encode("utf-8")
+    source = str(config.source) if config.source else ""
+    digest = hashlib.sha256(text).hexdigest()
+    return {"role": "settings", "name": "", "path": source, "bytes": len(text), "sha256": digest}
+
+
+def _write_manifest(r: _Run, loaded: LoadedContract, library: CodelistLibrary) -> None:
     """manifest.json (inputs, config, outputs; no timestamps) and run_log.json (timings)."""
+    layout = r.layout
     own = (layout.manifest.name, layout.run_log.name)
     outputs = [f for f in files_under(layout.root) if f.name not in own]
-    compared = config.compare.contracts if config.compare else []
-    inputs = describe_files(files_under(config.data.path), Path.cwd()) + describe_files(
-        [config.contract_path, *loaded.referenced_files(), *(config.resolve(c) for c in compared)],
-        Path.cwd(),
-    )
-    manifest = build_manifest(
-        _config_json(config, loaded), inputs, describe_files(outputs, layout.root)
-    )
+    inputs = _inputs(r.config, loaded, library)
+    config = _config_json(r.config, loaded)
+    manifest = build_manifest(config, inputs, describe_files(outputs, layout.root))
     write_manifest(manifest, layout.manifest)
-    seconds = {k: round(v, 3) for k, v in timings.items()}
+    seconds = {k: round(v, 3) for k, v in r.timings.items()}
     layout.run_log.write_text(json.dumps({"seconds": seconds}, indent=2) + "\n", encoding="utf-8")
 
 

@@ -197,6 +197,11 @@ class CodelistLibrary:
         if self.user_dir is not None and not self.user_dir.is_dir():
             raise ConfigError("the code list folder does not exist.", file=self.user_dir)
         self._cache: dict[str, Codelist] = {}
+        self._files: dict[str, Path] = {}
+
+    def files_read(self) -> dict[str, Path]:
+        """name -> the file each list was read from so far (user or shipped): inputs of a run."""
+        return dict(self._files)
 
     def names(self) -> list[str]:
         names = set(index())
@@ -228,6 +233,7 @@ class CodelistLibrary:
             path, name, resolved_system, meta.description if meta else "", source
         )
         self._cache[name] = codelist
+        self._files[name] = path
         return codelist
 
     def codes(self, names: Iterable[str]) -> list[str]:

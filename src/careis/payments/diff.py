@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from careis.errors import CareisError
+from careis.manifest import input_key
 
 DIFF_FIELDS = ["table", "key", "run_a", "run_b", "difference"]
 
@@ -59,7 +60,7 @@ def _inputs(run: Path) -> dict[str, str]:
     if not path.is_file():
         raise CareisError(f"{path} not found.", fix="give the output folder of a complete run.")
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    return {i["path"]: i["sha256"] for i in manifest.get("inputs", [])}
+    return {input_key(i): i["sha256"] for i in manifest.get("inputs", [])}
 
 
 def _sums(rows: list[dict[str, str]], key_fields: list[str]) -> dict[str, Decimal]:
