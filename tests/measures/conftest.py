@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests_measures_data import CARE_PLAN, DM, EXCEPTION, HBA1C, build
+from tests_measures_data import build, write_lists
 
 from builders import Dataset
 
@@ -17,10 +17,4 @@ def small() -> Dataset:
 
 @pytest.fixture
 def lists(tmp_path: Path) -> Path:
-    folder = tmp_path / "codelists"
-    folder.mkdir()
-    (folder / "dm.csv").write_text(f"code,term\n{DM},Type 2 diabetes\n")
-    (folder / "a1c.csv").write_text(f"code,term\n{HBA1C},HbA1c\n")
-    (folder / "a1c_pca.csv").write_text(f"code,term\n{EXCEPTION},HbA1c not appropriate\n")
-    (folder / "care_plan.csv").write_text(f"code,term\n{CARE_PLAN},Care plan\n")
-    return folder
+    return write_lists(tmp_path / "codelists")
