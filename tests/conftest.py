@@ -14,6 +14,16 @@ from careis.engine import Engine
 from careis.measures.results import MeasureResults
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/ from this run's outputs (see tests/golden/README.md): review "
+        "the diff and commit it with the change that causes it",
+    )
+
+
 @pytest.fixture
 def duck() -> Iterator[Engine]:
     """A fresh in-memory DuckDB engine per test."""

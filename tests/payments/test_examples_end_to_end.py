@@ -195,6 +195,7 @@ def test_example_contract_pays_and_balances(
     assert all(e.amount > 0 for e in pay.ledger)
 
 
+@pytest.mark.slow  # two more full `careis pay` runs
 def test_pay_is_byte_identical_and_diff_shows_a_changed_contract(
     paid: PaidRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
