@@ -136,7 +136,7 @@ def test_the_readme_has_a_tour() -> None:
     assert len(readme_commands()) >= 15
 
 
-@pytest.mark.parametrize("line", readme_commands())
+@pytest.mark.parametrize("line", [pytest.param(c, id=c) for c in readme_commands()])
 def test_readme_command_exists_and_runs(
     line: str,
     user_folder: Path,
