@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out/demo
 
-.PHONY: demo test test-fast bench lint format clean
+.PHONY: demo test test-fast golden bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# test-fast leaves out Spark and the `slow` tests (a full demo run, repeated CLI runs).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not spark and not slow"
+
+# Rewrite the golden files from a demo run; commit their diff with the change that causes it
+# (tests/golden/README.md).
+golden: $(STAMP)
+	$(BIN)/python -m pytest -q tests/golden --update-golden
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

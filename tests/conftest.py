@@ -1,12 +1,27 @@
-"""Shared fixtures. Spark is started at most once per test run (it costs ~10 s)."""
+"""Shared fixtures. Spark is started at most once per test run (it costs ~10 s); the hand-worked
+federation (tests/federation.py) is evaluated once per run and shared read-only."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import federation as fed
+from builders import Dataset
 from careis.engine import Engine
+from careis.measures.results import MeasureResults
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/ from this run's outputs (see tests/golden/README.md): review "
+        "the diff and commit it with the change that causes it",
+    )
 
 
 @pytest.fixture
@@ -55,3 +70,21 @@ def spark_engine(spark_session) -> Iterator[Engine]:  # type: ignore[no-untyped-
         yield engine
     finally:
         engine.close()
+
+
+@pytest.fixture
+def federation() -> Dataset:
+    """The hand-worked federation's rows (fresh per test: a Dataset is mutable)."""
+    return fed.build()
+
+
+@pytest.fixture(scope="session")
+def federation_lists(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The federation's code lists, written once and read-only."""
+    return fed.write_lists(tmp_path_factory.mktemp("federation") / "codelists")
+
+
+@pytest.fixture(scope="session")
+def federation_results(federation_lists: Path) -> MeasureResults:
+    """The shipped measure library on the federation, evaluated once per test run (~1 s)."""
+    return fed.evaluate_core_library(fed.build(), federation_lists)

@@ -1,13 +1,14 @@
-"""Each kind of measure against results worked out by hand (data in conftest.py)."""
+"""Each kind of measure against results worked out by hand (data in tests_measures_data.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 import pytest
+from tests_measures_data import build, write_lists
 
-from builders import Dataset
 from careis.codelists import CodelistLibrary
 from careis.engine import Engine
 from careis.measures.compile import Evaluated, evaluate
@@ -93,20 +94,30 @@ measures:
 """
 
 
-@pytest.fixture
-def evaluated(duck: Engine, small: Dataset, lists: Path, tmp_path: Path) -> Evaluated:
-    path = tmp_path / "m.yaml"
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Evaluated:
+    """The measures above on the hand-made data, evaluated once for this module.
+
+    Every test only reads the results: the tables are immutable Arrow tables and the catalogue
+    is a read-only mapping, so a test cannot change what the next one sees.
+    """
+    folder = tmp_path_factory.mktemp("measure-kinds")
+    path = folder / "m.yaml"
     path.write_text(MEASURES)
-    tables = small.tables(duck)
-    return evaluate(
-        duck,
-        tables,
-        load_measures([path]),
-        periods=PERIODS,
-        index_date=INDEX,
-        library=CodelistLibrary(lists),
-        check_data=False,
-    )
+    engine = Engine.duckdb()
+    try:
+        ev = evaluate(
+            engine,
+            build().tables(engine),
+            load_measures([path]),
+            periods=PERIODS,
+            index_date=INDEX,
+            library=CodelistLibrary(write_lists(folder / "codelists")),
+            check_data=False,
+        )
+    finally:
+        engine.close()
+    return replace(ev, catalogue=MappingProxyType(ev.catalogue))
 
 
 def row(

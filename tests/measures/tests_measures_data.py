@@ -7,6 +7,8 @@ five aged 82-83 ("old", band 80-84) through 2023/24 and 2024/25, plus the indica
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from builders import D, Dataset
 
 DM = "44054006"  # type 2 diabetes
@@ -76,3 +78,13 @@ def build() -> Dataset:
     ds.patient("d8", x, born=D(1970, 1, 1), end=D(2024, 12, 31))  # left before the year end
     ds.event("d8", D(2015, 1, 1), DM)
     return ds
+
+
+def write_lists(folder: Path) -> Path:
+    """The code lists the measures above name, one small CSV each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dm.csv").write_text(f"code,term\n{DM},Type 2 diabetes\n")
+    (folder / "a1c.csv").write_text(f"code,term\n{HBA1C},HbA1c\n")
+    (folder / "a1c_pca.csv").write_text(f"code,term\n{EXCEPTION},HbA1c not appropriate\n")
+    (folder / "care_plan.csv").write_text(f"code,term\n{CARE_PLAN},Care plan\n")
+    return folder

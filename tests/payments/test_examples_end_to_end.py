@@ -1,25 +1,43 @@
-"""Every example contract, end to end through `careis pay` on a small synthetic area.
+"""Every example contract, end to end, on a small synthetic area.
 
-Checks, from the files a finance officer would open: the ledger balances to zero, holding
-accounts close, each provider's statement total equals its net receipts in the ledger, the
-money flows the contract model implies are there, patient-level data stay in practice folders,
-re-runs are byte-identical and a changed contract shows up in `careis pay diff`.
+One `careis pay` run (the module's `paid` fixture: the prime contractor, with the report and
+its model comparison) is checked from the files a finance officer would open: the ledger
+balances to zero, holding accounts close, each provider's statement total equals its net
+receipts, patient-level data stay in practice folders, a re-run is byte-identical and a
+changed contract shows up in `careis pay diff`. Every example contract is then paid from that
+run's measure results and memberships with the public payments API (as `careis contracts
+compare` does), and its money checked the same way; paying the run's own contract so must
+give the run's statement and ledger rows exactly, which is what lets one run stand for eight.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from careis.cli import main
+from careis.contracts.schema import load_contract
+from careis.measures.compile import catalogue_of
+from careis.measures.definitions import load_measures, shipped_library
+from careis.measures.results import RESULT_SCHEMA, MeasureResults
+from careis.payments.calculate import evaluate
+from careis.payments.compare import RunInputs, read_run
+from careis.payments.ledger import PaymentRun, balances
 from careis.synth import SynthConfig, generate
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "contracts"
 PRACTICES = ["P82001", "P82002", "P82003", "P82004"]
+RUN_CONTRACT = EXAMPLES / "prime_contractor.yaml"  # the one whose non-practice providers show
+LIST_DATE = dt.date(2024, 4, 1)
 
 # movements each model must show in its ledger
 FLOWS = {
@@ -68,6 +86,56 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@dataclass(frozen=True)
+class PaidRun:
+    """The module's one `careis pay` run, and how to repeat it into the same output path."""
+
+    folder: Path  # the run's outputs (renamed from `out`, so a re-run can use `out` again)
+    out: Path  # the output path in the config (it is part of the manifest, so reruns reuse it)
+    config: Path
+
+
+def pay_into(run: PaidRun, contract: Path, name: str) -> Path:
+    """`careis pay` the run's config with `contract`; the outputs end up in folder `name`."""
+    with pytest.raises(SystemExit) as info:
+        main(["pay", str(run.config), "--contract", str(contract)])
+    assert info.value.code in (0, None)
+    return run.out.rename(run.out.parent / name)
+
+
+@pytest.fixture(scope="module")
+def paid(small_data: Path, tmp_path_factory: pytest.TempPathFactory) -> PaidRun:
+    base = tmp_path_factory.mktemp("paid")
+    # the report's model comparison (seeded Monte Carlo) is part of what must not change
+    compare = f"compare: {{contracts: [{EXAMPLES / 'alliance.yaml'}], draws: 10, seed: 3}}\n"
+    cfg = config(base, small_data, base / "out", report=True, extra=compare)
+    run = PaidRun(folder=base / "a", out=base / "out", config=cfg)
+    pay_into(run, RUN_CONTRACT, "a")
+    return run
+
+
+@pytest.fixture(scope="module")
+def run_results(paid: PaidRun, small_data: Path) -> tuple[MeasureResults, RunInputs]:
+    """The run's measure results and memberships, as `careis contracts compare` reads them.
+
+    Every example's list-size date is 1 April 2024 and no membership in the data starts after
+    it, so the run's memberships are the ones a run of any example would have used.
+    """
+    members = pq.read_table(small_data / "memberships.parquet").to_pylist()
+    assert max(m["valid_from"] for m in members) <= LIST_DATE
+    inputs = read_run(paid.folder)
+    catalogue = catalogue_of(load_measures([shipped_library()]))
+    table = pa.Table.from_pylist(inputs.rows, schema=RESULT_SCHEMA)
+    return MeasureResults(table, MappingProxyType(catalogue)), inputs  # type: ignore[arg-type]
+
+
+def pay_example(name: str, run_results: tuple[MeasureResults, RunInputs]) -> PaymentRun:
+    results, inputs = run_results
+    loaded = load_contract(EXAMPLES / name)
+    assert (loaded.contract.list_size_date or loaded.contract.term.start) == LIST_DATE
+    return evaluate(loaded, results, inputs.practices, inputs.membership, inputs.joined)
+
+
 def test_examples_are_documented_and_covered() -> None:
     names = sorted(p.name for p in EXAMPLES.glob("*.yaml"))
     assert names == sorted(FLOWS)
@@ -75,50 +143,65 @@ def test_examples_are_documented_and_covered() -> None:
         assert (EXAMPLES / name).read_text().startswith("# "), f"{name} needs a header comment"
 
 
-@pytest.mark.parametrize("name", sorted(FLOWS))
-def test_example_contract_pays_and_balances(
-    name: str, small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "out"
-    cfg = config(tmp_path, small_data, out)
-    code, stdout, stderr = cli(["pay", str(cfg), "--contract", str(EXAMPLES / name)], capsys)
-    assert code == 0, stdout + stderr
+def test_the_run_files_balance_and_patient_data_stay_in_practice_folders(paid: PaidRun) -> None:
+    out = paid.folder
     ledger = rows(out / "payments" / "ledger.csv")
     summary = {r["account"]: r for r in rows(out / "payments" / "ledger_summary.csv")}
     assert summary.pop("TOTAL")["net"] == "0.00"
     for account, r in summary.items():
         if r["role"] == "holding":
             assert r["net"] == "0.00", account
-    statements = rows(out / "payments" / "statements.csv")
     totals: dict[str, Decimal] = {}
-    for r in statements:
+    for r in rows(out / "payments" / "statements.csv"):
         totals[r["provider"]] = totals.get(r["provider"], Decimal(0)) + Decimal(r["amount"])
     for provider, total in totals.items():
         assert Decimal(summary.get(provider, {"net": "0"})["net"]) == total, provider
-    assert FLOWS[name] <= {r["movement"] for r in ledger}
+    assert FLOWS[RUN_CONTRACT.name] <= {r["movement"] for r in ledger}
+    assert set(totals) - set(PRACTICES), "the prime contractor's holder is a provider too"
     for provider in totals:
         folder = "practices" if provider in PRACTICES else "payments/providers"
         assert (out / folder / provider / "statement.csv").is_file()
     assert all(Decimal(r["amount"]) > 0 for r in ledger)
 
 
-def test_pay_is_byte_identical_and_diff_shows_a_changed_contract(
-    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_paying_from_the_run_results_reproduces_the_run(
+    paid: PaidRun, run_results: tuple[MeasureResults, RunInputs]
 ) -> None:
-    runs = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
+    pay = pay_example(RUN_CONTRACT.name, run_results)
+    written = rows(paid.folder / "payments" / "statements.csv")
+    for r in written:
+        del r["pcn"], r["federation"]
+    assert [line.as_row() for line in pay.lines] == written
+    assert [e.as_row() for e in pay.ledger] == rows(paid.folder / "payments" / "ledger.csv")
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_example_contract_pays_and_balances(
+    name: str, run_results: tuple[MeasureResults, RunInputs]
+) -> None:
+    pay = pay_example(name, run_results)
+    net = balances(pay.ledger)
+    assert sum(net.values(), Decimal(0)) == 0
+    for account, value in net.items():
+        if account.startswith(("POOL:", "WITHHOLD:")):  # holding accounts close
+            assert value == 0, account
+    totals: dict[str, Decimal] = {}
+    for line in pay.lines:
+        totals[line.provider] = totals.get(line.provider, Decimal(0)) + line.amount
+    assert totals
+    for provider, total in totals.items():
+        assert net.get(provider, Decimal(0)) == total, provider
+    assert FLOWS[name] <= {e.movement for e in pay.ledger}
+    assert all(e.amount > 0 for e in pay.ledger)
+
+
+@pytest.mark.slow  # two more full `careis pay` runs
+def test_pay_is_byte_identical_and_diff_shows_a_changed_contract(
+    paid: PaidRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     changed = tmp_path / "changed.yaml"
-    changed.write_text(
-        (EXAMPLES / "prime_contractor.yaml").read_text().replace('rate: "0.75"', 'rate: "0.80"')
-    )
-    contracts = [EXAMPLES / "prime_contractor.yaml"] * 2 + [changed]
-    out = tmp_path / "out"  # same output folder each time: it is part of the manifest's config
-    for run, contract in zip(runs, contracts, strict=True):
-        # the report's model comparison (seeded Monte Carlo) is part of what must not change
-        compare = f"compare: {{contracts: [{EXAMPLES / 'alliance.yaml'}], draws: 10, seed: 3}}\n"
-        cfg = config(tmp_path, small_data, out, report=True, extra=compare)
-        code, stdout, _ = cli(["pay", str(cfg), "--contract", str(contract)], capsys)
-        assert code == 0, stdout
-        out.rename(run)
+    changed.write_text(RUN_CONTRACT.read_text().replace('rate: "0.75"', 'rate: "0.80"'))
+    runs = [paid.folder, pay_into(paid, RUN_CONTRACT, "b"), pay_into(paid, changed, "c")]
 
     def digest(folder: Path) -> dict[str, str]:
         return {
@@ -163,11 +246,9 @@ def test_bad_contract_on_the_command_line_is_one_line(
 
 
 def test_contracts_compare_is_seeded_and_shows_who_carries_risk(
-    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    paid: PaidRun, tmp_path: Path
 ) -> None:
-    out = tmp_path / "run"
-    cfg = config(tmp_path, small_data, out)
-    assert cli(["pay", str(cfg)], capsys)[0] == 0
+    out = paid.folder
     flat = tmp_path / "flat.yaml"
     flat.write_text(
         "id: FLAT\nname: Flat fee\nmodel: enhanced_service\ncommissioner: {code: '00T'}\n"

@@ -6,7 +6,13 @@ line on stderr with exit status 2.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import json
+import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,18 +80,60 @@ def test_patients_without_registration_are_counted(duck: Any) -> None:
     }
 
 
+# One row of the metrics table `careis risk train` / `evaluate` print:
+# data | patients | admitted | AUROC (95% CI) | cal. slope | cal. intercept | Brier | top 2%
+ROW = re.compile(
+    r"(?P<set>apparent|temporal|geographic|evaluation)\s*[│|]\s*(?P<patients>[\d,]+)\s*[│|]\s*"
+    r"(?P<admitted>[\d,]+)\s*[│|]\s*(?P<auroc>\d\.\d{3}) \((?P<lo>\d\.\d{3})-(?P<hi>\d\.\d{3})\)"
+    r"\s*[│|]\s*(?P<slope>-?\d+\.\d{2})\s*[│|]\s*(?P<intercept>[+-]\d+\.\d{2})\s*[│|]\s*"
+    r"(?P<brier>\d\.\d{4})"
+)
+
+
+def printed_metrics(out: str) -> dict[str, dict[str, str]]:
+    """The metrics table's rows as printed, by validation set."""
+    return {m["set"]: m.groupdict() for m in ROW.finditer(out)}
+
+
+def check_printed_equals_json(printed: dict[str, str], m: dict[str, Any]) -> None:
+    """What the command prints is the JSON's figure, rounded as shown; and the figures are sane."""
+    assert 0 < m["admitted"] < m["patients"]
+    assert 0 <= m["auroc_ci"][0] <= m["auroc"] <= m["auroc_ci"][1] <= 1
+    assert 0 <= m["brier"] <= 1 and math.isfinite(m["calibration"]["slope"])
+    assert printed == {
+        "set": printed["set"],
+        "patients": f"{m['patients']:,}",
+        "admitted": f"{m['admitted']:,}",
+        "auroc": f"{m['auroc']:.3f}",
+        "lo": f"{m['auroc_ci'][0]:.3f}",
+        "hi": f"{m['auroc_ci'][1]:.3f}",
+        "slope": f"{m['calibration']['slope']:.2f}",
+        "intercept": f"{m['calibration']['intercept']:+.2f}",
+        "brier": f"{m['brier']:.4f}",
+    }
+
+
+@dataclass(frozen=True)
+class Trained:
+    folder: Path  # <folder>/logistic/model.json, model_card.json, model_card.html
+    printed: str  # what `careis risk train` printed
+
+
 @pytest.fixture(scope="module")
-def models(risk_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def models(risk_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Trained:
     out = tmp_path_factory.mktemp("models")
-    with pytest.raises(SystemExit) as info:
-        main(["risk", "train", str(risk_data), "--out", str(out), "--kind", "logistic",
-              "--extract-date", "2025-06-30"])  # fmt: skip
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
+        mp.setenv("COLUMNS", "250")  # one table row per line
+        with pytest.raises(SystemExit) as info:
+            main(["risk", "train", str(risk_data), "--out", str(out), "--kind", "logistic",
+                  "--extract-date", "2025-06-30"])  # fmt: skip
     assert info.value.code in (0, None)
-    return out
+    return Trained(out, printed.getvalue())
 
 
-def test_train_writes_model_and_card(models: Path) -> None:
-    folder = models / "logistic"
+def test_train_writes_model_and_card(models: Trained) -> None:
+    folder = models.folder / "logistic"
     assert {p.name for p in folder.iterdir()} == {
         "model.json",
         "model_card.json",
@@ -94,13 +142,20 @@ def test_train_writes_model_and_card(models: Path) -> None:
     html = (folder / "model_card.html").read_text()
     assert "Temporal validation" in html and "Geographic validation" in html
     assert "synthetic data" in html  # the generator writes generation.json
+    card = json.loads((folder / "model_card.json").read_text())
+    printed = printed_metrics(models.printed)
+    assert {"temporal", "geographic"} <= set(card["metrics"]) <= set(printed), models.printed
+    for name, metrics in card["metrics"].items():
+        check_printed_equals_json(printed[name], metrics)
+    # validated on a later year, the model still ranks patients better than chance
+    assert card["metrics"]["temporal"]["auroc"] > 0.5
 
 
 def test_score_writes_patient_files_only_in_practice_folders(
-    models: Path, risk_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    models: Trained, risk_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = cli(
-        ["risk", "score", str(risk_data), "--model", str(models / "logistic" / "model.json"),
+        ["risk", "score", str(risk_data), "--model", str(models.folder / "logistic" / "model.json"),
          "--index-date", "2024-04-01", "--previous-index-date", "2024-01-01", "--out",
          str(tmp_path), "--extract-date", "2025-06-30"],
         capsys,
@@ -128,11 +183,11 @@ def test_score_writes_patient_files_only_in_practice_folders(
 
 
 def test_score_refuses_model_of_another_schema(
-    models: Path, risk_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    models: Trained, risk_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import json
 
-    body = json.loads((models / "logistic" / "model.json").read_text())
+    body = json.loads((models.folder / "logistic" / "model.json").read_text())
     body["features"] = body["features"][:-1]
     body.pop("model_id")
     bad = tmp_path / "old.json"
@@ -162,17 +217,26 @@ def test_malformed_codelist_row(
 
 
 def test_evaluate_and_its_errors(
-    models: Path, risk_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    models: Trained,
+    risk_data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    model = str(models / "logistic" / "model.json")
+    model = str(models.folder / "logistic" / "model.json")
+    monkeypatch.setenv("COLUMNS", "250")  # one table row per line
     code, out, err = cli(
         ["risk", "evaluate", str(risk_data), "--model", model, "--index-date", "2023-10-01",
          "--out", str(tmp_path)],
         capsys,
     )  # fmt: skip
     assert code in (0, None), err
-    assert "AUROC" in out
-    assert (tmp_path / "evaluation.json").exists()
+    body = json.loads((tmp_path / "evaluation.json").read_text())
+    model_id = json.loads((models.folder / "logistic" / "model.json").read_text())["model_id"]
+    assert (body["model_id"], body["index_date"]) == (model_id, "2023-10-01")
+    printed = printed_metrics(out)
+    assert set(printed) == {"evaluation"}, out
+    check_printed_equals_json(printed["evaluation"], body)
     code, _, err = cli(
         ["risk", "evaluate", str(risk_data), "--model", model, "--index-date", "2024-10-01"],
         capsys,
@@ -200,6 +264,7 @@ output: {{dir: {out}}}
     return path
 
 
+@pytest.mark.slow  # two full runs, the first training its model
 def test_run_with_model_method_and_reuse_of_its_model(
     risk_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,9 @@
-"""Payments on the hand-worked federation: target met, one practice below its floor."""
+"""Payments on the hand-worked federation: target met, one practice below its floor.
+
+The federation and its arithmetic are in tests/federation.py; its measure results are
+evaluated once per test run (`federation_results`, tests/conftest.py) and each test pays a
+contract from them.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from test_measures_spine import run_spine
 
-from builders import Dataset
 from careis.contracts.schema import load_contract
-from careis.engine import Engine
 from careis.errors import ConfigError
+from careis.measures.results import MeasureResults
 from careis.payments.calculate import statements, totals_by_practice
 
 CONTRACT = """\
@@ -52,9 +55,9 @@ def write_contract(tmp_path: Path, floor: str = "10") -> Path:
 
 
 def test_target_met_but_one_practice_misses_its_floor(
-    duck: Engine, federation: Dataset, lists_dir: Path, tmp_path: Path
+    federation_results: MeasureResults, tmp_path: Path
 ) -> None:
-    results = run_spine(duck, federation, lists_dir)
+    results = federation_results
     loaded = load_contract(write_contract(tmp_path))
     lines = statements(loaded, results, ["A00001", "A00002", "A00003"], MEMBERSHIP)
     by = {(line.provider, line.component_id): line for line in lines}
@@ -78,9 +81,9 @@ def test_target_met_but_one_practice_misses_its_floor(
 
 
 def test_floor_exactly_at_the_practice_value_is_met(
-    duck: Engine, federation: Dataset, lists_dir: Path, tmp_path: Path
+    federation_results: MeasureResults, tmp_path: Path
 ) -> None:
-    results = run_spine(duck, federation, lists_dir)
+    results = federation_results
     loaded = load_contract(write_contract(tmp_path, floor="9.75"))
     lines = statements(loaded, results, ["A00003"], MEMBERSHIP)
     perf = next(line for line in lines if line.component_id == "performance")
@@ -88,9 +91,9 @@ def test_floor_exactly_at_the_practice_value_is_met(
 
 
 def test_unknown_measure_is_named_with_its_line(
-    duck: Engine, federation: Dataset, lists_dir: Path, tmp_path: Path
+    federation_results: MeasureResults, tmp_path: Path
 ) -> None:
-    results = run_spine(duck, federation, lists_dir)
+    results = federation_results
     path = tmp_path / "c.yaml"
     path.write_text(
         CONTRACT.replace("{floor}", "10").replace("measure: care_plan", "measure: care_plans_typo")

@@ -1,58 +1,23 @@
 """The scheme's core measures (from the shipped YAML library) on the hand-worked federation.
 
-See conftest.py for the arithmetic. These were the foundation's fixed "spine" measures; they
-are now ordinary YAML measures evaluated by careis.measures.compile, and must give the same
-answers.
+See tests/federation.py for the arithmetic. The library is evaluated once per test run (the
+`federation_results` fixture in tests/conftest.py); tests only read its results.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from builders import D, Dataset
+from builders import Dataset
 from careis.codelists import CodelistLibrary
 from careis.engine import Engine
 from careis.facts.patient import patient_facts
-from careis.measures.compile import evaluate
-from careis.measures.definitions import load_measures, shipped_library
 from careis.measures.results import MeasureResults
-from careis.periods import financial_year
 from careis.risk import points
-from careis.risk.efi import efi
-from careis.risk.register import register, tiers
-
-PERIODS = {"baseline": financial_year(2023), "performance": financial_year(2024)}
-INDEX = D(2024, 4, 1)
-
-
-def _efi(tables: dict[str, Any], library: CodelistLibrary) -> Any:
-    t = efi(tables, INDEX, library)
-    return t.select("patient_id", "practice_code", category=t.efi_category)
-
-
-def run_spine(engine: Engine, ds: Dataset, lists: Path) -> MeasureResults:
-    tables = ds.tables(engine)
-    library = CodelistLibrary(lists)
-    scored = points.score(patient_facts(tables, INDEX, library))
-    reg = register(scored, percent=2.0, min_age=18)
-    ev = evaluate(
-        engine,
-        tables,
-        load_measures([shipped_library()]),
-        periods=PERIODS,
-        index_date=INDEX,
-        library=library,
-        cohorts={
-            "register": reg,
-            "efi": _efi(tables, library),
-            "risk_tier": tiers(scored, percent=2.0, min_age=18),
-        },
-        check_data=False,
-    )
-    return MeasureResults(ev.results, ev.catalogue)
+from careis.risk.register import register
+from federation import INDEX, evaluate_core_library
 
 
 def value(
@@ -63,10 +28,8 @@ def value(
     return float(row["value"])  # type: ignore[arg-type]
 
 
-def test_rates_and_changes_match_hand_arithmetic(
-    duck: Engine, federation: Dataset, lists_dir: Path
-) -> None:
-    res = run_spine(duck, federation, lists_dir)
+def test_rates_and_changes_match_hand_arithmetic(federation_results: MeasureResults) -> None:
+    res = federation_results
     base_py = 10 * 366 / 365.25
     perf_py = 10 * 365 / 365.25
     assert value(res, "emergency_admissions", "practice", "A00001", "baseline") == pytest.approx(
@@ -92,8 +55,8 @@ def test_rates_and_changes_match_hand_arithmetic(
     assert row is not None and row["numerator"] == 24  # the elective admissions are not counted
 
 
-def test_register_and_care_plan(duck: Engine, federation: Dataset, lists_dir: Path) -> None:
-    res = run_spine(duck, federation, lists_dir)
+def test_register_and_care_plan(federation_results: MeasureResults) -> None:
+    res = federation_results
     for code in ("A00001", "A00002", "A00003"):
         assert value(res, "list_size", "practice", code) == 10
         row = res.lookup("register", "practice", code)
@@ -105,10 +68,10 @@ def test_register_and_care_plan(duck: Engine, federation: Dataset, lists_dir: Pa
 
 
 def test_register_picks_the_highest_score(
-    duck: Engine, federation: Dataset, lists_dir: Path
+    duck: Engine, federation: Dataset, federation_lists: Path
 ) -> None:
     tables = federation.tables(duck)
-    library = CodelistLibrary(lists_dir)
+    library = CodelistLibrary(federation_lists)
     scored = points.score(patient_facts(tables, INDEX, library))
     reg = register(scored, percent=2.0, min_age=18).to_pyarrow().to_pylist()
     assert sorted(r["patient_id"] for r in reg) == ["A00001-01", "A00002-01", "A00003-01"]
@@ -117,12 +80,12 @@ def test_register_picks_the_highest_score(
     assert top["pts_age"] == 4 and top["pts_conditions"] == 3
 
 
-def test_effective_dated_pcn_move(duck: Engine, lists_dir: Path) -> None:
+def test_effective_dated_pcn_move(federation_lists: Path) -> None:
     """A practice that moves PCN on 1 October counts towards each PCN for its months there."""
     from tests_support import two_pcn_move_dataset
 
     ds = two_pcn_move_dataset()
-    res = run_spine(duck, ds, lists_dir)
+    res = evaluate_core_library(ds, federation_lists)
     old = res.lookup("emergency_admissions", "pcn", "P1", "performance")
     new = res.lookup("emergency_admissions", "pcn", "P2", "performance")
     assert old is not None and new is not None

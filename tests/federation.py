@@ -1,5 +1,9 @@
 """A federation of three practices whose right answers are worked out by hand.
 
+Shared by tests/measures/test_core_library.py (the shipped measure library on it) and
+tests/payments/test_federation_payments.py (a contract paid from those results); the fixtures
+that build and evaluate it once per session are in tests/conftest.py.
+
 Federation FED1 = PCN P1 (practices A00001, A00002) + PCN P2 (A00003); sub-ICB S1; ICB I1.
 Each practice has 10 adults registered throughout. Patient 1 of each practice is aged 90 with
 three long-term conditions (risk points 4 + 3 = 7) and is the practice's register (ceil(2% of
@@ -20,11 +24,22 @@ performance year; A00003's does not.
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
-
-import pytest
+from types import MappingProxyType
+from typing import Any
 
 from builders import D, Dataset
+from careis.codelists import CodelistLibrary
+from careis.engine import Engine
+from careis.facts.patient import patient_facts
+from careis.measures.compile import evaluate
+from careis.measures.definitions import load_measures, shipped_library
+from careis.measures.results import MeasureResults
+from careis.periods import financial_year
+from careis.risk import points
+from careis.risk.efi import efi
+from careis.risk.register import register, tiers
 
 PRACTICES = ("A00001", "A00002", "A00003")
 PCN_OF = {"A00001": "P1", "A00002": "P1", "A00003": "P2"}
@@ -33,6 +48,8 @@ PERF = {"A00001": 7, "A00002": 8, "A00003": 9}
 CARE_PLAN = "734163000"
 CARE_HOME = "160734000"
 CONDITIONS = ("44054006", "13645005", "84114007")  # diabetes, COPD, heart failure
+PERIODS = {"baseline": financial_year(2023), "performance": financial_year(2024)}
+INDEX = D(2024, 4, 1)
 
 
 def build() -> Dataset:
@@ -71,19 +88,56 @@ def build() -> Dataset:
     return ds
 
 
-@pytest.fixture
-def federation() -> Dataset:
-    return build()
+def write_lists(folder: Path) -> Path:
+    """User code lists for the concepts the tests use (overriding the shipped ones).
 
-
-@pytest.fixture
-def lists_dir(tmp_path: Path) -> Path:
-    """User code lists for the concepts the tests use (overriding the shipped ones)."""
-    folder = tmp_path / "codelists"
-    folder.mkdir()
-    (folder / "care_plan.csv").write_text(f"code,term\n{CARE_PLAN},Care plan\n")
-    (folder / "care_home.csv").write_text(f"code,term\n{CARE_HOME},Lives in a care home\n")
-    (folder / "diabetes.csv").write_text("code,term\n44054006,Type 2 diabetes\n")
-    (folder / "copd.csv").write_text("code,term\n13645005,COPD\n")
-    (folder / "heart_failure.csv").write_text("code,term\n84114007,Heart failure\n")
+    The files are made read-only: the session shares them between test modules.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "care_plan.csv": f"code,term\n{CARE_PLAN},Care plan\n",
+        "care_home.csv": f"code,term\n{CARE_HOME},Lives in a care home\n",
+        "diabetes.csv": "code,term\n44054006,Type 2 diabetes\n",
+        "copd.csv": "code,term\n13645005,COPD\n",
+        "heart_failure.csv": "code,term\n84114007,Heart failure\n",
+    }
+    for name, text in files.items():
+        path = folder / name
+        path.write_text(text)
+        path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     return folder
+
+
+def _efi(tables: dict[str, Any], library: CodelistLibrary) -> Any:
+    t = efi(tables, INDEX, library)
+    return t.select("patient_id", "practice_code", category=t.efi_category)
+
+
+def evaluate_core_library(ds: Dataset, lists: Path) -> MeasureResults:
+    """The whole shipped measure library on `ds`, with the cohorts a points-method run builds.
+
+    Evaluated in a DuckDB engine of its own, closed before returning; the results are an
+    immutable Arrow table and a read-only catalogue, so a session can share them safely.
+    """
+    engine = Engine.duckdb()
+    try:
+        tables = ds.tables(engine)
+        library = CodelistLibrary(lists)
+        scored = points.score(patient_facts(tables, INDEX, library))
+        ev = evaluate(
+            engine,
+            tables,
+            load_measures([shipped_library()]),
+            periods=PERIODS,
+            index_date=INDEX,
+            library=library,
+            cohorts={
+                "register": register(scored, percent=2.0, min_age=18),
+                "efi": _efi(tables, library),
+                "risk_tier": tiers(scored, percent=2.0, min_age=18),
+            },
+            check_data=False,
+        )
+    finally:
+        engine.close()
+    return MeasureResults(ev.results, MappingProxyType(ev.catalogue))  # type: ignore[arg-type]
