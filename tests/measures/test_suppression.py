@@ -153,10 +153,24 @@ def _tree(values: dict[str, float], pcns: dict[str, str], extra: list[dict[str, 
     ]  # fmt: skip
     for pcn in sorted(set(pcns.values())):
         ps = [p for p in values if pcns[p] == pcn]
-        rows.append({"measure_id": "plans", "level": "pcn", "org_code": pcn,
-                     "numerator": sum(values[p] for p in ps), "denominator": 1000.0 * len(ps)})
-    rows.append({"measure_id": "plans", "level": "sub_icb", "org_code": "S",
-                 "numerator": sum(values.values()), "denominator": 1000.0 * len(values)})
+        rows.append(
+            {
+                "measure_id": "plans",
+                "level": "pcn",
+                "org_code": pcn,
+                "numerator": sum(values[p] for p in ps),
+                "denominator": 1000.0 * len(ps),
+            }
+        )
+    rows.append(
+        {
+            "measure_id": "plans",
+            "level": "sub_icb",
+            "org_code": "S",
+            "numerator": sum(values.values()),
+            "denominator": 1000.0 * len(values),
+        }
+    )
     groups = {(p, "pcn"): g for p, g in pcns.items()} | {(p, "sub_icb"): "S" for p in values}
     return table(rows + list(extra)), groups
 
@@ -195,7 +209,7 @@ def test_equal_populations_are_hidden_together() -> None:
              "denominator": 40.0},
         ]
     )  # fmt: skip
-    plans, review = suppress_results(t, cat, DEFAULT).to_pylist()
+    _plans, review = suppress_results(t, cat, DEFAULT).to_pylist()
     assert review["numerator"] is None and review["denominator"] == 40  # rounding hides 6
     t2 = table(
         [

@@ -83,6 +83,7 @@ class _Plan:
     exact: dict[Cell, int] = field(default_factory=dict)
     hidden: dict[Cell, str] = field(default_factory=dict)
     sums: list[tuple[Cell, list[Cell]]] = field(default_factory=list)
+    links: list[tuple[Cell, list[Cell]]] = field(default_factory=list)  # equal populations
 
     def info(self, i: int) -> MeasureInfo | None:
         return self.catalogue.get(str(self.rows[i]["measure_id"]))
@@ -109,22 +110,27 @@ def _cells(plan: _Plan) -> None:
         for col in count_columns(plan.info(i)):
             value = row.get(col)
             if isinstance(value, int | float) and not math.isnan(value):
-                plan.exact[(i, col)] = int(round(value))
+                plan.exact[(i, col)] = round(value)
                 if _small(value, plan.config):
                     plan.hidden[(i, col)] = SMALL
 
 
 # --------------------------------------------------------------------------- the sums
-def _sums(plan: _Plan, groups: Mapping[tuple[str, str], str]) -> None:
+def _sums(
+    plan: _Plan,
+    groups: Mapping[tuple[str, str], str],
+    by_period: Mapping[str, Mapping[tuple[str, str], str]],
+) -> None:
     """Every `total = sum(parts)` an outsider can write down from the hierarchy, kept only
     where it holds exactly (memberships that changed within a period do not)."""
-    by_key: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, row in enumerate(plan.rows):
-        by_key[(str(row["measure_id"]), str(row["period"]), "")].append(i)
-    for idx in by_key.values():
+        by_key[(str(row["measure_id"]), str(row["period"]))].append(i)
+    for (_, period), idx in by_key.items():
+        membership = by_period.get(period, groups)
         for col in count_columns(plan.info(idx[0])):
             cells = [(i, col) for i in idx if (i, col) in plan.exact]
-            for total, parts in _hierarchy_sums(plan.rows, cells, groups):
+            for total, parts in _hierarchy_sums(plan.rows, cells, membership):
                 if plan.exact[total] == sum(plan.exact[p] for p in parts):
                     plan.sums.append((total, parts))
 
@@ -146,8 +152,8 @@ def _hierarchy_sums(
         for sub, theirs in members.items():  # a group inside another: total - sub = the rest
             if sub != total and theirs <= mine and (theirs < mine or rank[sub] < rank[total]):
                 yield total, [sub, *(practice[p] for p in sorted(mine - theirs))]
-        for level in {rank[c] for c in members if rank[c] < rank[total]}:
-            inside = [c for c in members if rank[c] == level and members[c] <= mine]
+        for below in {rank[c] for c in members if rank[c] < rank[total]}:
+            inside = [c for c in members if rank[c] == below and members[c] <= mine]
             covered = [p for c in inside for p in members[c]]
             if len(inside) > 1 and len(covered) == len(mine) == len(set(covered)):
                 yield total, inside  # child groups that partition the total
@@ -163,6 +169,7 @@ def _link_equal(plan: _Plan) -> bool:
         if value > 0:
             classes[(str(row["level"]), str(row["org_code"]), value)].append(cell)
     changed = False
+    plan.links = [(members[0], [c]) for members in classes.values() for c in members[1:]]
     for members in classes.values():
         if any(c in plan.hidden for c in members):
             for c in members:
@@ -232,7 +239,7 @@ def propagate(
 def _attack(plan: _Plan) -> bool:
     """Hide what interval arithmetic over the published sums would pin to one value."""
     bounds = {c: interval_of(plan, c) for c in plan.exact}
-    narrowed = propagate(bounds, plan.sums)
+    narrowed = propagate(bounds, [*plan.sums, *plan.links])
     changed = False
     for cell, (lo, hi) in sorted(narrowed.items()):
         if lo != hi or bounds[cell][0] == bounds[cell][1]:
@@ -266,19 +273,22 @@ def suppress_results(
     catalogue: dict[str, MeasureInfo],
     config: SuppressionConfig,
     groups: Mapping[tuple[str, str], str] | None = None,
+    groups_by_period: Mapping[str, Mapping[tuple[str, str], str]] | None = None,
 ) -> pa.Table:
     """Published copy of a results table (the rules are in the module docstring).
 
     `groups` maps (practice_code, group_type) to the group the practice belongs to; without
-    it the hierarchy's sums are unknown and only the cell rules apply. Adds a `suppressed`
+    it the hierarchy's sums are unknown and only the cell rules apply. `groups_by_period`
+    gives the membership a period's roll-up used where it differs (a practice that moved);
+    a sum that does not hold exactly under the membership given is not protected. Adds a `suppressed`
     boolean (some figure of the row is hidden) and `suppression`: for each hidden column,
     `column: small count` (the count was 1-7) or `column: secondary` (hidden to protect
     another cell; any value), joined by '; '.
     """
     plan = _Plan(table.to_pylist(), catalogue, config)
     _cells(plan)
-    if groups:
-        _sums(plan, groups)
+    if groups or groups_by_period:
+        _sums(plan, groups or {}, groups_by_period or {})
     protect(plan)
     out = [_publish_row(plan, i) for i in range(len(plan.rows))]
     _publish_changes(plan, out)
