@@ -25,33 +25,100 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader that also records the line of every mapping key and sequence item."""
 
 
-def _construct(loader: _LineLoader, node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+# Limits on what one YAML file may expand to. Why: an alias re-used inside an alias ("billion
+# laughs") makes a 600-byte file stand for ~10^9 values, which every later step (pydantic,
+# the measures compiler) would walk; and PyYAML composes nodes recursively, so very deep
+# nesting ends in RecursionError. No real contract, config or measures file comes near these.
+MAX_DEPTH = 50
+MAX_VALUES = 100_000
+
+
+class _Builder:
+    """Construct each YAML node once (aliases share the object), recording key lines.
+
+    Why not `construct_object(deep=True)` per key, as before: that re-walked an alias's whole
+    subtree at every use, so nested aliases cost exponential time and memory.
+    """
+
+    def __init__(self, loader: _LineLoader, lines: dict[Loc, int]) -> None:
+        self.loader = loader
+        self.lines = lines
+        self.memo: dict[int, Any] = {}
+        self.sizes: dict[int, int] = {}
+        self.open: set[int] = set()
+
+    def size(self, node: yaml.Node, depth: int = 0) -> int:
+        """How many values `node` stands for once every alias is expanded (memoised)."""
+        key = id(node)
+        if key in self.sizes:
+            return self.sizes[key]
+        if depth > MAX_DEPTH:
+            raise _Limit(f"nested more than {MAX_DEPTH} levels deep", node.start_mark)
+        if key in self.open:
+            raise _Limit("an alias refers to the mapping or list that contains it", node.start_mark)
+        self.open.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(self.size(k, depth + 1) + self.size(v, depth + 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(self.size(item, depth + 1) for item in node.value)
+        self.open.discard(key)
+        self.sizes[key] = total
+        if total > MAX_VALUES:
+            raise _Limit(
+                f"the file expands to more than {MAX_VALUES:,} values (aliases re-used "
+                "inside aliases)",
+                node.start_mark,
+            )
+        return total
+
+    def build(self, node: yaml.Node, path: Loc) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self.memo:  # an alias: the anchor's object, built once
+            return self.memo[id(node)]
+        if isinstance(node, yaml.MappingNode):
+            out: Any = self._mapping(node, path)
+        elif isinstance(node, yaml.SequenceNode):
+            out = [self._child(item, (*path, i)) for i, item in enumerate(node.value)]
+        else:
+            out = self._scalar(node)
+        self.memo[id(node)] = out
+        return out
+
+    def _child(self, node: yaml.Node, path: Loc) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        return self.build(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: Loc) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = self._scalar(key_node)
+            if isinstance(key, list | dict):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain value, not a list or mapping",
+                    key_node.start_mark,
+                )  # fmt: skip
             if key in out:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key '{key}'", key_node.start_mark
                 )
-            child = (*path, key)
-            lines[child] = key_node.start_mark.line + 1
-            out[key] = _construct(loader, value_node, child, lines)
+            out[key] = self._child(value_node, (*path, key))
         return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for i, item in enumerate(node.value):
-            child = (*path, i)
-            lines[child] = item.start_mark.line + 1
-            items.append(_construct(loader, item, child, lines))
-        return items
-    try:
-        return loader.construct_object(node, deep=True)
-    except ValueError as exc:  # e.g. an impossible date such as 2025-13-01
-        raise yaml.constructor.ConstructorError(
-            None, None, f"'{node.value}' is not a valid value ({exc})", node.start_mark
-        ) from exc
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. an impossible date such as 2025-13-01
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{node.value}' is not a valid value ({exc})", node.start_mark
+            ) from exc
+
+
+class _Limit(yaml.MarkedYAMLError):
+    """A file beyond MAX_DEPTH or MAX_VALUES (reported like a syntax error, with its line)."""
+
+    def __init__(self, problem: str, mark: yaml.Mark) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
 
 
 def load_yaml(path: str | Path) -> tuple[Any, dict[Loc, int]]:
@@ -76,9 +143,19 @@ def parse_yaml(text: str, source: str | Path = "<string>") -> tuple[Any, dict[Lo
         loader = _LineLoader(text)
         try:
             node = loader.get_single_node()
-            data = _construct(loader, node, (), lines) if node is not None else None
+            data = None
+            if node is not None:
+                builder = _Builder(loader, lines)
+                builder.size(node)
+                data = builder.build(node, ())
         finally:
             loader.dispose()
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise ConfigError(
+            f"not valid YAML: nested more than {MAX_DEPTH} levels deep.",
+            file=source,
+            fix="flatten the file; no careis file needs more than a few levels.",
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark is not None else None
@@ -89,6 +166,8 @@ def parse_yaml(text: str, source: str | Path = "<string>") -> tuple[Any, dict[Lo
             fix=(
                 "correct the value (dates are YYYY-MM-DD)."
                 if "is not a valid value" in str(exc.problem)
+                else "write each value out once, without nesting aliases."
+                if isinstance(exc, _Limit)
                 else "check indentation and that every 'key: value' has a space after the colon."
             ),
         ) from exc

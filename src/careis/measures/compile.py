@@ -91,6 +91,10 @@ def catalogue_of(measures: MeasureSet) -> dict[str, MeasureInfo]:
             count_columns=count_cols,
             lower_threshold=m.thresholds.lower if getattr(m, "thresholds", None) else None,
             upper_threshold=m.thresholds.upper if getattr(m, "thresholds", None) else None,
+            per=float(m.per) if m.kind == "rate" else None,
+            standardised=m.kind == "rate" and m.standardise != "none",
+            of=m.of if m.kind == "change" else None,
+            compare=m.compare if m.kind == "change" else "relative",
         )
     return out
 

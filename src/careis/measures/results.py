@@ -68,6 +68,13 @@ class MeasureInfo:
     count_columns: tuple[str, ...] = ("numerator", "denominator")  # suppressed in published output
     lower_threshold: float | None = None  # indicators: QOF-style payment thresholds (%)
     upper_threshold: float | None = None
+    # for disclosure control (suppression.py), which recomputes published figures from
+    # published counts: a rate's multiplier and whether it is standardised; what a change
+    # compares and how
+    per: float | None = None
+    standardised: bool = False
+    of: str | None = None
+    compare: str = "relative"
 
 
 class MeasureResults:

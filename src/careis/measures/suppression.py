@@ -1,30 +1,49 @@
-"""Small-number suppression for aggregate outputs that leave the commissioner.
+"""Disclosure control for aggregate outputs that leave the commissioner (docs/disclosure.md).
 
-Why: a count of 1-7 patients at a small practice can identify people. NHS Digital's usual rule
-is applied by default: counts from `low` to `high` (1-7) are suppressed and every other count
-is rounded to the nearest `round_to` (5). A value (percentage, rate, confidence limit)
-computed from a suppressed count is suppressed too, since the count could be recovered from
-it. Zero is not disclosive and is shown. Suppression never applies to a practice's own
+Why: a count of 1-7 patients at a small practice can identify people, and any figure computed
+from an exact count gives that count back. The rule is the one NHS England and OpenSAFELY
+publish by (ehrQL `measures/disclosure_control.py`: SUPPRESSION_THRESHOLD = 7,
+ROUNDING_MULTIPLE = 5, ratio = rounded numerator / rounded denominator):
+
+1. every count cell is published on its own: 0 as 0, `low`..`high` (1-7) hidden, others
+   rounded half up to the nearest `round_to` (5) - the same function for every file
+   (`suppress_count`; risk/practice_summary.csv uses it too);
+2. person-time (a rate's denominator) is rounded to `round_to` person-years;
+3. every derived figure (percentage, rate, confidence limits, crude rate, change) is computed
+   *from the published counts*, so it carries nothing they do not; a standardised rate or
+   ratio (which needs the unpublished age-sex strata) is published to one decimal place;
+4. secondary suppression over every sum the hierarchy implies (a PCN is the sum of its
+   practices, a sub-ICB minus a PCN is the sum of the rest, a lone practice is its PCN): no
+   such sum may hold exactly one hidden cell; cells with the same exact value at the same
+   organisation (one measure's denominator is another's numerator) are hidden together;
+5. a final check attacks the result the way an outsider would (interval arithmetic over all
+   those sums) and hides any further cell whose exact value it could pin down.
+
+Zero is not disclosive and is shown. Suppression never applies to a practice's own
 patient-level view.
-
-Secondary suppression: when exactly one practice in a group (a PCN, federation, sub-ICB or
-ICB) is suppressed for a measure and period, the group's total minus the other practices
-would give it back. So the next-smallest practice in that group (ties broken by code) is
-suppressed as well, and the check repeats until no group has a lone suppressed practice.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
 from careis.config import SuppressionConfig
-from careis.measures.results import MeasureInfo
+from careis.measures import stats
+from careis.measures.results import LEVELS, MeasureInfo
 
 SUPPRESSED = "*"
 DERIVED = ("value", "lower_ci", "upper_ci", "crude_value")
+SMALL = "small count"
+SECONDARY = "secondary"
+BIG = 10**15  # "unbounded" for a hidden cell that need not be small
+
+Cell = tuple[int, str]  # (row index, column)
 
 
 def suppress_count(value: float | None, config: SuppressionConfig) -> float | None:
@@ -33,87 +52,368 @@ def suppress_count(value: float | None, config: SuppressionConfig) -> float | No
         return None
     if config.low <= value <= config.high:
         return None
-    step = config.round_to
-    return float(int((value + step / 2) // step) * step)
+    return round_half_up(value, config.round_to)
+
+
+def round_half_up(value: float, step: int) -> float:
+    """`value` to the nearest multiple of `step`, halves upward (12.5 -> 15 for step 5)."""
+    return float(math.floor(value / step + 0.5) * step)
+
+
+def rounding_interval(published: float, config: SuppressionConfig) -> tuple[int, int]:
+    """The integers a published (rounded, non-zero) count can stand for."""
+    half = config.round_to / 2
+    lo = math.ceil(published - half)
+    hi = math.ceil(published + half) - 1
+    return max(lo, config.high + 1), hi
 
 
 def _small(value: object, config: SuppressionConfig) -> bool:
     return isinstance(value, int | float) and config.low <= value <= config.high
 
 
+# --------------------------------------------------------------------------- the cells
+@dataclass
+class _Plan:
+    """Which count cells a results table has, their exact values and which are hidden."""
+
+    rows: list[dict[str, Any]]
+    catalogue: Mapping[str, MeasureInfo]
+    config: SuppressionConfig
+    exact: dict[Cell, int] = field(default_factory=dict)
+    hidden: dict[Cell, str] = field(default_factory=dict)
+    sums: list[tuple[Cell, list[Cell]]] = field(default_factory=list)
+    links: list[tuple[Cell, list[Cell]]] = field(default_factory=list)  # equal populations
+
+    def info(self, i: int) -> MeasureInfo | None:
+        return self.catalogue.get(str(self.rows[i]["measure_id"]))
+
+    def hide(self, cell: Cell, why: str = SECONDARY) -> bool:
+        if cell in self.hidden:
+            return False
+        self.hidden[cell] = why
+        return True
+
+
+def count_columns(info: MeasureInfo | None) -> tuple[str, ...]:
+    """The columns of a row that count people or events (person-time is not one)."""
+    if info is None:
+        return ("numerator", "denominator", "exclusions")
+    if info.kind == "change":
+        return ()
+    cols = tuple(info.count_columns)
+    return cols if info.kind == "rate" else (*cols, "exclusions")
+
+
+def _cells(plan: _Plan) -> None:
+    for i, row in enumerate(plan.rows):
+        for col in count_columns(plan.info(i)):
+            value = row.get(col)
+            if isinstance(value, int | float) and not math.isnan(value):
+                plan.exact[(i, col)] = round(value)
+                if _small(value, plan.config):
+                    plan.hidden[(i, col)] = SMALL
+
+
+# --------------------------------------------------------------------------- the sums
+def _sums(
+    plan: _Plan,
+    groups: Mapping[tuple[str, str], str],
+    by_period: Mapping[str, Mapping[tuple[str, str], str]],
+) -> None:
+    """Every `total = sum(parts)` an outsider can write down from the hierarchy, kept only
+    where it holds exactly (memberships that changed within a period do not)."""
+    by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, row in enumerate(plan.rows):
+        by_key[(str(row["measure_id"]), str(row["period"]))].append(i)
+    for (_, period), idx in by_key.items():
+        membership = by_period.get(period, groups)
+        for col in count_columns(plan.info(idx[0])):
+            cells = [(i, col) for i in idx if (i, col) in plan.exact]
+            for total, parts in _hierarchy_sums(plan.rows, cells, membership):
+                if plan.exact[total] == sum(plan.exact[p] for p in parts):
+                    plan.sums.append((total, parts))
+
+
+def _hierarchy_sums(
+    rows: Sequence[Mapping[str, Any]], cells: list[Cell], groups: Mapping[tuple[str, str], str]
+) -> Iterable[tuple[Cell, list[Cell]]]:
+    practice = {str(rows[c[0]]["org_code"]): c for c in cells if rows[c[0]]["level"] == "practice"}
+    members: dict[Cell, frozenset[str]] = {}
+    for c in cells:
+        level, org = str(rows[c[0]]["level"]), str(rows[c[0]]["org_code"])
+        if level != "practice":
+            found = frozenset(p for p in practice if groups.get((p, level)) == org)
+            if found:
+                members[c] = found
+    rank = {c: LEVELS.index(str(rows[c[0]]["level"])) for c in members}
+    for total, mine in members.items():
+        yield total, [practice[p] for p in sorted(mine)]
+        for sub, theirs in members.items():  # a group inside another: total - sub = the rest
+            if sub != total and theirs <= mine and (theirs < mine or rank[sub] < rank[total]):
+                yield total, [sub, *(practice[p] for p in sorted(mine - theirs))]
+        for below in {rank[c] for c in members if rank[c] < rank[total]}:
+            inside = [c for c in members if rank[c] == below and members[c] <= mine]
+            covered = [p for c in inside for p in members[c]]
+            if len(inside) > 1 and len(covered) == len(mine) == len(set(covered)):
+                yield total, inside  # child groups that partition the total
+
+
+# --------------------------------------------------------------------------- protection
+def _link_equal(plan: _Plan) -> bool:
+    """Hide together the cells of one organisation that hold the same exact count: one
+    measure's denominator (the register) is often another's numerator or denominator."""
+    classes: dict[tuple[str, str, int], list[Cell]] = defaultdict(list)
+    for cell, value in plan.exact.items():
+        row = plan.rows[cell[0]]
+        if value > 0:
+            classes[(str(row["level"]), str(row["org_code"]), value)].append(cell)
+    changed = False
+    plan.links = [(members[0], [c]) for members in classes.values() for c in members[1:]]
+    for members in classes.values():
+        if any(c in plan.hidden for c in members):
+            for c in members:
+                changed |= plan.hide(c)
+    return changed
+
+
+def _secondary(plan: _Plan) -> bool:
+    """No sum may contain exactly one hidden cell: hide its smallest visible non-zero part
+    (ties by organisation code), or the total when every part is hidden or zero."""
+    changed = False
+    for total, parts in plan.sums:
+        members = [total, *parts]
+        if sum(1 for c in members if c in plan.hidden) != 1:
+            continue
+        visible = [c for c in parts if c not in plan.hidden and plan.exact[c] > 0]
+        if visible:
+            pick = min(visible, key=lambda c: (plan.exact[c], str(plan.rows[c[0]]["org_code"])))
+        else:
+            pick = total
+        changed |= plan.hide(pick)
+    return changed
+
+
+def interval_of(plan: _Plan, cell: Cell) -> tuple[int, int]:
+    """What an outsider knows of a cell from its published form alone."""
+    value = plan.exact[cell]
+    why = plan.hidden.get(cell)
+    if why == SMALL:
+        return plan.config.low, plan.config.high
+    if why is not None:
+        return 0, BIG
+    if value == 0:
+        return 0, 0
+    published = suppress_count(value, plan.config)
+    assert published is not None
+    return rounding_interval(published, plan.config)
+
+
+def propagate(
+    bounds: dict[Cell, tuple[int, int]], sums: Sequence[tuple[Cell, Sequence[Cell]]]
+) -> dict[Cell, tuple[int, int]]:
+    """Narrow each cell's interval using every `total = sum(parts)` until nothing moves.
+
+    Interval (bounds) propagation: a part is at least total.lo - sum(other parts' hi) and at
+    most total.hi - sum(other parts' lo); a total lies within the sums of its parts' bounds.
+    """
+    b = dict(bounds)
+    for _ in range(100):
+        moved = False
+        for total, parts in sums:
+            lo_sum = sum(b[p][0] for p in parts)
+            hi_sum = sum(b[p][1] for p in parts)
+            t_lo, t_hi = max(b[total][0], lo_sum), min(b[total][1], hi_sum)
+            moved |= (t_lo, t_hi) != b[total]
+            b[total] = (t_lo, t_hi)
+            for p in parts:
+                p_lo = max(b[p][0], t_lo - (hi_sum - b[p][1]))
+                p_hi = min(b[p][1], t_hi - (lo_sum - b[p][0]))
+                moved |= (p_lo, p_hi) != b[p]
+                b[p] = (p_lo, p_hi)
+        if not moved:
+            break
+    return b
+
+
+def _attack(plan: _Plan) -> bool:
+    """Hide what interval arithmetic over the published sums would pin to one value."""
+    bounds = {c: interval_of(plan, c) for c in plan.exact}
+    narrowed = propagate(bounds, [*plan.sums, *plan.links])
+    changed = False
+    for cell, (lo, hi) in sorted(narrowed.items()):
+        if lo != hi or bounds[cell][0] == bounds[cell][1]:
+            continue  # not pinned, or published exactly (zero)
+        if cell not in plan.hidden:
+            changed |= plan.hide(cell)
+            continue
+        for total, parts in plan.sums:  # hidden but pinned: hide a neighbour in its sums
+            if cell == total or cell in parts:
+                visible = [c for c in (total, *parts) if c not in plan.hidden]
+                if visible:
+                    changed |= plan.hide(min(visible, key=lambda c: plan.exact[c]))
+                    break
+    return changed
+
+
+def protect(plan: _Plan) -> None:
+    """Secondary suppression, equal-value links and the attack, repeated to a fixed point."""
+    for _ in range(1000):
+        changed = _link_equal(plan)
+        changed |= _secondary(plan)
+        if not changed:
+            changed = _attack(plan)
+        if not changed:
+            return
+
+
+# --------------------------------------------------------------------------- publishing
 def suppress_results(
     table: pa.Table,
     catalogue: dict[str, MeasureInfo],
     config: SuppressionConfig,
     groups: Mapping[tuple[str, str], str] | None = None,
+    groups_by_period: Mapping[str, Mapping[tuple[str, str], str]] | None = None,
 ) -> pa.Table:
-    """Published copy of a results table: counts suppressed/rounded, dependent values suppressed.
+    """Published copy of a results table (the rules are in the module docstring).
 
-    `groups` maps (practice_code, group_type) to the group the practice belongs to, for
-    secondary suppression (without it only primary suppression is applied). Adds a
-    `suppressed` boolean and a `suppression` reason ('small count', 'secondary' or '').
+    `groups` maps (practice_code, group_type) to the group the practice belongs to; without
+    it the hierarchy's sums are unknown and only the cell rules apply. `groups_by_period`
+    gives the membership a period's roll-up used where it differs (a practice that moved);
+    a sum that does not hold exactly under the membership given is not protected. Adds a `suppressed`
+    boolean (some figure of the row is hidden) and `suppression`: for each hidden column,
+    `column: small count` (the count was 1-7) or `column: secondary` (hidden to protect
+    another cell; any value), joined by '; '.
     """
-    rows = table.to_pylist()
-    reason: dict[int, str] = {}
-    for i, row in enumerate(rows):
-        info = catalogue.get(str(row["measure_id"]))
-        count_cols = info.count_columns if info else ("numerator", "denominator")
-        if any(_small(row.get(c), config) for c in (*count_cols, "exclusions") if c in row):
-            reason[i] = "small count"
-    if groups:
-        _secondary(rows, reason, catalogue, groups)
-    for i, row in enumerate(rows):
-        info = catalogue.get(str(row["measure_id"]))
-        count_cols = info.count_columns if info else ("numerator", "denominator")
-        hidden = i in reason
-        for col in (*count_cols, "exclusions"):
-            if col in row:
-                row[col] = None if hidden else suppress_count(row[col], config)
-        if info is not None and info.kind == "count":
-            row["value"] = row["numerator"]
-        elif hidden:
-            for col in DERIVED:
-                if col in row:
-                    row[col] = None
-        row["suppressed"] = hidden
-        row["suppression"] = reason.get(i, "")
+    plan = _Plan(table.to_pylist(), catalogue, config)
+    _cells(plan)
+    if groups or groups_by_period:
+        _sums(plan, groups or {}, groups_by_period or {})
+    protect(plan)
+    out = [_publish_row(plan, i) for i in range(len(plan.rows))]
+    _publish_changes(plan, out)
     schema = table.schema.append(pa.field("suppressed", pa.bool_())).append(
         pa.field("suppression", pa.string())
     )
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_pylist(out, schema=schema)
 
 
-def _secondary(
-    rows: list[dict[str, object]],
-    reason: dict[int, str],
-    catalogue: dict[str, MeasureInfo],
-    groups: Mapping[tuple[str, str], str],
-) -> None:
-    """Suppress a second practice wherever a group would otherwise reveal a lone one."""
-    by_practice: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for (practice, group_type), group in sorted(groups.items()):
-        by_practice[practice].append((group_type, group))
-    members: dict[tuple[str, str, str, str], list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        info = catalogue.get(str(row["measure_id"]))
-        if row["level"] != "practice" or (info is not None and not info.count_columns):
+def _publish_row(plan: _Plan, i: int) -> dict[str, Any]:
+    row = dict(plan.rows[i])
+    info = plan.info(i)
+    reasons = []
+    for col in count_columns(info):
+        if (i, col) in plan.hidden:
+            reasons.append(f"{col}: {plan.hidden[(i, col)]}")
+            row[col] = None
+        elif row.get(col) is not None:
+            row[col] = suppress_count(row[col], plan.config)
+    if info is not None and info.kind == "rate" and row.get("denominator") is not None:
+        row["denominator"] = round_half_up(row["denominator"], plan.config.round_to)
+    if info is None or info.kind != "change":
+        _derive(row, info, plan.rows[i])
+    row["suppressed"] = bool(reasons)
+    row["suppression"] = "; ".join(reasons)
+    return row
+
+
+def _derive(row: dict[str, Any], info: MeasureInfo | None, exact: Mapping[str, Any]) -> None:
+    """Value, limits and crude rate recomputed from the row's published counts."""
+    num, den = row.get("numerator"), row.get("denominator")
+    for col in DERIVED:
+        row[col] = None
+    kind = info.kind if info is not None else "proportion"
+    if kind == "count":
+        row["value"] = num
+        return
+    if num is None or den is None or den <= 0:
+        return
+    if kind == "proportion":
+        row["value"] = num * 100.0 / den
+        ci = stats.wilson(num, den)
+        if ci is not None:
+            row["lower_ci"], row["upper_ci"] = ci[0] * 100, ci[1] * 100
+        return
+    per = _per(info, exact)
+    crude = num * per / den
+    row["crude_value"] = crude
+    if info is not None and info.standardised:
+        for col in ("value", "lower_ci", "upper_ci"):  # needs the strata: coarse only
+            v = exact.get(col)
+            row[col] = None if v is None else round(float(v), 1)
+        return
+    lo, hi = stats.poisson_exact(num)
+    row["value"], row["lower_ci"], row["upper_ci"] = crude, lo * per / den, hi * per / den
+
+
+def _per(info: MeasureInfo | None, exact: Mapping[str, Any]) -> float:
+    """A rate's multiplier (per 1,000 ...): from the catalogue, else from the exact row."""
+    if info is not None and info.per is not None:
+        return float(info.per)
+    num, den, crude = exact.get("numerator"), exact.get("denominator"), exact.get("crude_value")
+    if crude is None:
+        crude = exact.get("value")
+    if num and den and crude:
+        return float(10 ** round(math.log10(crude * den / num)))
+    return 1000.0
+
+
+def _publish_changes(plan: _Plan, out: list[dict[str, Any]]) -> None:
+    """A change is recomputed from the published values of the measure it compares."""
+    index = {
+        (r["measure_id"], r["period"], r["level"], r["org_code"]): r
+        for r, i in zip(out, range(len(out)), strict=True)
+        if not _is_change(plan.info(i))
+    }
+    for i, row in enumerate(out):
+        info = plan.info(i)
+        if not _is_change(info):
             continue
-        for group_type, group in by_practice.get(str(row["org_code"]), []):
-            members[(str(row["measure_id"]), str(row["period"]), group_type, group)].append(i)
+        assert info is not None
+        perf_key, _, base_key = str(row["period"]).partition(" vs ")
+        of = info.of or ""
+        perf = index.get((of, perf_key, row["level"], row["org_code"]), {})
+        base = index.get((of, base_key, row["level"], row["org_code"]), {})
+        pv, bv = perf.get("value"), base.get("value")
+        row["numerator"], row["denominator"] = pv, bv
+        row["value"] = _change(pv, bv, info.compare)
+        for col in ("lower_ci", "upper_ci", "crude_value", "exclusions"):
+            row[col] = None
+        if pv is None or bv is None:
+            row["suppressed"] = True
+            row["suppression"] = f"value: derived from a hidden value of {of or 'its measure'}"
+
+
+def _is_change(info: MeasureInfo | None) -> bool:
+    return info is not None and info.kind == "change"
+
+
+def _change(pv: float | None, bv: float | None, compare: str) -> float | None:
+    if pv is None or bv is None:
+        return None
+    if compare == "absolute":
+        return pv - bv
+    return (pv / bv - 1.0) * 100.0 if bv > 0 else None
+
+
+# --------------------------------------------------------------------------- other files
+def publish_counts(
+    counts: Mapping[str, float], related: Sequence[Sequence[str]], config: SuppressionConfig
+) -> dict[str, float | None]:
+    """One row of counts for a published file other than published.csv (same cell rule).
+
+    `related` lists sets of fields whose sum may be published elsewhere (e.g. the eFI
+    categories add up to the practice's patients aged 65+): none may hold a lone hidden
+    cell, so the smallest visible non-zero one is hidden beside it.
+    """
+    hidden = {k for k, v in counts.items() if _small(v, config)}
     changed = True
     while changed:
         changed = False
-        for key in sorted(members):
-            idx = members[key]
-            hidden = [i for i in idx if i in reason]
-            if len(hidden) != 1 or len(idx) < 2:
-                continue
-            shown = [i for i in idx if i not in reason]
-            pick = min(shown, key=lambda i: (_size(rows[i]), str(rows[i]["org_code"])))
-            reason[pick] = "secondary"
-            changed = True
-
-
-def _size(row: dict[str, object]) -> float:
-    value = row.get("numerator")
-    return float(value) if isinstance(value, int | float) else float("inf")
+        for fields in related:
+            lone = [f for f in fields if f in hidden]
+            shown = [f for f in fields if f not in hidden and counts[f] > 0]
+            if len(lone) == 1 and shown:
+                hidden.add(min(shown, key=lambda f: (counts[f], f)))
+                changed = True
+    return {k: None if k in hidden else suppress_count(v, config) for k, v in counts.items()}

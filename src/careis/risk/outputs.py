@@ -3,7 +3,8 @@
 Why here and not in the pipeline: `careis run` and `careis risk score` write the same files,
 and the rule that patient-level data go only into `practices/<code>/` must hold for both.
 Aggregates (register sizes, eFI distribution) are written with small-number suppression
-(`careis.measures.suppression`): counts 1-7 become '*', others are rounded to 5.
+(`careis.measures.suppression`, docs/disclosure.md): counts 1-7 become '*', others are rounded
+to 5, by the same function as measures/published.csv.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pyarrow as pa
 from careis.config import SuppressionConfig
 from careis.csvio import write_rows
 from careis.layout import PRACTICE_SUMMARY, RunLayout
-from careis.measures.suppression import SUPPRESSED, suppress_count
+from careis.measures.suppression import SUPPRESSED, publish_counts
 from careis.risk.efi import CATEGORIES
 
 REGISTER_FIELDS: tuple[str, ...] = (
@@ -99,12 +100,15 @@ SUMMARY_FIELDS: tuple[str, ...] = (
 
 
 def write_summary(out: Path, summary: list[dict[str, Any]], config: SuppressionConfig) -> Path:
-    """risk/practice_summary.csv: the per-practice counts with small numbers suppressed."""
+    """risk/practice_summary.csv: the per-practice counts under the same disclosure rule as
+    measures/published.csv (docs/disclosure.md). The eFI categories add up to the practice's
+    patients aged 65+, so none is left as the lone hidden one of the four."""
     published = []
     for row in summary:
+        counts = {f: float(row[f]) for f in SUMMARY_FIELDS[1:]}
+        shown = publish_counts(counts, [CATEGORIES], config)
         pub: dict[str, Any] = {"practice_code": row["practice_code"]}
-        for f in SUMMARY_FIELDS[1:]:
-            v = suppress_count(float(row[f]), config)
+        for f, v in shown.items():
             pub[f] = SUPPRESSED if v is None else int(v)
         published.append(pub)
     path = RunLayout(out).file(PRACTICE_SUMMARY)
