@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from careis.engine import EngineConfig
 from careis.errors import ConfigError
+from careis.measures.suppression import SuppressionConfig
 from careis.periods import Period, parse_financial_year
 from careis.synth import SynthConfig
 from careis.yamlio import load_yaml, model_from_data
@@ -113,20 +114,6 @@ class RiskConfig(_Model):
     lookback_days: int = Field(
         default=365, ge=1, description="Window for prior admissions and A&E (days)."
     )
-
-
-class SuppressionConfig(_Model):
-    low: int = Field(default=1, ge=0, description="Smallest count that is suppressed.")
-    high: int = Field(default=7, ge=0, description="Largest count that is suppressed.")
-    round_to: int = Field(
-        default=5, ge=1, description="Other counts are rounded to the nearest multiple of this."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.high < self.low:
-            raise ValueError("suppression 'high' must be at least 'low'")
-        return self
 
 
 class CompareConfig(_Model):

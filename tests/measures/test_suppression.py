@@ -6,9 +6,8 @@ import datetime as dt
 
 import pyarrow as pa
 
-from careis.config import SuppressionConfig
 from careis.measures.results import RESULT_SCHEMA, MeasureInfo
-from careis.measures.suppression import suppress_count, suppress_results
+from careis.measures.suppression import SuppressionConfig, suppress_count, suppress_results
 
 CAT = {
     "plans": MeasureInfo("plans", "Plans", "proportion", "%", ""),

@@ -17,14 +17,33 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from typing import Self
 
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from careis.config import SuppressionConfig
 from careis.measures.results import MeasureInfo
 
 SUPPRESSED = "*"
 DERIVED = ("value", "lower_ci", "upper_ci", "crude_value")
+
+
+class SuppressionConfig(BaseModel):
+    """The run config's `suppression:` block (re-exported by careis.config, which reads it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: int = Field(default=1, ge=0, description="Smallest count that is suppressed.")
+    high: int = Field(default=7, ge=0, description="Largest count that is suppressed.")
+    round_to: int = Field(
+        default=5, ge=1, description="Other counts are rounded to the nearest multiple of this."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.high < self.low:
+            raise ValueError("suppression 'high' must be at least 'low'")
+        return self
 
 
 def suppress_count(value: float | None, config: SuppressionConfig) -> float | None:

@@ -16,8 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from careis.config import SuppressionConfig
-from careis.measures.suppression import SUPPRESSED, suppress_count
+from careis.measures.suppression import SUPPRESSED, SuppressionConfig, suppress_count
 from careis.risk.efi import CATEGORIES
 
 REGISTER_FIELDS: tuple[str, ...] = (
