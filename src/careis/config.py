@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from careis.engine import EngineConfig
 from careis.errors import ConfigError, DataError
 from careis.facts.population import DataSpan
+from careis.measures.suppression import SuppressionConfig
 from careis.periods import Period, parse_financial_year
 from careis.risk.settings import RiskConfig
 from careis.synth import SynthConfig
@@ -71,20 +72,6 @@ class DataConfig(_Model):
         default="keep",
         description="Events dated before a patient's first registration: keep (history) or quarantine.",
     )
-
-
-class SuppressionConfig(_Model):
-    low: int = Field(default=1, ge=0, description="Smallest count that is suppressed.")
-    high: int = Field(default=7, ge=0, description="Largest count that is suppressed.")
-    round_to: int = Field(
-        default=5, ge=1, description="Other counts are rounded to the nearest multiple of this."
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.high < self.low:
-            raise ValueError("suppression 'high' must be at least 'low'")
-        return self
 
 
 class CompareConfig(_Model):

@@ -7,9 +7,13 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from careis.config import SuppressionConfig
 from careis.measures.results import RESULT_SCHEMA, MeasureInfo
-from careis.measures.suppression import publish_counts, suppress_count, suppress_results
+from careis.measures.suppression import (
+    SuppressionConfig,
+    publish_counts,
+    suppress_count,
+    suppress_results,
+)
 
 CAT = {
     "plans": MeasureInfo("plans", "Plans", "proportion", "%", ""),

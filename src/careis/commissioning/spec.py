@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from careis.contracts.schema import Contract
 from careis.measures.results import MeasureInfo
 from careis.money import format_gbp
+from careis.payments.components import requirement_text
 
 
 def _shipped_catalogue() -> dict[str, MeasureInfo]:
@@ -57,34 +57,6 @@ class ServiceSpec:
 
 def _words(key: str) -> str:
     return key.replace("_", " ")
-
-
-def _requirement(comp: Any, catalogue: dict[str, MeasureInfo]) -> str:
-    """One requirement per payment component, in the words of the contract and the measure."""
-    measure = getattr(comp, "measure", None)
-    info = catalogue.get(measure) if measure else None
-    what = (comp.description or _words(comp.id)).rstrip(".")
-    if comp.type == "engagement":
-        return f"Take part for the whole term and meet the engagement conditions: {what.lower()}."
-    if comp.type == "concordance" and info is not None:
-        return (
-            f"For each patient on the register: {what.lower()}. Measured by "
-            f"'{info.name}' ({info.unit}): {info.description}"
-        )
-    if comp.type == "performance" and info is not None:
-        level = _words(str(getattr(comp, "aggregate_level", "group")))
-        target = getattr(comp, "target_reduction_percent", None)
-        floor = getattr(comp, "practice_floor_reduction_percent", None)
-        goal = (
-            f" The {level} must cut it by at least {target}% and the practice by at least {floor}%."
-            if target is not None and floor is not None
-            else ""
-        )
-        return (
-            f"Work with the other practices in the {level} on: {what.lower()}. Measured by "
-            f"'{info.name}' ({info.unit}).{goal}"
-        )
-    return f"{what}."
 
 
 def build_spec(
@@ -133,7 +105,7 @@ def build_spec(
             "of an unplanned admission (careis risk score), drawn up on the index date; "
             "ties broken by recent emergency admissions, age, then pseudonym."
         )
-    requirements = [_requirement(c, catalogue) for c in contract.components]
+    requirements = [requirement_text(c, catalogue) for c in contract.components]
     requirements += extra_requirements or []
     return ServiceSpec(
         contract=contract,

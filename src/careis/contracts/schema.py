@@ -590,6 +590,15 @@ class Contract(_Model):
 
     @model_validator(mode="after")
     def _model_rules(self) -> Self:
+        """Each contract model's own rules, in the order a reader meets them in the file."""
+        self._parties_rules()
+        self._holder_paid_rules()
+        self._core_rules()
+        self._group_rules()
+        return self
+
+    def _parties_rules(self) -> None:
+        """A holder (and only then subcontractors) and an alliance exactly where the model has one."""
         m = self.model
         if m in HOLDER_MODELS and self.holder is None:
             raise RuleError(
@@ -609,6 +618,10 @@ class Contract(_Model):
             raise RuleError(
                 ("alliance",), f"a {m} contract has no alliance agreement; remove 'alliance'"
             )
+
+    def _holder_paid_rules(self) -> None:
+        """A prime contractor is never paid for a component; a prime provider always is."""
+        m = self.model
         holder_paid = [
             c.id
             for c in self.components
@@ -626,6 +639,10 @@ class Contract(_Model):
                 ("components",),
                 "a prime provider delivers services itself: pay it at least one component (payee: holder)",
             )
+
+    def _core_rules(self) -> None:
+        """Core general practice (and suspended core contracts) only under a fully integrated ACO."""
+        m = self.model
         core_in = CORE_GENERAL_PRACTICE in self.services
         if m == "aco_full" and not core_in:
             raise RuleError(
@@ -655,6 +672,9 @@ class Contract(_Model):
                 ("model",),
                 "a fully integrated ACO lists the core contracts it suspends (core_contracts)",
             )
+
+    def _group_rules(self) -> None:
+        """A practice in one group per level; joining dates for members, within the term."""
         seen: dict[tuple[str, str], str] = {}
         for gi, g in enumerate(self.groups):
             for p in g.practices:
@@ -675,7 +695,6 @@ class Contract(_Model):
                         ("groups", gi, "joined", p),
                         f"group {g.code}: {p} joined on {day}, outside the term",
                     )
-        return self
 
     def national_qof(self) -> QofNational:
         """£ per point and average list for the term's financial year (overridable)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -101,7 +101,6 @@ class LoadResult:
     quarantine: dict[str, ir.Table]  # rejected rows: _file, _row, _reason, _check, raw columns
     summary: list[TableSummary]
     extract_date: date
-    unrecognised_files: tuple[str, ...] = field(default=())
 
     @property
     def quarantined(self) -> int:
@@ -149,7 +148,7 @@ def load_dataset(
     """
     options = options or LoadOptions()
     extract = extract_date or date.today()
-    sources, folder, unrecognised = _resolve(source)
+    sources, folder = _resolve(source)
     opened = {name: _open(engine, name, sources[name], folder) for name in LOAD_ORDER}
     nhs_files = [o.display for o in opened.values() if o.match.nhs_column]
     key = None
@@ -189,7 +188,7 @@ def load_dataset(
         accepted = accepted_rows(prep, output)
         tables[name], quarantine[name] = accepted, rejected
         summary.append(_summarise(engine, prep, checked, output))
-        _release(engine, o.raw)
+        engine.release(o.raw)
         parent_file = None if prep.multi_file else prep.file
         if name == "organisations":
             lookup = build_lookup(name, accepted, rejected, parent_file=parent_file)
@@ -208,14 +207,14 @@ def load_dataset(
             )
             lookups["patients"] = Lookup(engine.cache(lookup.table), lookup.file)
             gaps = engine.cache(registration_gaps(accepted))
-            gaps_empty = int(engine.con.execute(gaps.count())) == 0
-    return LoadResult(tables, quarantine, summary, extract, unrecognised)
+            gaps_empty = engine.count(gaps) == 0
+    return LoadResult(tables, quarantine, summary, extract)
 
 
 # --------------------------------------------------------------------------- helpers
 def _resolve(
     source: str | Path | Mapping[str, Source],
-) -> tuple[dict[str, Source], Path | None, tuple[str, ...]]:
+) -> tuple[dict[str, Source], Path | None]:
     """Turn the caller's source into {table: source}; raise DataError if a table is missing."""
     folder: Path | None = None
     unrecognised: tuple[str, ...] = ()
@@ -244,7 +243,7 @@ def _resolve(
             file=folder,
             fix=fix + ".",
         )
-    return sources, folder, unrecognised
+    return sources, folder
 
 
 def _open(engine: Engine, name: str, source: Source, folder: Path | None) -> _Opened:
@@ -304,7 +303,7 @@ def _patients_with_registration_span(
 def _summarise(engine: Engine, prep: Prepared, checked: Checked, output: ir.Table) -> TableSummary:
     """Counts for one table: rows read (from the source itself) against rows accepted and
     quarantined (one grouped count over the materialised output)."""
-    read = int(engine.con.execute(prep.table.count()))
+    read = engine.count(prep.table)
     counts = engine.to_arrow(output.group_by("_c").aggregate(_n=output.count()))
     by_check = dict(zip(counts["_c"].to_pylist(), counts["_n"].to_pylist(), strict=True))
     n_accepted = int(by_check.pop(None, 0))
@@ -328,20 +327,3 @@ def _summarise(engine: Engine, prep: Prepared, checked: Checked, output: ir.Tabl
         ignored_columns=prep.match.ignored,
         missing_optional_columns=prep.match.missing_optional,
     )
-
-
-def _release(engine: Engine, raw: ir.Table) -> None:
-    """Free a raw CSV copy held by DuckDB once its table is validated (memory, not logic)."""
-    if engine.backend != "duckdb":
-        return
-    try:
-        name = raw.get_name()
-    except (AttributeError, ValueError, TypeError):
-        return
-    if name.startswith("_careis_raw_") or name.startswith("_careis_arrow_"):
-        for drop in (engine.con.drop_table, engine.con.drop_view):
-            try:
-                drop(name, force=True)
-                return
-            except Exception:
-                continue

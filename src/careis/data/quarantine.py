@@ -46,10 +46,6 @@ class TableSummary:
     ignored_columns: tuple[str, ...] = ()
     missing_optional_columns: tuple[str, ...] = ()
 
-    @property
-    def reconciles(self) -> bool:
-        return self.read == self.accepted + self.quarantined
-
 
 def quarantine_rows(checked: Checked, prep: Prepared, output: ir.Table) -> ir.Table:
     """The rejected rows in the quarantine layout, from the materialised `checked.output()`.

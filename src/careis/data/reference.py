@@ -13,18 +13,6 @@ import pandas as pd
 
 from careis.errors import ConfigError
 
-AGE_BANDS: tuple[tuple[str, int, int], ...] = (
-    ("0-4", 0, 4),
-    ("5-14", 5, 14),
-    ("15-24", 15, 24),
-    ("25-34", 25, 34),
-    ("35-44", 35, 44),
-    ("45-54", 45, 54),
-    ("55-64", 55, 64),
-    ("65-74", 65, 74),
-    ("75+", 75, 104),
-)
-
 
 def _open(name: str) -> str:
     # `reference` is a data folder, not a package: resolve it from its parent package.
@@ -35,11 +23,6 @@ def _open(name: str) -> str:
 def practices() -> pd.DataFrame:
     """All 6,410 practices with PCN, sub-ICB, ICB and (where known) 2016 list size by band."""
     return pd.read_csv(_open("practices.csv.gz"), dtype={"practice_code": str, "sub_icb_code": str})
-
-
-@cache
-def admission_methods() -> pd.DataFrame:
-    return pd.read_csv(_open("admission_methods.csv"), dtype=str)
 
 
 @cache

@@ -73,19 +73,11 @@ class TableSpec:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    @property
-    def required_columns(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if not c.nullable)
-
     def column(self, name: str) -> Column:
         for c in (*self.columns, *self.derived):
             if c.name == name:
                 return c
         raise KeyError(f"{self.name} has no column {name}")
-
-    def ibis_schema(self, with_derived: bool = True) -> dict[str, str]:
-        cols = (*self.columns, *self.derived) if with_derived else self.columns
-        return {c.name: c.dtype for c in cols}
 
 
 ORGANISATIONS = TableSpec(

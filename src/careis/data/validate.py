@@ -267,6 +267,62 @@ def _parse(text: ir.StringValue, target: str) -> ir.Value:
     raise ValueError(f"no parser for {target}")  # pragma: no cover
 
 
+_Converted = tuple[ir.Value, ir.BooleanValue | None]
+
+
+def _date_from_typed(raw: ir.Column) -> _Converted | None:
+    src = raw.type()
+    if src.is_date():
+        return raw, None
+    if src.is_timestamp():
+        return raw.cast("date"), None
+    return None
+
+
+def _int_from_typed(raw: ir.Column) -> _Converted | None:
+    """Integers and booleans as they are; a float or decimal only where it is whole."""
+    src = raw.type()
+    if src.is_integer() or src.is_boolean():
+        return raw.cast("int64"), None
+    if src.is_floating() or src.is_decimal():
+        whole = (
+            ~raw.isnan() & (raw.abs() < 9e18) & (raw.floor() == raw)
+            if src.is_floating()
+            else (raw.floor() == raw)
+        )
+        typed = ibis.ifelse(whole, raw.cast("int64"), ibis.null("int64"))
+        return typed, raw.notnull() & typed.isnull()
+    return None
+
+
+def _float_from_typed(raw: ir.Column) -> _Converted | None:
+    src = raw.type()
+    if src.is_floating():
+        return ibis.ifelse(raw.isnan(), ibis.null("float64"), raw.cast("float64")), None
+    if src.is_numeric():
+        return raw.cast("float64"), None
+    return None
+
+
+def _bool_from_typed(raw: ir.Column) -> _Converted | None:
+    src = raw.type()
+    if src.is_boolean():
+        return raw, None
+    if src.is_integer():
+        typed = ibis.cases((raw == 1, True), (raw == 0, False), else_=ibis.null("boolean"))
+        return typed, raw.notnull() & typed.isnull()
+    return None
+
+
+#: target type -> how a Parquet column that already has a type is used (None: read as text).
+_FROM_TYPED = {
+    "date": _date_from_typed,
+    "int64": _int_from_typed,
+    "float64": _float_from_typed,
+    "boolean": _bool_from_typed,
+}
+
+
 def convert(
     raw: ir.Column, target: str, *, trim: bool = True
 ) -> tuple[ir.Value, ir.BooleanValue | None]:
@@ -285,33 +341,10 @@ def convert(
         text = _clean(raw)
         typed = _parse(text, target)
         return typed, text.notnull() & typed.isnull()
-    if target == "date":
-        if src.is_date():
-            return raw, None
-        if src.is_timestamp():
-            return raw.cast("date"), None
-    elif target == "int64":
-        if src.is_integer() or src.is_boolean():
-            return raw.cast("int64"), None
-        if src.is_floating() or src.is_decimal():
-            whole = (
-                ~raw.isnan() & (raw.abs() < 9e18) & (raw.floor() == raw)
-                if src.is_floating()
-                else (raw.floor() == raw)
-            )
-            typed = ibis.ifelse(whole, raw.cast("int64"), ibis.null("int64"))
-            return typed, raw.notnull() & typed.isnull()
-    elif target == "float64":
-        if src.is_floating():
-            return ibis.ifelse(raw.isnan(), ibis.null("float64"), raw.cast("float64")), None
-        if src.is_numeric():
-            return raw.cast("float64"), None
-    elif target == "boolean":
-        if src.is_boolean():
-            return raw, None
-        if src.is_integer():
-            typed = ibis.cases((raw == 1, True), (raw == 0, False), else_=ibis.null("boolean"))
-            return typed, raw.notnull() & typed.isnull()
+    typed_as = _FROM_TYPED.get(target)
+    converted = typed_as(raw) if typed_as is not None else None
+    if converted is not None:
+        return converted
     # Anything else (e.g. a date stored as the integer 20240331): read it as text.
     text = raw.cast("string")
     typed = _parse(text, target)

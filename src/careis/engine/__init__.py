@@ -244,9 +244,27 @@ class Engine:
             pq.write_table(expr.to_pyarrow(), path)
         return path
 
-    def sql_of(self, expr: Table) -> str:
-        """The SQL this backend would run for `expr` (for docs and debugging)."""
-        return str(self.con.compile(expr))
+    def count(self, expr: Table) -> int:
+        """The number of rows of `expr`, counted in the backend."""
+        return int(self.con.execute(expr.count()))
+
+    def release(self, expr: Table) -> None:
+        """Free a table or view this engine made for raw input (DuckDB holds it in memory).
+
+        A no-op on Spark, and for anything careis did not create itself."""
+        if self.backend != "duckdb":
+            return
+        try:
+            name = expr.get_name()
+        except (AttributeError, ValueError, TypeError):
+            return
+        if name.startswith("_careis_raw_") or name.startswith("_careis_arrow_"):
+            for drop in (self.con.drop_table, self.con.drop_view):
+                try:
+                    drop(name, force=True)
+                    return
+                except Exception:
+                    continue
 
     @contextmanager
     def session(self) -> Iterator[Engine]:

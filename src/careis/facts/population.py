@@ -55,68 +55,6 @@ def months_of(period: Period) -> list[Period]:
     return out
 
 
-def month_table(period: Period, period_key: str) -> Table:
-    """A small in-memory table of the months of a period: period, month_start, month_end."""
-    months = months_of(period)
-    return ibis.memtable(
-        {
-            "period": [period_key] * len(months),
-            "month_start": [m.start for m in months],
-            "month_end": [m.end for m in months],
-        },
-        schema={"period": "string", "month_start": "date", "month_end": "date"},
-    )
-
-
-def person_days_by_month(
-    registrations: Table, patients: Table, periods: dict[str, Period]
-) -> Table:
-    """Registered person-days per practice and month: period, practice_code, month_start, person_days.
-
-    A registration counts from its start to its end (inclusive) or the patient's death,
-    whichever is first, clipped to each month. Summed over a year and divided by 365.25 it is
-    the person-years denominator of a rate, so a practice is not credited with patients who left
-    in April or joined in March.
-    """
-    months = None
-    for key, period in periods.items():
-        t = month_table(period, key)
-        months = t if months is None else months.union(t)
-    assert months is not None
-    life = patients.select("patient_id", "death_date")
-    reg = registrations.join(life, "patient_id").select(
-        "patient_id",
-        "practice_code",
-        "start_date",
-        last=ibis.least(_end(registrations.end_date), _end(life.death_date)),
-    )
-    lo = period_bounds_min(periods)
-    hi = period_bounds_max(periods)
-    reg = reg.filter((reg.start_date <= ibis.literal(hi)) & (reg.last >= ibis.literal(lo)))
-    joined = reg.cross_join(months).filter(
-        lambda t: (t.start_date <= t.month_end) & (t.last >= t.month_start)
-    )
-    days = (
-        ibis.least(joined.last, joined.month_end).delta(
-            ibis.greatest(joined.start_date, joined.month_start), unit="day"
-        )
-        + 1
-    )
-    return (
-        joined.mutate(days=days)
-        .group_by(["period", "practice_code", "month_start"])
-        .aggregate(person_days=lambda t: t.days.sum().cast("int64"))
-    )
-
-
-def period_bounds_min(periods: dict[str, Period]) -> dt.date:
-    return min(p.start for p in periods.values())
-
-
-def period_bounds_max(periods: dict[str, Period]) -> dt.date:
-    return max(p.end for p in periods.values())
-
-
 def attribute_to_practice(events: Table, date_col: str, registrations: Table) -> Table:
     """Add `practice_code`: the practice the patient was registered with on the event's date.
 

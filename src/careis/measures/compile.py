@@ -315,19 +315,7 @@ def _patient_measures(
     """Counts and indicators: patient flags (indicators) and practice rows (all)."""
     todo = [m for m in measures.measures if m.kind in ("count", "indicator")]
     snomed_lists = [n for n in measures.codelists() if library.get(n).system != "icd10"]
-    hits: Table | None = None
-    if snomed_lists:
-        # one pass over the events: every code list any measure uses, joined at once
-        hi = max(p.end for p in periods.values())
-        hi = max(hi, index_date)
-        ev = tables["events"]
-        ev = ev.filter(ev.event_date <= ibis.literal(hi))
-        cl = codelist_table(library, snomed_lists)
-        hits = engine.cache(
-            ev.join(cl, [ev.code_system == cl.cl_system, ev.code == cl.cl_code]).select(
-                "patient_id", "codelist", "event_date", "value"
-            )
-        )
+    hits = _code_hits(engine, tables, library, snomed_lists, periods, index_date)
     practice_parts: list[Table] = []
     flag_parts: list[Table] = []
     pops: dict[tuple[str, dt.date], Table] = {}
@@ -347,45 +335,7 @@ def _patient_measures(
                 pops[pop_key] = t
             t = pops[pop_key]
             if m.kind == "indicator":
-                names: list[str] = []
-                for i, cond in enumerate(m.numerator):
-                    name = f"_num{i}"
-                    if isinstance(cond, CohortCondition):
-                        members = cohorts[cond.cohort].select("patient_id")
-                    else:
-                        assert hits is not None
-                        members = _condition(cond, hits, day, period)
-                    t = _flag(t, members, name)
-                    names.append(name)
-                num = ibis.literal(1)
-                for name in names:
-                    num = num * t[name]
-                t = t.mutate(numerator=num.cast("int64"))
-                ex = ibis.literal(0)
-                ex_names = []
-                for i, cond in enumerate(m.exclusions):
-                    assert hits is not None
-                    name = f"_exc{i}"
-                    t = _flag(t, _condition(cond, hits, day, period), name)
-                    ex_names.append(name)
-                for name in ex_names:
-                    ex = ibis.greatest(ex, t[name])
-                # QOF: an exception only removes a patient who did not achieve the indicator
-                t = t.mutate(excluded=ibis.cases((t.numerator == 1, 0), else_=ex).cast("int64"))
-                flag_parts.append(
-                    t.select(
-                        "practice_code",
-                        "patient_id",
-                        measure_id=ibis.literal(m.id),
-                        period=ibis.literal(key),
-                        period_start=ibis.literal(period.start),
-                        period_end=ibis.literal(period.end),
-                        as_of=ibis.literal(day),
-                        denominator=ibis.literal(1).cast("int64"),
-                        excluded=t.excluded.cast("int64"),
-                        numerator=t.numerator.cast("int64"),
-                    )
-                )
+                flag_parts.append(_indicator_rows(m, t, key, period, day, hits, cohorts))
                 continue
             agg = t.group_by("practice_code").aggregate(
                 numerator=t.count().cast("float64"),
@@ -447,6 +397,79 @@ def _patient_measures(
     return flags, engine.cache(union)
 
 
+def _code_hits(
+    engine: Engine,
+    tables: Mapping[str, Table],
+    library: CodelistLibrary,
+    snomed_lists: list[str],
+    periods: Mapping[str, Period],
+    index_date: dt.date,
+) -> Table | None:
+    """One pass over the events: every code list any measure uses, joined at once."""
+    if not snomed_lists:
+        return None
+    hi = max(p.end for p in periods.values())
+    hi = max(hi, index_date)
+    ev = tables["events"]
+    ev = ev.filter(ev.event_date <= ibis.literal(hi))
+    cl = codelist_table(library, snomed_lists)
+    return engine.cache(
+        ev.join(cl, [ev.code_system == cl.cl_system, ev.code == cl.cl_code]).select(
+            "patient_id", "codelist", "event_date", "value"
+        )
+    )
+
+
+def _indicator_rows(
+    m: Any,
+    t: Table,
+    key: str,
+    period: Period,
+    day: dt.date,
+    hits: Table | None,
+    cohorts: Mapping[str, Table],
+) -> Table:
+    """An indicator's patient rows: in the numerator when every numerator condition holds,
+    excluded (QOF-style exception) only when not in the numerator."""
+    names: list[str] = []
+    for i, cond in enumerate(m.numerator):
+        name = f"_num{i}"
+        if isinstance(cond, CohortCondition):
+            members = cohorts[cond.cohort].select("patient_id")
+        else:
+            assert hits is not None
+            members = _condition(cond, hits, day, period)
+        t = _flag(t, members, name)
+        names.append(name)
+    num = ibis.literal(1)
+    for name in names:
+        num = num * t[name]
+    t = t.mutate(numerator=num.cast("int64"))
+    ex = ibis.literal(0)
+    ex_names = []
+    for i, cond in enumerate(m.exclusions):
+        assert hits is not None
+        name = f"_exc{i}"
+        t = _flag(t, _condition(cond, hits, day, period), name)
+        ex_names.append(name)
+    for name in ex_names:
+        ex = ibis.greatest(ex, t[name])
+    # QOF: an exception only removes a patient who did not achieve the indicator
+    t = t.mutate(excluded=ibis.cases((t.numerator == 1, 0), else_=ex).cast("int64"))
+    return t.select(
+        "practice_code",
+        "patient_id",
+        measure_id=ibis.literal(m.id),
+        period=ibis.literal(key),
+        period_start=ibis.literal(period.start),
+        period_end=ibis.literal(period.end),
+        as_of=ibis.literal(day),
+        denominator=ibis.literal(1).cast("int64"),
+        excluded=t.excluded.cast("int64"),
+        numerator=t.numerator.cast("int64"),
+    )
+
+
 def _to_rows(
     engine: Engine, practice_rows: Table | None, memberships: Table
 ) -> list[dict[str, Any]]:
@@ -488,6 +511,19 @@ def _icd_flag(diag: ibis.Value, codes: list[str]) -> ibis.Value:
     return cond
 
 
+_MONTHLY_SCHEMA = pa.schema(
+    [
+        ("measure_id", pa.string()),
+        ("period", pa.string()),
+        ("level", pa.string()),
+        ("org_code", pa.string()),
+        ("month_start", pa.date32()),
+        ("numerator", pa.float64()),
+        ("denominator", pa.float64()),
+    ]
+)
+
+
 def _rates(
     engine: Engine,
     tables: Mapping[str, Table],
@@ -496,20 +532,10 @@ def _rates(
     library: CodelistLibrary,
     memberships: Table,
 ) -> tuple[list[dict[str, Any]], pa.Table]:
+    """Every rate measure: results rows, and the monthly numerators and denominators."""
     rates = [m for m in measures.measures if m.kind == "rate"]
-    monthly_schema = pa.schema(
-        [
-            ("measure_id", pa.string()),
-            ("period", pa.string()),
-            ("level", pa.string()),
-            ("org_code", pa.string()),
-            ("month_start", pa.date32()),
-            ("numerator", pa.float64()),
-            ("denominator", pa.float64()),
-        ]
-    )
     if not rates:
-        return [], monthly_schema.empty_table()
+        return [], _MONTHLY_SCHEMA.empty_table()
     used = {k: periods[k] for m in rates for k in period_keys(m)}
     lo = min(p.start for p in used.values())
     hi = max(p.end for p in used.values())
@@ -518,61 +544,91 @@ def _rates(
     pdays = engine.cache(_person_days(tables, used))
 
     # one pass over each event source
-    patients = tables["patients"].select("patient_id", "sex", "birth_month")
     sources: dict[str, Table] = {}
     if any(m.events.source == "admissions" for m in rates):
-        adm = tables["admissions"]
-        # days since the patient's previous discharge, over all of their spells (a
-        # readmission in April may follow a discharge in March, before the period)
-        w = ibis.window(group_by=adm.patient_id, order_by=[adm.admission_date, adm.spell_id])
-        adm = adm.mutate(prev_discharge=adm.discharge_date.lag().over(w))
-        adm = adm.filter(
-            (adm.admission_date >= ibis.literal(lo)) & (adm.admission_date <= ibis.literal(hi))
-        )
-        los = adm.discharge_date.delta(adm.admission_date, unit="day")
-        cols: dict[str, Any] = {
-            "los": ibis.greatest(los.coalesce(0), ibis.literal(0)).cast("int64"),
-            "since_discharge": adm.admission_date.delta(adm.prev_discharge, unit="day").cast(
-                "int64"
-            ),
-        }
-        for name in sorted({m.events.diagnosis for m in rates if m.events.diagnosis}):
-            cols[f"dx_{name}"] = _icd_flag(adm.primary_diagnosis, list(library.get(name).codes))
-        adm = adm.mutate(**cols)
-        adm = adm.select(
-            "patient_id",
-            "admission_date",
-            "is_emergency",
-            "los",
-            "since_discharge",
-            *[c for c in cols if c.startswith("dx_")],
-        )
-        adm = attribute_to_practice(adm, "admission_date", tables["registrations"])
-        adm = adm.join(patients, "patient_id")
-        adm = adm.mutate(
-            event_date=adm.admission_date,
-            month_start=month_start_of(adm.admission_date),
-            age=_age_on(adm.birth_month, month_start_of(adm.admission_date)),
-        )
-        sources["admissions"] = engine.cache(adm.drop("birth_month", "admission_date"))
+        sources["admissions"] = engine.cache(_admission_events(tables, rates, library, lo, hi))
     if any(m.events.source == "ae_attendances" for m in rates):
-        ae = tables["ae_attendances"]
-        ae = ae.filter(
-            (ae.arrival_date >= ibis.literal(lo)) & (ae.arrival_date <= ibis.literal(hi))
-        )
-        ae = ae.select("patient_id", "arrival_date", "department_type")
-        ae = attribute_to_practice(ae, "arrival_date", tables["registrations"])
-        ae = ae.join(patients, "patient_id")
-        ae = ae.mutate(
-            event_date=ae.arrival_date,
-            month_start=month_start_of(ae.arrival_date),
-            age=_age_on(ae.birth_month, month_start_of(ae.arrival_date)),
-        )
-        sources["ae_attendances"] = engine.cache(ae.drop("birth_month", "arrival_date"))
+        sources["ae_attendances"] = engine.cache(_ae_events(tables, lo, hi))
 
-    # Rates that count the same events over the same people (e.g. a crude and a standardised
-    # version) share one computation; strata (sex x age band) are kept only when a measure
-    # of the group is standardised, otherwise rows are per practice and month.
+    groups = _rate_groups(rates)
+    group_ids = {sig: f"_rates{i}" for i, sig in enumerate(groups)}
+    parts: list[Table] = []
+    for sig, members in groups.items():
+        ev = _filter_events(sources[members[0].events.source], members[0].events)
+        parts += _group_counts(ev, pdays, members, periods, group_ids[sig])
+    union = parts[0]
+    for part in parts[1:]:
+        union = union.union(part)
+    union = engine.cache(union)
+    strata = engine.to_arrow(roll_up(union, memberships, "month_start", [*KEYS, "sex", "band"]))
+    monthly_groups = engine.to_arrow(
+        roll_up(union, memberships, "month_start", ["measure_id", "period", "month_start"])
+    )
+    members_of = {group_ids[sig]: ms for sig, ms in groups.items()}
+    rows, monthly = _fan_out(strata, monthly_groups, members_of)
+    return _rate_values(measures, rows), monthly
+
+
+def _patients_on_events(events: Table, tables: Mapping[str, Table], date_col: str) -> Table:
+    """Events attributed to the practice of registration on the day, with sex and age."""
+    patients = tables["patients"].select("patient_id", "sex", "birth_month")
+    ev = attribute_to_practice(events, date_col, tables["registrations"])
+    ev = ev.join(patients, "patient_id")
+    ev = ev.mutate(
+        event_date=ev[date_col],
+        month_start=month_start_of(ev[date_col]),
+        age=_age_on(ev.birth_month, month_start_of(ev[date_col])),
+    )
+    return ev.drop("birth_month", date_col)
+
+
+def _admission_events(
+    tables: Mapping[str, Table],
+    rates: list[Any],
+    library: CodelistLibrary,
+    lo: dt.date,
+    hi: dt.date,
+) -> Table:
+    """Admissions from `lo` to `hi` with length of stay, days since the previous discharge
+    and a flag per diagnosis code list the rates use."""
+    adm = tables["admissions"]
+    # days since the patient's previous discharge, over all of their spells (a
+    # readmission in April may follow a discharge in March, before the period)
+    w = ibis.window(group_by=adm.patient_id, order_by=[adm.admission_date, adm.spell_id])
+    adm = adm.mutate(prev_discharge=adm.discharge_date.lag().over(w))
+    adm = adm.filter(
+        (adm.admission_date >= ibis.literal(lo)) & (adm.admission_date <= ibis.literal(hi))
+    )
+    los = adm.discharge_date.delta(adm.admission_date, unit="day")
+    cols: dict[str, Any] = {
+        "los": ibis.greatest(los.coalesce(0), ibis.literal(0)).cast("int64"),
+        "since_discharge": adm.admission_date.delta(adm.prev_discharge, unit="day").cast("int64"),
+    }
+    for name in sorted({m.events.diagnosis for m in rates if m.events.diagnosis}):
+        cols[f"dx_{name}"] = _icd_flag(adm.primary_diagnosis, list(library.get(name).codes))
+    adm = adm.mutate(**cols)
+    adm = adm.select(
+        "patient_id",
+        "admission_date",
+        "is_emergency",
+        "los",
+        "since_discharge",
+        *[c for c in cols if c.startswith("dx_")],
+    )
+    return _patients_on_events(adm, tables, "admission_date")
+
+
+def _ae_events(tables: Mapping[str, Table], lo: dt.date, hi: dt.date) -> Table:
+    """A&E attendances from `lo` to `hi` with their department type."""
+    ae = tables["ae_attendances"]
+    ae = ae.filter((ae.arrival_date >= ibis.literal(lo)) & (ae.arrival_date <= ibis.literal(hi)))
+    ae = ae.select("patient_id", "arrival_date", "department_type")
+    return _patients_on_events(ae, tables, "arrival_date")
+
+
+def _rate_groups(rates: list[Any]) -> dict[str, list[Any]]:
+    """Rates that count the same events over the same people (e.g. a crude and a standardised
+    version) share one computation, keyed by what they count."""
     groups: dict[str, list[Any]] = {}
     for m in rates:
         sig = json.dumps(
@@ -584,92 +640,100 @@ def _rates(
             sort_keys=True,
         )
         groups.setdefault(sig, []).append(m)
-    group_ids = {sig: f"_rates{i}" for i, sig in enumerate(groups)}
-    parts: list[Table] = []
-    for sig, members in groups.items():
-        m = members[0]
-        stratified = any(x.standardise != "none" for x in members)
-        group_periods = sorted({k for x in members for k in period_keys(x)})
-        ev = sources[m.events.source]
-        f = m.events
-        if f.emergency is not None:
-            ev = ev.filter(ev.is_emergency == f.emergency)
-        if f.diagnosis:
-            ev = ev.filter(ev[f"dx_{f.diagnosis}"])
-        if f.min_length_of_stay is not None:
-            ev = ev.filter(ev.los >= f.min_length_of_stay)
-        if f.max_length_of_stay is not None:
-            ev = ev.filter(ev.los <= f.max_length_of_stay)
-        if f.readmission_within_days is not None:
-            ev = ev.filter(
-                ev.since_discharge.notnull()
-                & (ev.since_discharge >= 0)
-                & (ev.since_discharge <= f.readmission_within_days)
-            )
-        if f.department_types is not None:
-            ev = ev.filter(ev.department_type.isin(f.department_types))
-        pd_m = pdays
-        if m.age is not None:
-            if m.age.min is not None:
-                ev = ev.filter(ev.age >= m.age.min)
-                pd_m = pd_m.filter(pd_m.age >= m.age.min)
-            if m.age.max is not None:
-                ev = ev.filter(ev.age <= m.age.max)
-                pd_m = pd_m.filter(pd_m.age <= m.age.max)
-        amount = ev.los if m.count == "bed_days" else ibis.literal(1)
-        if stratified:
-            ev = ev.mutate(amount=amount.cast("int64"), band=_band(ev.age))
-            pd_m = pd_m.mutate(band=_band(pd_m.age))
-        else:
-            ev = ev.mutate(
-                amount=amount.cast("int64"), sex=ibis.literal("*"), band=ibis.literal(-1, "int64")
-            )
-            pd_m = pd_m.mutate(sex=ibis.literal("*"), band=ibis.literal(-1, "int64"))
-        for key in group_periods:
-            p = periods[key]
-            e = ev.filter(
-                (ev.event_date >= ibis.literal(p.start)) & (ev.event_date <= ibis.literal(p.end))
-            )
-            e = e.group_by(["practice_code", "month_start", "sex", "band"]).aggregate(
-                events=e.amount.sum()
-            )
-            d = pd_m.filter(pd_m.period == key)
-            d = d.group_by(["practice_code", "month_start", "sex", "band"]).aggregate(
-                person_days=d.person_days.sum()
-            )
-            j = d.left_join(e, ["practice_code", "month_start", "sex", "band"]).select(
-                "practice_code",
-                "month_start",
-                "sex",
-                "band",
-                "person_days",
-                events=lambda t: t.events.coalesce(0),
-            )
-            parts.append(
-                j.select(
-                    "practice_code",
-                    "sex",
-                    "band",
-                    measure_id=ibis.literal(group_ids[sig]),
-                    period=ibis.literal(key),
-                    period_start=ibis.literal(p.start),
-                    period_end=ibis.literal(p.end),
-                    month_start=j.month_start,
-                    # whole numbers summed up the hierarchy: exact, order-independent
-                    numerator=j.events.cast("float64"),
-                    denominator=j.person_days.cast("float64"),
-                )
-            )
-    union = parts[0]
-    for part in parts[1:]:
-        union = union.union(part)
-    union = engine.cache(union)
-    strata = engine.to_arrow(roll_up(union, memberships, "month_start", [*KEYS, "sex", "band"]))
-    monthly_groups = engine.to_arrow(
-        roll_up(union, memberships, "month_start", ["measure_id", "period", "month_start"])
+    return groups
+
+
+def _filter_events(ev: Table, f: Any) -> Table:
+    """The events a rate counts: its emergency, diagnosis, stay, readmission and department
+    filters."""
+    if f.emergency is not None:
+        ev = ev.filter(ev.is_emergency == f.emergency)
+    if f.diagnosis:
+        ev = ev.filter(ev[f"dx_{f.diagnosis}"])
+    if f.min_length_of_stay is not None:
+        ev = ev.filter(ev.los >= f.min_length_of_stay)
+    if f.max_length_of_stay is not None:
+        ev = ev.filter(ev.los <= f.max_length_of_stay)
+    if f.readmission_within_days is not None:
+        ev = ev.filter(
+            ev.since_discharge.notnull()
+            & (ev.since_discharge >= 0)
+            & (ev.since_discharge <= f.readmission_within_days)
+        )
+    if f.department_types is not None:
+        ev = ev.filter(ev.department_type.isin(f.department_types))
+    return ev
+
+
+def _group_counts(
+    ev: Table,
+    pdays: Table,
+    members: list[Any],
+    periods: Mapping[str, Period],
+    group_id: str,
+) -> list[Table]:
+    """Events and person-days per practice and month (and sex x age band, only when a measure
+    of the group is standardised) for each period the group's measures ask for."""
+    m = members[0]
+    stratified = any(x.standardise != "none" for x in members)
+    pd_m = pdays
+    if m.age is not None:
+        if m.age.min is not None:
+            ev = ev.filter(ev.age >= m.age.min)
+            pd_m = pd_m.filter(pd_m.age >= m.age.min)
+        if m.age.max is not None:
+            ev = ev.filter(ev.age <= m.age.max)
+            pd_m = pd_m.filter(pd_m.age <= m.age.max)
+    amount = ev.los if m.count == "bed_days" else ibis.literal(1)
+    if stratified:
+        ev = ev.mutate(amount=amount.cast("int64"), band=_band(ev.age))
+        pd_m = pd_m.mutate(band=_band(pd_m.age))
+    else:
+        ev = ev.mutate(
+            amount=amount.cast("int64"), sex=ibis.literal("*"), band=ibis.literal(-1, "int64")
+        )
+        pd_m = pd_m.mutate(sex=ibis.literal("*"), band=ibis.literal(-1, "int64"))
+    return [
+        _period_counts(ev, pd_m, key, periods[key], group_id)
+        for key in sorted({k for x in members for k in period_keys(x)})
+    ]
+
+
+def _period_counts(ev: Table, pd_m: Table, key: str, p: Period, group_id: str) -> Table:
+    """One period's events over person-days, per practice, month, sex and band."""
+    e = ev.filter((ev.event_date >= ibis.literal(p.start)) & (ev.event_date <= ibis.literal(p.end)))
+    e = e.group_by(["practice_code", "month_start", "sex", "band"]).aggregate(events=e.amount.sum())
+    d = pd_m.filter(pd_m.period == key)
+    d = d.group_by(["practice_code", "month_start", "sex", "band"]).aggregate(
+        person_days=d.person_days.sum()
     )
-    # fan each group's rows out to its measures (and only the periods each one asks for)
-    members_of = {group_ids[sig]: ms for sig, ms in groups.items()}
+    j = d.left_join(e, ["practice_code", "month_start", "sex", "band"]).select(
+        "practice_code",
+        "month_start",
+        "sex",
+        "band",
+        "person_days",
+        events=lambda t: t.events.coalesce(0),
+    )
+    return j.select(
+        "practice_code",
+        "sex",
+        "band",
+        measure_id=ibis.literal(group_id),
+        period=ibis.literal(key),
+        period_start=ibis.literal(p.start),
+        period_end=ibis.literal(p.end),
+        month_start=j.month_start,
+        # whole numbers summed up the hierarchy: exact, order-independent
+        numerator=j.events.cast("float64"),
+        denominator=j.person_days.cast("float64"),
+    )
+
+
+def _fan_out(
+    strata: pa.Table, monthly_groups: pa.Table, members_of: dict[str, list[Any]]
+) -> tuple[list[dict[str, Any]], pa.Table]:
+    """Each group's rows fanned out to its measures (and only the periods each one asks for)."""
     rows: list[dict[str, Any]] = []
     for r in strata.to_pylist():
         for m in members_of[r["measure_id"]]:
@@ -688,12 +752,12 @@ def _rates(
                 "measure_id",
                 pa.array([m.id] * piece.num_rows, pa.string()),
             )
-            pieces.append(piece.select(monthly_schema.names).cast(monthly_schema))
-    monthly = pa.concat_tables(pieces) if pieces else monthly_schema.empty_table()
+            pieces.append(piece.select(_MONTHLY_SCHEMA.names).cast(_MONTHLY_SCHEMA))
+    monthly = pa.concat_tables(pieces) if pieces else _MONTHLY_SCHEMA.empty_table()
     monthly = monthly.sort_by(
         [(c, "ascending") for c in ("measure_id", "period", "level", "org_code", "month_start")]
     )
-    return _rate_values(measures, rows), monthly
+    return rows, monthly
 
 
 def _band(age: ibis.Value) -> ibis.Value:

@@ -353,41 +353,7 @@ class MeasureSet:
         """Refuse a set that cannot be computed, naming the measure's file and line."""
         for m in self.measures:
             if m.kind == "change":
-                if m.of not in self.by_id:
-                    raise self.error(
-                        m.id,
-                        f"measure '{m.id}' compares '{m.of}', which is not defined.",
-                        fix=f"define '{m.of}' or use one of: {', '.join(sorted(self.by_id))}.",
-                    )
-                target = self.by_id[m.of]
-                if target.kind == "change":
-                    chain = [m.id]
-                    cur = target
-                    while cur.kind == "change" and cur.id not in chain:
-                        chain.append(cur.id)
-                        if cur.of not in self.by_id:
-                            break
-                        cur = self.by_id[cur.of]
-                    if cur.id in chain:
-                        raise self.error(
-                            m.id,
-                            f"circular reference between measures: {' -> '.join([*chain, cur.id])}.",
-                            fix="a change measure must compare a count, indicator or rate.",
-                        )
-                    raise self.error(
-                        m.id,
-                        f"measure '{m.id}' compares '{m.of}', itself a change measure.",
-                        fix="compare a count, indicator or rate.",
-                    )
-                keys = {_period_key(p) for p in target.periods}
-                for side in (m.baseline, m.performance):
-                    if side not in keys:
-                        raise self.error(
-                            m.id,
-                            f"measure '{m.id}' compares period '{side}' of '{m.of}', which is computed "
-                            f"only for {', '.join(sorted(keys))}.",
-                            fix=f"add '{side}' to the periods of '{m.of}'.",
-                        )
+                self._check_change(m)
         if codelist_names is not None:
             known = set(codelist_names)
             for m in self.measures:
@@ -425,6 +391,44 @@ class MeasureSet:
                         f"measure '{user}' uses cohort '{name}', which this run does not supply.",
                         fix=f"use one of: {', '.join(sorted(have)) or '(none)'}.",
                     )
+
+    def _check_change(self, m: Any) -> None:
+        """A change measure compares the two periods of a count, indicator or rate."""
+        if m.of not in self.by_id:
+            raise self.error(
+                m.id,
+                f"measure '{m.id}' compares '{m.of}', which is not defined.",
+                fix=f"define '{m.of}' or use one of: {', '.join(sorted(self.by_id))}.",
+            )
+        target = self.by_id[m.of]
+        if target.kind == "change":
+            chain = [m.id]
+            cur = target
+            while cur.kind == "change" and cur.id not in chain:
+                chain.append(cur.id)
+                if cur.of not in self.by_id:
+                    break
+                cur = self.by_id[cur.of]
+            if cur.id in chain:
+                raise self.error(
+                    m.id,
+                    f"circular reference between measures: {' -> '.join([*chain, cur.id])}.",
+                    fix="a change measure must compare a count, indicator or rate.",
+                )
+            raise self.error(
+                m.id,
+                f"measure '{m.id}' compares '{m.of}', itself a change measure.",
+                fix="compare a count, indicator or rate.",
+            )
+        keys = {_period_key(p) for p in target.periods}
+        for side in (m.baseline, m.performance):
+            if side not in keys:
+                raise self.error(
+                    m.id,
+                    f"measure '{m.id}' compares period '{side}' of '{m.of}', which is computed "
+                    f"only for {', '.join(sorted(keys))}.",
+                    fix=f"add '{side}' to the periods of '{m.of}'.",
+                )
 
     def order(self) -> list[Any]:
         """Measures in the order they can be computed (changes after what they compare)."""

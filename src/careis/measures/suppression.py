@@ -29,11 +29,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from careis.config import SuppressionConfig
 from careis.measures import stats
 from careis.measures.results import LEVELS, MeasureInfo
 
@@ -44,6 +44,24 @@ SECONDARY = "secondary"
 BIG = 10**15  # "unbounded" for a hidden cell that need not be small
 
 Cell = tuple[int, str]  # (row index, column)
+
+
+class SuppressionConfig(BaseModel):
+    """The run config's `suppression:` block (re-exported by careis.config, which reads it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: int = Field(default=1, ge=0, description="Smallest count that is suppressed.")
+    high: int = Field(default=7, ge=0, description="Largest count that is suppressed.")
+    round_to: int = Field(
+        default=5, ge=1, description="Other counts are rounded to the nearest multiple of this."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.high < self.low:
+            raise ValueError("suppression 'high' must be at least 'low'")
+        return self
 
 
 def suppress_count(value: float | None, config: SuppressionConfig) -> float | None:

@@ -24,7 +24,7 @@ from careis.money import ZERO, allocate
 
 if TYPE_CHECKING:
     from careis.contracts.schema import Contract
-    from careis.payments.calculate import StatementLine
+    from careis.payments.lines import Paid, StatementLine
 
 LEDGER_FIELDS = ["seq", "date", "payer", "payee", "amount", "component_id", "movement", "memo"]
 
@@ -72,153 +72,182 @@ def withhold_account(component_id: str) -> str:
     return f"WITHHOLD:{component_id}"
 
 
-def payment_dates(contract: Contract, paid: str) -> list[tuple[dt.date, Decimal]]:
-    """(date, weight) pairs for a line paid in year or at year end."""
+def payment_dates(
+    contract: Contract, paid: Paid, paid_on: dt.date | None = None
+) -> list[tuple[dt.date, Decimal]]:
+    """(date, weight) pairs for a line paid in year, at year end or on one day."""
     reconciliation = contract.schedule.reconciliation_date or contract.term.end
-    if paid not in ("in_year", "year_end"):  # a line paid on one day (a milestone reached)
-        return [(dt.date.fromisoformat(paid), Decimal(100))]
+    if paid_on is not None:  # a line paid on one day (a milestone reached)
+        return [(paid_on, Decimal(100))]
     if paid == "in_year" and contract.schedule.instalments:
         return [(i.date, i.percent) for i in contract.schedule.instalments]
     return [(reconciliation, Decimal(100))]
 
 
-def _split(contract: Contract, paid: str, amount: Decimal) -> list[tuple[dt.date, Decimal]]:
-    dates = payment_dates(contract, paid)
-    if len(dates) == 1 or amount == 0:
-        return [(dates[0][0], amount)]
+def _split(contract: Contract, line: StatementLine) -> list[tuple[dt.date, Decimal]]:
+    dates = payment_dates(contract, line.paid, line.paid_on)
+    if len(dates) == 1 or line.amount == 0:
+        return [(dates[0][0], line.amount)]
     weights = {i: w for i, (_, w) in enumerate(dates)}
-    parts = allocate(amount, weights, list(range(len(dates))))
+    parts = allocate(line.amount, weights, list(range(len(dates))))
     return [(dates[i][0], parts[i]) for i in range(len(dates))]
 
 
-def build_ledger(contract: Contract, lines: Iterable[StatementLine]) -> list[LedgerEntry]:
-    """Every movement implied by the statement lines, aggregated and numbered."""
-    commissioner = contract.commissioner.code
-    holder = contract.holder.party.code if contract.holder is not None else None
-    reconciliation = contract.schedule.reconciliation_date or contract.term.end
-    moves: dict[tuple[dt.date, str, str, str, str], Decimal] = {}
-    memos: dict[tuple[dt.date, str, str, str, str], str] = {}
+_Key = tuple[dt.date, str, str, str, str]
+
+
+class _Book:
+    """Movements aggregated by (date, payer, payee, component, movement), each with a memo."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.commissioner = contract.commissioner.code
+        self.holder = contract.holder.party.code if contract.holder is not None else None
+        self.moves: dict[_Key, Decimal] = {}
+        self.memos: dict[_Key, str] = {}
+        self.withheld: dict[tuple[str, str], Decimal] = {}  # (component, provider) -> held
 
     def transfer(
-        day: dt.date, payer: str, payee: str, amount: Decimal, cid: str, movement: str, memo: str
+        self,
+        day: dt.date,
+        payer: str,
+        payee: str,
+        amount: Decimal,
+        cid: str,
+        movement: str,
+        memo: str,
     ) -> None:
         if amount == 0:
             return
         if amount < 0:
             payer, payee, amount = payee, payer, -amount
         key = (day, payer, payee, cid, movement)
-        moves[key] = moves.get(key, ZERO) + amount
-        memos.setdefault(key, memo)
+        self.moves[key] = self.moves.get(key, ZERO) + amount
+        self.memos.setdefault(key, memo)
 
-    withheld: dict[tuple[str, str], Decimal] = {}
-    for line in lines:
+    def payment(self, day: dt.date, who: str, part: Decimal, cid: str, kind: str) -> None:
+        """An earned, on-account or recovery line: via the holder to a subcontractor."""
+        what = "payment" if kind == "earned" else kind
+        if self.holder is not None and who != self.holder:
+            self.transfer(
+                day,
+                self.commissioner,
+                self.holder,
+                part,
+                cid,
+                what,
+                "to the holder for its subcontractors",
+            )
+            self.transfer(
+                day,
+                self.holder,
+                who,
+                part,
+                cid,
+                "subcontract" if what == "payment" else what,
+                "holder pays the subcontractor",
+            )
+        else:
+            self.transfer(
+                day, self.commissioner, who, part, cid, what, "commissioner pays the provider"
+            )
+
+    def withhold(self, day: dt.date, who: str, part: Decimal, cid: str, release: bool) -> None:
+        """A sum withheld in year (negative) or released at reconciliation (positive)."""
+        if release:
+            self.transfer(
+                day,
+                withhold_account(cid),
+                who,
+                part,
+                cid,
+                "release",
+                "withhold released: target met",
+            )
+        else:
+            self.transfer(
+                day,
+                who,
+                withhold_account(cid),
+                -part,
+                cid,
+                "withhold",
+                "withheld until reconciliation",
+            )
+        self.withheld[(cid, who)] = self.withheld.get((cid, who), ZERO) - part
+
+    def pool(self, day: dt.date, who: str, part: Decimal, cid: str) -> None:
+        """A gain share through the pool to the member, or a loss share back to the commissioner."""
+        pool = pool_account(cid)
+        if part > 0:
+            self.transfer(
+                day, self.commissioner, pool, part, cid, "pool_in", "gain share into the pool"
+            )
+            self.transfer(day, pool, who, part, cid, "pool_out", "pool paid out by agreed share")
+        else:
+            self.transfer(
+                day,
+                who,
+                pool,
+                -part,
+                cid,
+                "pool_in",
+                "risk share: member pays its share of the loss",
+            )
+            self.transfer(
+                day,
+                pool,
+                self.commissioner,
+                -part,
+                cid,
+                "pool_out",
+                "loss share returned to the commissioner",
+            )
+
+    def post(self, line: StatementLine, day: dt.date, part: Decimal) -> None:
+        """The movements one part of a statement line implies."""
         cid, who = line.component_id, line.provider
-        for day, part in _split(contract, line.paid, line.amount):
-            if line.kind in ("earned", "on_account", "recovery"):
-                what = "payment" if line.kind == "earned" else line.kind
-                if holder is not None and who != holder:
-                    transfer(
-                        day,
-                        commissioner,
-                        holder,
-                        part,
-                        cid,
-                        what,
-                        "to the holder for its subcontractors",
-                    )
-                    transfer(
-                        day,
-                        holder,
-                        who,
-                        part,
-                        cid,
-                        "subcontract" if what == "payment" else what,
-                        "holder pays the subcontractor",
-                    )
-                else:
-                    transfer(day, commissioner, who, part, cid, what,
-                             "commissioner pays the provider")  # fmt: skip
-            elif line.kind == "management_fee":
-                assert holder is not None
-                transfer(day, who, holder, -part, cid, "management_fee", "fee kept by the holder")
-            elif line.kind == "withhold":
-                transfer(
-                    day,
-                    who,
-                    withhold_account(cid),
-                    -part,
-                    cid,
-                    "withhold",
-                    "withheld until reconciliation",
-                )
-                withheld[(cid, who)] = withheld.get((cid, who), ZERO) - part
-            elif line.kind == "release":
-                transfer(
-                    day,
-                    withhold_account(cid),
-                    who,
-                    part,
-                    cid,
-                    "release",
-                    "withhold released: target met",
-                )
-                withheld[(cid, who)] = withheld.get((cid, who), ZERO) - part
-            elif line.kind == "pool":
-                if part > 0:
-                    transfer(
-                        day,
-                        commissioner,
-                        pool_account(cid),
-                        part,
-                        cid,
-                        "pool_in",
-                        "gain share into the pool",
-                    )
-                    transfer(
-                        day,
-                        pool_account(cid),
-                        who,
-                        part,
-                        cid,
-                        "pool_out",
-                        "pool paid out by agreed share",
-                    )
-                else:
-                    transfer(
-                        day,
-                        who,
-                        pool_account(cid),
-                        -part,
-                        cid,
-                        "pool_in",
-                        "risk share: member pays its share of the loss",
-                    )
-                    transfer(
-                        day,
-                        pool_account(cid),
-                        commissioner,
-                        -part,
-                        cid,
-                        "pool_out",
-                        "loss share returned to the commissioner",
-                    )
-            elif line.kind != "fee_retained":  # fee_retained: the holder already holds its fees
-                raise ValueError(f"no money flow for statement line kind '{line.kind}'")
-    for (cid, who), left in sorted(withheld.items()):
-        transfer(
+        if line.kind in ("earned", "on_account", "recovery"):
+            self.payment(day, who, part, cid, line.kind)
+        elif line.kind == "management_fee":
+            assert self.holder is not None
+            self.transfer(
+                day, who, self.holder, -part, cid, "management_fee", "fee kept by the holder"
+            )
+        elif line.kind in ("withhold", "release"):
+            self.withhold(day, who, part, cid, release=line.kind == "release")
+        elif line.kind == "pool":
+            self.pool(day, who, part, cid)
+        elif line.kind != "fee_retained":  # fee_retained: the holder already holds its fees
+            raise ValueError(f"no money flow for statement line kind '{line.kind}'")
+
+    def entries(self) -> list[LedgerEntry]:
+        out = []
+        for seq, key in enumerate(sorted(self.moves), start=1):
+            day, payer, payee, cid, movement = key
+            out.append(
+                LedgerEntry(seq, day, payer, payee, self.moves[key], cid, movement, self.memos[key])
+            )
+        return out
+
+
+def build_ledger(contract: Contract, lines: Iterable[StatementLine]) -> list[LedgerEntry]:
+    """Every movement implied by the statement lines, aggregated and numbered."""
+    book = _Book(contract)
+    for line in lines:
+        for day, part in _split(contract, line):
+            book.post(line, day, part)
+    reconciliation = contract.schedule.reconciliation_date or contract.term.end
+    for (cid, who), left in sorted(book.withheld.items()):
+        book.transfer(
             reconciliation,
             withhold_account(cid),
-            commissioner,
+            book.commissioner,
             left,
             cid,
             "clawback",
             f"withhold from {who} not released",
         )
-    out = []
-    for seq, key in enumerate(sorted(moves), start=1):
-        day, payer, payee, cid, movement = key
-        out.append(LedgerEntry(seq, day, payer, payee, moves[key], cid, movement, memos[key]))
-    return out  # fmt: skip
+    return book.entries()
 
 
 def balances(ledger: Iterable[LedgerEntry]) -> dict[str, Decimal]:

@@ -19,9 +19,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from careis.config import SuppressionConfig
 from careis.measures.compile import DAYS_PER_YEAR, Evaluated
 from careis.measures.spc import SpcOptions, funnel, spc
+from careis.measures.suppression import SuppressionConfig
 from careis.report.spc_charts import funnel_chart, spc_chart
 
 SPC_LEVELS = ("sub_icb", "federation")

@@ -210,7 +210,7 @@ def score(
     per-practice counts, small numbers suppressed, into risk/practice_summary.csv.
     """
     from careis.codelists import CodelistLibrary
-    from careis.config import SuppressionConfig
+    from careis.measures.suppression import SuppressionConfig
     from careis.risk import outputs
     from careis.risk.scoring import refresh
     from careis.risk.training import coverage

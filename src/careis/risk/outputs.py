@@ -15,10 +15,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from careis.config import SuppressionConfig
 from careis.csvio import write_rows
 from careis.layout import PRACTICE_SUMMARY, RunLayout
-from careis.measures.suppression import SUPPRESSED, publish_counts
+from careis.measures.suppression import SUPPRESSED, SuppressionConfig, publish_counts
 from careis.risk.efi import CATEGORIES
 
 REGISTER_FIELDS: tuple[str, ...] = (

@@ -345,13 +345,6 @@ def _process_ages(
     return np.interp(u, shape, P.AGES)
 
 
-def _knots(knots: P.Knots) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    return (
-        np.array([k[0] for k in knots], dtype=np.float64),
-        np.array([k[1] for k in knots], dtype=np.float64),
-    )
-
-
 # --------------------------------------------------------------------------- risk
 def linear_predictors(
     z: NDArray[np.float64],

@@ -1,0 +1,291 @@
+"""Performance: paid only if the aggregate meets its target AND the practice meets its floor.
+
+One rule (`judge`): a group's aggregate % change, as tested (two decimals), gives its
+reduction and the share of the pot or rate that reduction earns (all or nothing, tiers,
+linear); each member's own % change, as tested, must reach the practice floor. Two ways of
+writing the lines out: per registered patient with all-or-nothing scaling below the alliance
+(one line per practice, in practice order, stating both tests), and everything else (pots,
+tiers, linear, alliance: one block per group, stating the reduction and the share earned).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from careis.contracts.schema import PerformanceComponent
+from careis.measures.results import MeasureInfo
+from careis.money import ZERO, allocate, format_gbp, round_pence, to_decimal
+from careis.payments.components.base import Context, Kind, plain_requirement, what, words
+from careis.payments.lines import Met, StatementLine, as_tested, evidence, quantity4, show
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The performance rule applied to one group of practices."""
+
+    group: str  # "" where the practices have no group at the level; "alliance" for all of them
+    change: Decimal | None  # the aggregate's % change as tested (None: no result)
+    earned: Decimal  # share of the pot or rate the aggregate's reduction earns, 0..1
+    own: dict[str, Decimal | None]  # each member's own % change as tested
+    eligible: list[str]  # the members whose own reduction reaches the practice floor
+
+    @property
+    def reduction(self) -> Decimal | None:
+        return -self.change if self.change is not None else None
+
+
+def earned_fraction(comp: PerformanceComponent, reduction: Decimal | None) -> Decimal:
+    """How much of the pot (or rate) the aggregate's reduction earns: 0..1."""
+    if reduction is None:
+        return Decimal(0)
+    if comp.scaling == "all_or_nothing":
+        return Decimal(1) if reduction >= comp.target_reduction_percent else Decimal(0)
+    if comp.scaling == "tiers":
+        reached = [t.pot_percent for t in comp.tiers if reduction >= t.reduction_percent]
+        return (max(reached) / 100) if reached else Decimal(0)
+    lo = comp.linear_from_reduction_percent
+    assert lo is not None
+    share = (reduction - lo) / (comp.target_reduction_percent - lo)
+    return min(max(share, Decimal(0)), Decimal(1))
+
+
+def _pooled_change(ctx: Context, comp: PerformanceComponent, members: list[str]) -> Decimal | None:
+    """% change in a rate over several practices: sums of numerators over sums of
+    denominators in each period (never an average of the practices' changes)."""
+    assert comp.rate_measure is not None
+    sums: dict[str, list[Decimal]] = {}
+    for period in ("baseline", "performance"):
+        num = den = ZERO
+        for p in members:
+            row = ctx.results.lookup(comp.rate_measure, "practice", p, period)
+            if row is None or row["denominator"] is None:
+                return None
+            num += to_decimal(float(row["numerator"] or 0))  # type: ignore[arg-type]
+            den += to_decimal(float(row["denominator"]))  # type: ignore[arg-type]
+        sums[period] = [num, den]
+    (bn, bd), (pn, pd) = sums["baseline"], sums["performance"]
+    if bn == 0 or bd == 0 or pd == 0:
+        return None
+    return ((pn / pd) / (bn / bd) - 1) * 100
+
+
+def groups(ctx: Context, comp: PerformanceComponent) -> dict[str, list[str]]:
+    """The practices judged together: by group at the aggregate level, or all (alliance)."""
+    out: dict[str, list[str]] = {}
+    for p in ctx.practices:
+        key = (
+            "alliance"
+            if comp.aggregate_level == "alliance"
+            else ctx.membership.get((p, comp.aggregate_level), "")
+        )
+        out.setdefault(key, []).append(p)
+    return out
+
+
+def judge(ctx: Context, comp: PerformanceComponent, group: str, members: list[str]) -> Judgement:
+    """The rule: the aggregate's reduction against the target, each member's against its floor."""
+    if comp.aggregate_level == "alliance":
+        change = as_tested(_pooled_change(ctx, comp, members))
+    else:
+        agg = ctx.results.lookup(comp.measure, comp.aggregate_level, group) if group else None
+        change = as_tested(agg["value"]) if agg else None
+    own: dict[str, Decimal | None] = {}
+    eligible: list[str] = []
+    for p in members:
+        row = ctx.results.lookup(comp.measure, "practice", p)
+        own[p] = value = as_tested(row["value"]) if row else None
+        if value is not None and -value >= comp.practice_floor_reduction_percent:
+            eligible.append(p)
+    reduction = -change if change is not None else None
+    return Judgement(group, change, earned_fraction(comp, reduction), own, eligible)
+
+
+def pay(
+    ctx: Context, comp: PerformanceComponent, earlier: list[StatementLine]
+) -> list[StatementLine]:
+    judged = {g: judge(ctx, comp, g, members) for g, members in sorted(groups(ctx, comp).items())}
+    if (
+        comp.basis == "per_registered_patient"
+        and comp.scaling == "all_or_nothing"
+        and comp.aggregate_level != "alliance"
+    ):
+        by_practice = {p: j for j in judged.values() for p in j.own}
+        return [_all_or_nothing_line(ctx, comp, by_practice[p], p) for p in ctx.practices]
+    out = []
+    for j in judged.values():
+        out.extend(_group_lines(ctx, comp, j))
+    return out
+
+
+def _all_or_nothing_line(
+    ctx: Context, comp: PerformanceComponent, j: Judgement, practice: str
+) -> StatementLine:
+    """£ rate x list when both tests are met, pro-rated for a practice that joined in year."""
+    assert comp.rate is not None  # per-patient basis (pots are judged by group)
+    agg_met = j.earned == 1
+    own_met = practice in j.eligible
+    target = -comp.target_reduction_percent
+    floor = -comp.practice_floor_reduction_percent
+    test = (
+        f"{comp.aggregate_level} {j.group or '(none)'} change {show(j.change)}% <= {target:.2f}% "
+        f"[{'met' if agg_met else 'not met'}]; practice change {show(j.own[practice])}% <= "
+        f"{floor:.2f}% [{'met' if own_met else 'not met'}]"
+    )
+    qty = ctx.list_size(practice) if agg_met and own_met else ZERO
+    line = StatementLine(
+        provider=practice,
+        component_id=comp.id,
+        component_type=comp.type,
+        description=comp.description or f"Performance: {comp.measure}",
+        measure_id=comp.measure,
+        measure_level=comp.aggregate_level,
+        measure_org=j.group,
+        measure_value=show(j.own[practice]),
+        test=test,
+        met="yes" if agg_met and own_met else "no",
+        quantity=qty,
+        rate=comp.rate,
+        amount=round_pence(qty * comp.rate),
+        evidence=evidence(comp.measure, comp.aggregate_level, j.group or "(none)")
+        + "; "
+        + evidence(comp.measure, "practice", practice),
+    )
+    frac = ctx.fraction(practice, comp.aggregate_level)
+    if frac != 1 and line.amount:
+        qty = line.quantity * frac
+        line = replace(
+            line,
+            quantity=quantity4(qty),
+            amount=round_pence(qty * line.rate),
+            test=line.test + f"; member for {frac:.4f} of the term",
+        )
+    return line
+
+
+def _weights(ctx: Context, comp: PerformanceComponent, j: Judgement) -> dict[str, Decimal]:
+    """Each sharing practice's claim on the group's pot, pro-rated by its time as a member."""
+    weights: dict[str, Decimal] = {}
+    sharing = j.eligible if comp.below_floor == "redistribute" else list(j.own)
+    for p in sharing:
+        member = ctx.fraction(p, comp.aggregate_level)
+        if comp.distribute_by == "list_size":
+            w = ctx.list_size(p)
+        elif comp.distribute_by == "register":
+            r = ctx.results.lookup("register", "practice", p)
+            w = to_decimal(int(r["numerator"] or 0)) if r else ZERO  # type: ignore[call-overload]
+        else:
+            own_v = j.own[p]
+            w = max(-own_v, ZERO) * ctx.list_size(p) if own_v is not None else ZERO
+        weights[p] = w * member
+    return weights
+
+
+def _pot_shares(
+    comp: PerformanceComponent, j: Judgement, weights: dict[str, Decimal]
+) -> tuple[dict[str, Decimal], str]:
+    """The eligible practices' shares of the earned pot, and the working for the test."""
+    assert comp.pot is not None
+    earned = round_pence(comp.pot * j.earned)
+    text = f"; pot £{comp.pot:,.2f} -> £{earned:,.2f} by {comp.distribute_by}"
+    shares: dict[str, Decimal] = {}
+    if earned and weights and sum(weights.values()) > 0:
+        shares = allocate(earned, dict(weights.items()))
+        returned = sum((v for k, v in shares.items() if k not in j.eligible), ZERO)
+        shares = {k: v for k, v in shares.items() if k in j.eligible}
+        if returned:
+            text += f" ({format_gbp(returned)} of practices below the floor returned)"
+    elif earned:
+        text += " (no eligible practice: not paid)"
+    return shares, text
+
+
+def _group_lines(ctx: Context, comp: PerformanceComponent, j: Judgement) -> list[StatementLine]:
+    """One line per member: the group's reduction and share earned, then the practice floor."""
+    weights = _weights(ctx, comp, j)
+    head = (
+        f"{comp.aggregate_level} {j.group or '(none)'} reduction {show(j.reduction)}% "
+        f"vs target {comp.target_reduction_percent:.2f}% ({comp.scaling}: "
+        f"{j.earned * 100:.2f}% earned)"
+    )
+    shares: dict[str, Decimal] = {}
+    pot_text = ""
+    if comp.basis == "pot":
+        shares, pot_text = _pot_shares(comp, j, weights)
+    out = []
+    for p, own_v in j.own.items():
+        floor_met = p in j.eligible
+        test = (
+            f"{head}{pot_text}; practice change {show(own_v)}% <= "
+            f"{-comp.practice_floor_reduction_percent:.2f}% [{'met' if floor_met else 'not met'}]"
+        )
+        if comp.basis == "pot":
+            amount = shares.get(p, ZERO)
+            qty = weights.get(p, ZERO) if floor_met else ZERO
+            rate = ZERO
+        else:
+            assert comp.rate is not None
+            qty = (
+                (ctx.list_size(p) * j.earned * ctx.fraction(p, comp.aggregate_level))
+                if floor_met
+                else ZERO
+            )
+            rate = comp.rate
+            amount = round_pence(qty * rate)
+        met: Met = (
+            "yes"
+            if floor_met and j.earned == 1
+            else ("part" if floor_met and j.earned > 0 else "no")
+        )
+        out.append(
+            StatementLine(
+                provider=p,
+                component_id=comp.id,
+                component_type=comp.type,
+                description=comp.description or f"Performance: {comp.measure}",
+                measure_id=comp.measure,
+                measure_level=comp.aggregate_level,
+                measure_org=j.group,
+                measure_value=show(own_v),
+                test=test,
+                met=met,
+                quantity=quantity4(qty),
+                rate=rate,
+                amount=amount,
+                evidence=evidence(comp.measure, comp.aggregate_level, j.group)
+                + "; "
+                + evidence(comp.measure, "practice", p),
+            )
+        )
+    return out
+
+
+def rule(comp: PerformanceComponent) -> str:
+    level = comp.aggregate_level.replace("_", "-")
+    pay = (
+        f"a £{comp.pot:,.2f} pot per {level} shared by {words(comp.distribute_by)}"
+        if comp.basis == "pot"
+        else f"£{comp.rate} per registered patient"
+    )
+    return (
+        f"{pay} if the {level} reduction in '{comp.measure}' reaches "
+        f"{comp.target_reduction_percent}% ({words(comp.scaling)}) and the practice's own "
+        f"reduction at least {comp.practice_floor_reduction_percent}%"
+    )
+
+
+def requirement(comp: PerformanceComponent, info: MeasureInfo | None) -> str:
+    if info is None:
+        return plain_requirement(comp, info)
+    level = words(str(comp.aggregate_level))
+    goal = (
+        f" The {level} must cut it by at least {comp.target_reduction_percent}% and the "
+        f"practice by at least {comp.practice_floor_reduction_percent}%."
+    )
+    return (
+        f"Work with the other practices in the {level} on: {what(comp).lower()}. Measured by "
+        f"'{info.name}' ({info.unit}).{goal}"
+    )
+
+
+KIND = Kind(pay=pay, rule=rule, requirement=requirement)
