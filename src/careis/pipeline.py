@@ -59,15 +59,15 @@ from careis.payments.compare import (
 from careis.payments.ledger import PaymentRun, reconcile
 from careis.payments.outputs import write_ledger, write_memberships, write_statements
 from careis.report import charts
-from careis.report.run_report import (
+from careis.report.scheme import build_view
+from careis.risk.stage import COHORTS, RiskRun, RiskStage, cohorts, run_risk, write_registers
+from careis.run_report import (
     ComparisonView,
     ReportContext,
     ReportPeriods,
     RunResults,
     write_report,
 )
-from careis.report.scheme import build_view
-from careis.risk.stage import COHORTS, RiskRun, RiskStage, cohorts, run_risk, write_registers
 from careis.staging import staged_folder
 
 __all__ = ["COHORTS", "Reporter", "RunResult", "SilentReporter", "run"]

@@ -19,6 +19,7 @@ from careis.contracts.schema import LoadedContract, PerformanceComponent
 from careis.data.load import LoadResult
 from careis.measures.compile import Evaluated
 from careis.money import ZERO
+from careis.payments.components import rule_text
 from careis.payments.ledger import PaymentRun, balances
 from careis.periods import Period
 from careis.report import charts
@@ -79,79 +80,6 @@ class RunResults:
     names: dict[str, str]
     pay_run: PaymentRun | None
     comparison: ComparisonView | None
-
-
-def _pay_text(comp: PerformanceComponent) -> str:
-    level = comp.aggregate_level.replace("_", "-")
-    if comp.basis == "pot":
-        return (
-            f"a £{comp.pot:,.2f} pot per {level} shared by {comp.distribute_by.replace('_', ' ')}"
-        )
-    return f"£{comp.rate} per registered patient"
-
-
-def _performance_text(comp: PerformanceComponent) -> str:
-    return (
-        f"{_pay_text(comp)} if the {comp.aggregate_level.replace('_', '-')} reduction in "
-        f"'{comp.measure}' reaches {comp.target_reduction_percent}% "
-        f"({comp.scaling.replace('_', ' ')}) and the practice's own reduction at least "
-        f"{comp.practice_floor_reduction_percent}%"
-    )
-
-
-def _engagement_text(comp: Any) -> str:
-    if comp.payee != "practices":
-        return f"£{comp.rate} fixed sum to {comp.payee}"
-    if comp.basis == "per_registered_patient":
-        return f"£{comp.rate} per registered patient"
-    return f"£{comp.rate} per practice"
-
-
-def _capitation_text(comp: Any) -> str:
-    who = "the holder, for every patient in scope" if comp.payee == "holder" else "each practice"
-    return f"£{comp.rate} per registered patient a year to {who}"
-
-
-def _concordance_text(comp: Any) -> str:
-    if comp.basis != "qof_points":
-        return f"£{comp.rate} per patient in the numerator of '{comp.measure}'"
-    adj = " x APDF (prevalence / national)" if comp.prevalence_measure else ""
-    return (
-        f"QOF-style: up to {comp.max_points} points for '{comp.measure}' scaled linearly from "
-        f"{comp.lower_threshold_percent}% to {comp.upper_threshold_percent}%, x £ per point x CPI{adj}"
-    )
-
-
-def _gain_share_text(comp: Any) -> str:
-    return (
-        f"{comp.gain_share_percent}% of any saving (cap {comp.gain_cap or 'none'}) and "
-        f"{comp.loss_share_percent}% of any overspend (collar {comp.loss_collar or 'none'}) on "
-        f"'{comp.measure}' at £{comp.unit_cost} a unit, against the baseline"
-    )
-
-
-def _withhold_text(comp: Any) -> str:
-    return (
-        f"{comp.percent}% of {', '.join(comp.from_components)} withheld in year, released if "
-        f"'{comp.measure}' is {comp.direction.replace('_', ' ')} {comp.target_percent}%"
-    )
-
-
-_RULE_TEXT = {
-    "engagement": _engagement_text,
-    "capitation": _capitation_text,
-    "concordance": _concordance_text,
-    "gain_share": _gain_share_text,
-    "withhold": _withhold_text,
-}
-
-
-def rule_text(comp: Any) -> str:
-    """The component's rule in words, for the report (the YAML says the same in fields)."""
-    if isinstance(comp, PerformanceComponent):
-        return _performance_text(comp)
-    text = _RULE_TEXT.get(comp.type)
-    return text(comp) if text else ""
 
 
 def _flows(pay_run: PaymentRun, practices: set[str]) -> list[dict[str, Any]]:
