@@ -15,7 +15,7 @@ Benchmarks:
 - risk train: training each model family (logistic, LightGBM) on 1 million patients.
 - payments: every example contract paid for every practice in England from synthetic measure
   results (benchmarks/payments.py), seconds per contract; no generated data needed.
-- measures: the measures stage alone (`careis measure`) for 6 (the foundation's fixed set), 12
+- measures: the measures stage alone (`careis measures run`) for 6 (the foundation's fixed set), 12
   and all shipped measures, to show how its time grows with the number of measures.
 """
 
@@ -207,7 +207,7 @@ def bench_measures() -> dict[str, Any]:
         config["output"] = {"dir": str(work / f"out{len(chosen)}"), "report": False}
         cfg_path = work / f"run{len(chosen)}.yaml"
         cfg_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        wall, peak = timed([*CAREIS, "measure", str(cfg_path)])
+        wall, peak = timed([*CAREIS, "measures", "run", str(cfg_path)])
         stages = json.loads((work / f"out{len(chosen)}" / "run_log.json").read_text())["seconds"]
         steps.append(
             {

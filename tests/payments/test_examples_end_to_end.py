@@ -242,7 +242,7 @@ def test_bad_contract_on_the_command_line_is_one_line(
     assert code == 2
     assert stderr.strip().count("\n") == 0 and "alliance shares sum to 105%, not 100%" in stderr
     code, _, stderr = cli(["demo", "--contract", str(tmp_path / "missing.yaml")], capsys)
-    assert code == 2 and "file not found" in stderr
+    assert code == 2 and "missing.yaml" in stderr and "does not exist" in stderr
 
 
 def test_contracts_compare_is_seeded_and_shows_who_carries_risk(

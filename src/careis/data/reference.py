@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from typing import Literal, get_args
 
 import pandas as pd
 
 from careis.errors import ConfigError
+
+OrgLevel = Literal["sub_icb", "icb", "pcn"]
+ORG_LEVELS: tuple[str, ...] = get_args(OrgLevel)
 
 
 def _open(name: str) -> str:
@@ -65,3 +69,26 @@ def select_practices(
             fix=f"run `careis orgs --level {column.removesuffix('_code')}` to list the known codes.",
         )
     return table[table[column].isin(codes)].reset_index(drop=True)
+
+
+def organisations(level: OrgLevel = "sub_icb", within: str | None = None) -> pd.DataFrame:
+    """The organisations at `level` (inside ICB or sub-ICB `within`, if given), with counts.
+
+    Columns: code, name, practices, list_size (the 2016 registered list, summed over the age
+    and sex bands; 0 where no practice has a known size). Why: choosing what to generate needs
+    real codes and a sense of size; `careis orgs` prints this table.
+    """
+    if level not in ORG_LEVELS:
+        raise ConfigError(f"unknown level '{level}'.", fix=f"use one of: {', '.join(ORG_LEVELS)}.")
+    table = practices()
+    if within:
+        table = table[(table["icb_code"] == within) | (table["sub_icb_code"] == within)]
+    size_cols = [c for c in table.columns if c.startswith(("m_", "f_"))]
+    table = table.assign(list_size=table[size_cols].sum(axis=1, min_count=1))
+    grouped = (
+        table.groupby([f"{level}_code", f"{level}_name"])
+        .agg(practices=("practice_code", "size"), list_size=("list_size", "sum"))
+        .reset_index()
+    )
+    grouped.columns = pd.Index(["code", "name", "practices", "list_size"])
+    return grouped

@@ -1,0 +1,83 @@
+"""`careis pay CONFIG` and `careis pay diff RUN_A RUN_B`: pay a scheme, or compare two payments.
+
+Why a group with a default command: paying is the common case and reads best as
+`careis pay CONFIG`; `diff` is a proper sub-command with its own arguments and help. The group
+sends anything that is not a sub-command's name to `run`, so `careis pay CONFIG` and
+`careis pay run CONFIG` are the same command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table as RichTable
+from typer.core import TyperGroup
+
+from careis.cli._common import ConfigArg, ContractOpt, console, load_config, path_text, run_stages
+
+DEFAULT = "run"
+
+
+class _ConfigOrCommand(TyperGroup):
+    """A group whose first argument is either a sub-command or the default command's CONFIG."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [DEFAULT, *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_ConfigOrCommand,
+    subcommand_metavar="CONFIG | COMMAND [ARGS]...",
+    help="Pay a scheme: statements per provider, a balancing ledger, evidence; or diff two "
+    "runs. `careis pay CONFIG` is `careis pay run CONFIG`.",
+    no_args_is_help=True,
+)
+
+
+@app.command(DEFAULT)
+def run_cmd(
+    config: ConfigArg,
+    contract: ContractOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="DIR", help="Output folder (overrides output.dir)."),
+    ] = None,
+) -> None:
+    """Pay a scheme from a run config (the stages before payments run first). The default."""
+    overrides = {"output.dir": path_text(out), "contract": path_text(contract, resolve=True)}
+    run_stages(load_config(config, overrides))
+
+
+@app.command("diff")
+def diff_cmd(
+    run_a: Annotated[
+        Path,
+        typer.Argument(metavar="RUN_A", help="Output folder of the first run.", file_okay=False),
+    ],
+    run_b: Annotated[
+        Path,
+        typer.Argument(metavar="RUN_B", help="Output folder of the second run.", file_okay=False),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Write the differences to this CSV."),
+    ] = None,
+) -> None:
+    """What changed between two payment runs: inputs, totals, lines, ledger (exit 1 if any)."""
+    from careis.payments.diff import diff_runs, write_diff
+
+    diffs = diff_runs(run_a, run_b)
+    if out is not None:
+        write_diff(diffs, out)
+    if not diffs:
+        console.print(f"No differences: {run_a} and {run_b} pay the same, from the same inputs.")
+        return
+    table = RichTable("table", "key", "run A", "run B", "difference", title="Differences")
+    for d in diffs:
+        table.add_row(d.table, d.key, d.run_a, d.run_b, d.difference)
+    console.print(table)
+    raise typer.Exit(1)

@@ -1,0 +1,69 @@
+"""The contract-model comparison of a finished run, as CSVs and an HTML page.
+
+Why in report/: `careis contracts compare` pays candidate contracts from one run's results
+(`payments.compare`) and lays the outcome out for a commissioner (the page and its chart); the
+page is the report layer's, and the CLI only passes its options here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from careis.errors import ConfigError
+from careis.payments.compare import Comparison
+
+DEFAULT_SCENARIOS = (-10.0, -5.0, 0.0, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """Scenarios (admissions vs observed, %) and the Monte-Carlo range's draws, seed and sds."""
+
+    scenarios: tuple[float, ...] = DEFAULT_SCENARIOS
+    draws: int = 200
+    seed: int = 1
+    sd_common: float = 5.0
+    sd_practice: float = 5.0
+
+
+def compare_contracts(
+    run: Path, contract_files: list[Path], out: Path, settings: CompareSettings
+) -> Comparison:
+    """Pay each contract from `run`'s results; write scenarios.csv, ranges.csv, report.html."""
+    from careis.contracts.schema import load_contract
+    from careis.payments.compare import compare, read_run, write_rows
+
+    inputs = read_run(run)
+    loaded = [load_contract(path) for path in contract_files]
+    ids = [c.contract.id for c in loaded]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("two contracts share an id.", fix="give each contract its own 'id'.")
+    result = compare(
+        loaded, inputs, list(settings.scenarios), settings.draws, settings.seed,
+        settings.sd_common, settings.sd_practice,
+    )  # fmt: skip
+    write_rows(result.scenario_rows, out / "scenarios.csv")
+    write_rows(result.range_rows, out / "ranges.csv")
+    (out / "report.html").write_text(render_comparison(run, result, settings), encoding="utf-8")
+    return result
+
+
+def render_comparison(run: Path, result: Comparison, settings: CompareSettings) -> str:
+    """The comparison page: each party's range, the scenario table and the surplus chart."""
+    from careis.report.charts import surplus_by_scenario
+    from careis.report.html import render
+
+    return render(
+        "compare.html.j2",
+        {
+            "run": str(run),
+            "ranges": result.range_rows,
+            "scenarios": result.scenario_rows,
+            "chart": surplus_by_scenario(result.scenario_rows),
+            "draws": settings.draws,
+            "seed": settings.seed,
+            "sd_common": settings.sd_common,
+            "sd_practice": settings.sd_practice,
+        },
+    )
