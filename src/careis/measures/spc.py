@@ -35,11 +35,13 @@ Special-cause rules (each can be switched off; run and trend lengths are configu
   what careis did before issue 13.
 Rules are evaluated within each segment (rebasing starts a fresh segment).
 
-A point that meets several rules is judged by one, in NHSRplotthedots' precedence: outside the
-limits, then trend, then shift, then two-of-three. A trend is judged by its slope (a rising
-trend is high even where its points are below the mean); every other rule by the side of the
-mean the point is on. (NHSRplotthedots tests two-of-three before the shift; both are judged by
-the side of the mean, so the order between them never changes a point's colour.)
+A point that meets several rules is judged by one (`SpcPoint.rule`), in NHSRplotthedots'
+precedence: outside the limits, then trend, then two-of-three, then shift (the order of its
+`ptd_special_cause_type`). A trend is judged by its slope (a rising trend is high even where
+its points are below the mean); every other rule by the side of the mean the point is on, so
+the order between two-of-three and shift names the rule but never changes a point's colour
+(issue 13 wrote "shift > two-of-three"; the package tests two-of-three first, and careis
+follows the package so that the rule it names is the package's too).
 
 Improvement direction turns a special cause into "improvement" or "concern"; with no
 direction it is "neither". Assurance compares a target with the latest segment's limits:
@@ -66,7 +68,7 @@ ChartType = Literal["xmr", "p", "u", "c", "p_prime", "u_prime"]
 Special = Literal["improvement", "concern", "neither"]
 RULES: tuple[str, ...] = ("astronomical", "shift", "trend", "two_of_three")
 # which rule decides a point that meets several (NHSRplotthedots' order)
-PRECEDENCE: tuple[str, ...] = ("astronomical", "trend", "shift", "two_of_three")
+PRECEDENCE: tuple[str, ...] = ("astronomical", "trend", "two_of_three", "shift")
 CHART_NAMES = {
     "xmr": "XmR",
     "p": "p-chart",
