@@ -136,15 +136,18 @@ def test_proportion_funnel_is_smooth_wilson(
     ]
 
 
+# testdata_funnel_rate_outputs.csv (DSR per 100,000, baseline 116.1720835, 3 years of data):
+# Events 1, 89 and 1360. Each limit sits at its own 1-year population.
+RATE_FUNNEL = [
+    (1598.675694, 20.85059119, 7.264481402, 4588.535848, 2649.348525, 12.58170943, 0.287087625, 116108.569),
+    (31425.26072, 94.40388398, 20508.17444, 144.6577644, 35058.69305, 84.62000173, 17981.56205, 164.9838128),
+    (411529.9259, 110.158048, 369759.5622, 122.6021934, 424043.2424, 106.9073359, 358342.3275, 126.5084525),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("pop_l95", "l95", "pop_u95", "u95", "pop_l998", "l998", "pop_u998", "u998"),
-    [
-        # testdata_funnel_rate_outputs.csv (DSR per 100,000, baseline 116.1720835, 3 years of
-        # data): Events 1, 89 and 1360. Each limit sits at its own 1-year population.
-        (1598.675694, 20.85059119, 7.264481402, 4588.535848, 2649.348525, 12.58170943, 0.287087625, 116108.569),  # fmt: skip
-        (31425.26072, 94.40388398, 20508.17444, 144.6577644, 35058.69305, 84.62000173, 17981.56205, 164.9838128),  # fmt: skip
-        (411529.9259, 110.158048, 369759.5622, 122.6021934, 424043.2424, 106.9073359, 358342.3275, 126.5084525),  # fmt: skip
-    ],
+    RATE_FUNNEL,
 )
 def test_rate_funnel_is_smooth_exact_poisson(
     pop_l95: float,

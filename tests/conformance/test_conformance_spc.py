@@ -21,51 +21,58 @@ import pytest
 
 from careis.measures.spc import SpcOptions, spc
 
-AE = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference" / "nhsr" / "ae_attendances.csv"
+AE = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "data"
+    / "reference"
+    / "nhsr"
+    / "ae_attendances.csv"
+)
 AE = AE if AE.exists() else Path("/work/shared/data/reference/nhsr/ae_attendances.csv")
 
-I, C, N = "improvement", "concern", None  # N: common cause
+IMP, CON, N = "improvement", "concern", None  # N: common cause
 # RJZ type 1 breaches, Apr 2016 - Mar 2019: (month, breaches, NHSRplotthedots special cause
 # type, point type for improvement_direction = "decrease")
 RJZ = [
-    ("2016-04", 3608, "7 Points Below CL", I),
-    ("2016-05", 3515, "7 Points Below CL", I),
-    ("2016-06", 3730, "7 Points Below CL", I),
-    ("2016-07", 3805, "7 Points Below CL", I),
-    ("2016-08", 2572, "Below LCL", I),
-    ("2016-09", 4042, "7 Points Below CL", I),
-    ("2016-10", 4252, "7 Points Below CL", I),
+    ("2016-04", 3608, "7 Points Below CL", IMP),
+    ("2016-05", 3515, "7 Points Below CL", IMP),
+    ("2016-06", 3730, "7 Points Below CL", IMP),
+    ("2016-07", 3805, "7 Points Below CL", IMP),
+    ("2016-08", 2572, "Below LCL", IMP),
+    ("2016-09", 4042, "7 Points Below CL", IMP),
+    ("2016-10", 4252, "7 Points Below CL", IMP),
     ("2016-11", 4568, "Common Cause", N),
     ("2016-12", 5682, "Common Cause", N),
     ("2017-01", 4887, "Common Cause", N),
-    ("2017-02", 3754, "7 Points Below CL", I),
-    ("2017-03", 4153, "7 Points Below CL", I),
-    ("2017-04", 3277, "2 in 3 Below CL", I),
-    ("2017-05", 3364, "2 in 3 Below CL", I),
-    ("2017-06", 3348, "2 in 3 Below CL", I),
-    ("2017-07", 2805, "Below LCL", I),
+    ("2017-02", 3754, "7 Points Below CL", IMP),
+    ("2017-03", 4153, "7 Points Below CL", IMP),
+    ("2017-04", 3277, "2 in 3 Below CL", IMP),
+    ("2017-05", 3364, "2 in 3 Below CL", IMP),
+    ("2017-06", 3348, "2 in 3 Below CL", IMP),
+    ("2017-07", 2805, "Below LCL", IMP),
     # the nine months Jul 2017 - Mar 2018 rise every month: below the mean but rising
     # breaches are a concern (before issue 13 careis coloured Aug and Sep 2017 improvement)
-    ("2017-08", 3048, "7 Point Trend (Increasing)", C),
-    ("2017-09", 3336, "7 Point Trend (Increasing)", C),
-    ("2017-10", 4147, "7 Point Trend (Increasing)", C),
-    ("2017-11", 4449, "7 Point Trend (Increasing)", C),
-    ("2017-12", 4846, "7 Point Trend (Increasing)", C),
-    ("2018-01", 4931, "7 Point Trend (Increasing)", C),
-    ("2018-02", 5103, "7 Point Trend (Increasing)", C),
-    ("2018-03", 6284, "Above UCL", C),
-    ("2018-04", 4530, "7 Points Above CL", C),
-    ("2018-05", 4528, "7 Points Above CL", C),
+    ("2017-08", 3048, "7 Point Trend (Increasing)", CON),
+    ("2017-09", 3336, "7 Point Trend (Increasing)", CON),
+    ("2017-10", 4147, "7 Point Trend (Increasing)", CON),
+    ("2017-11", 4449, "7 Point Trend (Increasing)", CON),
+    ("2017-12", 4846, "7 Point Trend (Increasing)", CON),
+    ("2018-01", 4931, "7 Point Trend (Increasing)", CON),
+    ("2018-02", 5103, "7 Point Trend (Increasing)", CON),
+    ("2018-03", 6284, "Above UCL", CON),
+    ("2018-04", 4530, "7 Points Above CL", CON),
+    ("2018-05", 4528, "7 Points Above CL", CON),
     ("2018-06", 3716, "Common Cause", N),
     ("2018-07", 4899, "Common Cause", N),
     ("2018-08", 3990, "Common Cause", N),
-    ("2018-09", 4992, "7 Points Above CL", C),
-    ("2018-10", 4709, "7 Points Above CL", C),
-    ("2018-11", 5577, "7 Points Above CL", C),
-    ("2018-12", 6113, "Above UCL", C),
-    ("2019-01", 6685, "Above UCL", C),
-    ("2019-02", 6085, "Above UCL", C),
-    ("2019-03", 5908, "7 Points Above CL", C),
+    ("2018-09", 4992, "7 Points Above CL", CON),
+    ("2018-10", 4709, "7 Points Above CL", CON),
+    ("2018-11", 5577, "7 Points Above CL", CON),
+    ("2018-12", 6113, "Above UCL", CON),
+    ("2019-01", 6685, "Above UCL", CON),
+    ("2019-02", 6085, "Above UCL", CON),
+    ("2019-03", 5908, "7 Points Above CL", CON),
 ]
 # NHSRplotthedots' names for careis' rules
 RULE_OF = {

@@ -256,11 +256,11 @@ def test_short_baseline_warns() -> None:
 @pytest.mark.parametrize(
     ("chart", "num", "den", "message"),
     [
-        ("p", [1.0, 12.0, 3.0], [10.0, 10.0, 10.0], "point 2 .* above the denominator"),
-        ("p", [1.0, -1.0, 3.0], [10.0, 10.0, 10.0], "point 2 .* negative count"),
-        ("c", [1.0, 2.0, -3.0], None, "point 3 .* negative count"),
-        ("u", [1.0, 2.0, 3.0], [10.0, 0.0, 10.0], "point 2 .* denominator is 0"),
-        ("u", [1.0, float("inf"), 3.0], [10.0, 10.0, 10.0], "point 2 .* not a finite"),
+        ("p", [1.0, 12.0, 3.0], [10.0, 10.0, 10.0], r"point 2 .* above the denominator"),
+        ("p", [1.0, -1.0, 3.0], [10.0, 10.0, 10.0], r"point 2 .* negative count"),
+        ("c", [1.0, 2.0, -3.0], None, r"point 3 .* negative count"),
+        ("u", [1.0, 2.0, 3.0], [10.0, 0.0, 10.0], r"point 2 .* denominator is 0"),
+        ("u", [1.0, float("inf"), 3.0], [10.0, 10.0, 10.0], r"point 2 .* not a finite"),
     ],
 )
 def test_bad_counts_name_the_point(
@@ -268,7 +268,7 @@ def test_bad_counts_name_the_point(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         spc(numerators=num, denominators=den, options=SpcOptions(chart=chart))  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="point 2 .* not a finite"):
+    with pytest.raises(ConfigError, match=r"point 2 .* not a finite"):
         spc([1.0, float("nan"), 2.0])
 
 
@@ -288,7 +288,9 @@ def test_laney_u_prime_scales_by_between_period_variation() -> None:
     assert u.sigma_z is None and u.points[0].upper == pytest.approx(ubar + 3 * sig)
     # with equal denominators the u'-chart is the XmR of the rate (3 / 1.128 = 2.66, to 3 dp)
     x = spc([n / d for n, d in zip(num, den, strict=True)])
-    assert up.points[0].upper - ubar == pytest.approx(x.points[0].upper - x.points[0].mean, rel=1e-3)
+    assert up.points[0].upper - ubar == pytest.approx(
+        x.points[0].upper - x.points[0].mean, rel=1e-3
+    )
     assert any(p.rules for p in u.points) and not any(p.rules for p in up.points)
 
 

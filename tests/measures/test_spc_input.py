@@ -97,7 +97,9 @@ def test_unsorted_months_are_charted_in_date_order(tmp_path: Path) -> None:
     assert any("fewer than 12" in n for n in run.notes)
     # non-date labels keep the file's order
     other = write(tmp_path, "wk,v\nb,5\na,3\nc,4\n", "w.csv")
-    assert [p.label for p in run_spc_csv(other, SpcRequest(value="v", label="wk")).result.points] == [
+    assert [
+        p.label for p in run_spc_csv(other, SpcRequest(value="v", label="wk")).result.points
+    ] == [
         "b",
         "a",
         "c",

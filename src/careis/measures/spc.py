@@ -290,7 +290,9 @@ def spc(
     names = names if names is not None else [str(i + 1) for i in range(n)]
     if len(names) != n:
         raise ConfigError("SPC labels and values differ in length.")
-    trajectory = list(opts.trajectory) if opts.trajectory is not None else [None] * n
+    trajectory: list[float | None] = (
+        list(opts.trajectory) if opts.trajectory is not None else [None] * n
+    )
     if len(trajectory) != n:
         raise ConfigError("the SPC trajectory must have one value (or null) per point.")
     points: list[SpcPoint] = []

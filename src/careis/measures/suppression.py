@@ -7,6 +7,11 @@ computed from a suppressed count is suppressed too, since the count could be rec
 it. Zero is not disclosive and is shown. Suppression never applies to a practice's own
 patient-level view.
 
+Not calculated: a directly standardised rate on fewer than 10 events is not published (OHID's
+minimum count; the results row's `note` says so): its value and limits are blanked and the
+reason given, while its counts follow the rules above. It is not a disclosure risk, so it
+does not trigger secondary suppression.
+
 Secondary suppression: when exactly one practice in a group (a PCN, federation, sub-ICB or
 ICB) is suppressed for a measure and period, the group's total minus the other practices
 would give it back. So the next-smallest practice in that group (ties broken by code) is
@@ -24,7 +29,12 @@ from careis.config import SuppressionConfig
 from careis.measures.results import MeasureInfo
 
 SUPPRESSED = "*"
-DERIVED = ("value", "lower_ci", "upper_ci", "crude_value")
+DERIVED = ("value", "lower_ci", "upper_ci", "crude_value", "lower_ci_998", "upper_ci_998")
+NOT_CALCULATED = "not calculated: DSR on fewer than 10 events (OHID minimum count)"
+
+
+def _not_calculated(row: dict[str, object]) -> bool:
+    return str(row.get("note") or "").startswith("DSR not calculated")
 
 
 def suppress_count(value: float | None, config: SuppressionConfig) -> float | None:
@@ -71,12 +81,12 @@ def suppress_results(
                 row[col] = None if hidden else suppress_count(row[col], config)
         if info is not None and info.kind == "count":
             row["value"] = row["numerator"]
-        elif hidden:
+        elif hidden or _not_calculated(row):
             for col in DERIVED:
                 if col in row:
                     row[col] = None
-        row["suppressed"] = hidden
-        row["suppression"] = reason.get(i, "")
+        row["suppressed"] = hidden or _not_calculated(row)
+        row["suppression"] = reason.get(i, NOT_CALCULATED if _not_calculated(row) else "")
     schema = table.schema.append(pa.field("suppressed", pa.bool_())).append(
         pa.field("suppression", pa.string())
     )

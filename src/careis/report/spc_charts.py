@@ -257,7 +257,7 @@ def point_table(result: SpcResult) -> list[tuple[str, ...]]:
     """
     out: list[tuple[str, ...]] = [POINT_TABLE_HEADER]
     for p in result.points:
-        special = p.special or ""
+        special: str = p.special or ""
         if special and len(p.rules) > 1:
             special = f"{special} ({p.rule})"
         out.append(
