@@ -208,15 +208,97 @@ def test_real_ae_four_hour_performance() -> None:
     assert res.assurance == "fail"
 
 
-def test_funnel_limits() -> None:
+def test_funnel_limits_are_smooth_and_exact() -> None:
+    """Rates: the lower limit at an exposure is the count whose exact upper limit is the
+    expected count (OHID's definition), solved continuously, so no step at small counts."""
+    from scipy.stats import chi2
+
     theta, pts = funnel(["A", "B", "C"], [10.0, 50.0, 40.0], [1000.0, 4000.0, 5000.0])
     assert theta == pytest.approx(100 / 10000 * 1000)
-    from scipy.stats import poisson
-
-    lo, hi = pts[0].limits["95"]
-    assert lo == poisson.ppf(0.025, 10) / 1000 * 1000
-    assert hi == poisson.ppf(0.975, 10) / 1000 * 1000
+    lo, hi = pts[0].limits["95"]  # 10 expected events at 1,000 person-years
+    e_lo, e_hi = lo / 1000 * 1000, hi / 1000 * 1000
+    assert chi2.ppf(0.975, 2 * e_lo + 2) / 2 == pytest.approx(10.0)
+    assert chi2.ppf(0.025, 2 * e_hi) / 2 == pytest.approx(10.0)
     assert pts[1].value == 12.5
     assert pts[1].limits["99.8"][1] > pts[1].limits["95"][1]
     _, far = funnel(["A", "B"], [100.0, 10.0], [1000.0, 10000.0])
     assert far[0].outside == "above 99.8%"
+    # a small exposure's lower limit is 0 only while even 0 events is within the limits
+    _, tiny = funnel(["T"], [1.0], [100.0], per=1000)
+    assert tiny[0].limits["95"][0] == 0.0
+
+
+def test_precedence_trend_beats_shift_and_is_judged_by_slope() -> None:
+    # eight points below the mean that rise every month, then a high tail: a shift and a
+    # trend at once; the trend (rising) decides, so with "decrease" it is a concern
+    values = [20.0, 21.0, 20.0, 21.0, 20.0, 21.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 20.5]
+    res = spc(values, options=SpcOptions(improvement="decrease", rules=("shift", "trend")))
+    rising = res.points[6:14]
+    assert all("shift" in p.rules and "trend" in p.rules for p in rising)
+    assert {(p.rule, p.special) for p in rising} == {("trend", "concern")}
+
+
+def test_outside_limits_beats_trend() -> None:
+    opts = SpcOptions(improvement="increase", fix_after=12)
+    res = spc([*FLAT, 7.0, 7.1, 7.2, 7.3, 7.4, 7.5, 7.6], options=opts)
+    first = res.points[12]  # below the lower limit, and the start of a rising trend
+    assert "astronomical" in first.rules and "trend" in first.rules
+    assert first.rule == "astronomical" and first.special == "concern"
+    assert res.points[13].rule == "astronomical"
+
+
+def test_short_baseline_warns() -> None:
+    assert spc([1.0, 2.0, 3.0] * 4).warnings == []
+    short = spc([1.0, 2.0, 3.0] * 4, options=SpcOptions(fix_after=11))
+    assert len(short.warnings) == 1 and "rest on 11 points" in short.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("chart", "num", "den", "message"),
+    [
+        ("p", [1.0, 12.0, 3.0], [10.0, 10.0, 10.0], r"point 2 .* above the denominator"),
+        ("p", [1.0, -1.0, 3.0], [10.0, 10.0, 10.0], r"point 2 .* negative count"),
+        ("c", [1.0, 2.0, -3.0], None, r"point 3 .* negative count"),
+        ("u", [1.0, 2.0, 3.0], [10.0, 0.0, 10.0], r"point 2 .* denominator is 0"),
+        ("u", [1.0, float("inf"), 3.0], [10.0, 10.0, 10.0], r"point 2 .* not a finite"),
+    ],
+)
+def test_bad_counts_name_the_point(
+    chart: str, num: list[float], den: list[float] | None, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        spc(numerators=num, denominators=den, options=SpcOptions(chart=chart))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"point 2 .* not a finite"):
+        spc([1.0, float("nan"), 2.0])
+
+
+def test_laney_u_prime_scales_by_between_period_variation() -> None:
+    """Laney (2002): sigma_z = mean moving range of z-scores / 1.128; limits
+    u-bar +/- 3 sigma_z sqrt(u-bar / n_i)."""
+    num = [3000.0, 3300.0, 2900.0, 3400.0, 3100.0, 2800.0]
+    den = [100_000.0] * 6
+    u = spc(numerators=num, denominators=den, options=SpcOptions(chart="u"))
+    up = spc(numerators=num, denominators=den, options=SpcOptions(chart="u_prime"))
+    ubar = sum(num) / sum(den)
+    sig = (ubar / 100_000) ** 0.5
+    z = [(n / 100_000 - ubar) / sig for n in num]
+    mr = sum(abs(z[i] - z[i - 1]) for i in range(1, 6)) / 5
+    assert up.sigma_z == pytest.approx(mr / 1.128)
+    assert up.points[0].upper == pytest.approx(ubar + 3 * sig * mr / 1.128)
+    assert u.sigma_z is None and u.points[0].upper == pytest.approx(ubar + 3 * sig)
+    # with equal denominators the u'-chart is the XmR of the rate (3 / 1.128 = 2.66, to 3 dp)
+    x = spc([n / d for n, d in zip(num, den, strict=True)])
+    assert up.points[0].upper - ubar == pytest.approx(
+        x.points[0].upper - x.points[0].mean, rel=1e-3
+    )
+    assert any(p.rules for p in u.points) and not any(p.rules for p in up.points)
+
+
+def test_p_prime_chart_clamps_and_checks_proportions() -> None:
+    res = spc(
+        numerators=[40.0, 55.0, 45.0, 60.0],
+        denominators=[100.0, 100.0, 100.0, 100.0],
+        options=SpcOptions(chart="p_prime"),
+    )
+    assert 0.0 <= res.points[0].lower <= res.points[0].mean <= res.points[0].upper <= 1.0  # type: ignore[operator]
+    assert res.sigma_z is not None and res.sigma_z > 0

@@ -13,6 +13,8 @@ from careis.measures.stats import (
     indirect,
     poisson_byar,
     poisson_exact,
+    poisson_limits,
+    poisson_method,
     wilson,
 )
 
@@ -39,14 +41,16 @@ def test_directly_standardised_rate_worked_by_hand() -> None:
 
     stratum 1: 10 events / 1,000 person-years, weight 0.6; stratum 2: 30 / 500, weight 0.4.
     DSR = 0.6 x 0.01 + 0.4 x 0.06 = 0.030 -> 30 per 1,000.
-    var = 0.36 x 10 / 1000^2 + 0.16 x 30 / 500^2 = 2.28e-5; O = 40, exact limits 28.5772, 54.4660.
-    Dobson: 0.030 + sqrt(2.28e-5 / 40) x (28.5772 - 40) = 0.021376 -> 21.38 per 1,000;
-            0.030 + sqrt(2.28e-5 / 40) x (54.4660 - 40) = 0.040922 -> 40.92 per 1,000.
+    var = 0.36 x 10 / 1000^2 + 0.16 x 30 / 500^2 = 2.28e-5; O = 40, Byar's limits (OHID, from
+    10 events): 40 x (1 - 1/360 - 1.96/(3 x sqrt 40))^3 = 28.5733, 41 x (1 - 1/369 + 1.96/(3 x
+    sqrt 41))^3 = 54.4701.
+    Dobson: 0.030 + sqrt(2.28e-5 / 40) x (28.5733 - 40) = 0.021373 -> 21.373 per 1,000;
+            0.030 + sqrt(2.28e-5 / 40) x (54.4701 - 40) = 0.040925 -> 40.925 per 1,000.
     """
     rate, lo, hi = dsr([(10, 1000, 0.6), (30, 500, 0.4)], per=1000)  # type: ignore[misc]
     assert rate == pytest.approx(30.0)
-    assert lo == pytest.approx(21.376, abs=0.01)
-    assert hi == pytest.approx(40.922, abs=0.01)
+    assert lo == pytest.approx(21.373, abs=0.001)
+    assert hi == pytest.approx(40.925, abs=0.001)
     # weights need not sum to one, and empty strata drop out of the standard
     again = dsr([(10, 1000, 6000), (30, 500, 4000), (0, 0, 5000)], per=1000)
     assert again is not None and again[0] == pytest.approx(30.0)
@@ -57,8 +61,21 @@ def test_indirect_ratio() -> None:
     ratio, lo, hi, expected = indirect(30, {"a": 1000, "b": 200}, {"a": 0.01, "b": 0.05})  # type: ignore[misc]
     assert expected == pytest.approx(20.0)
     assert ratio == pytest.approx(150.0)
-    olo, ohi = poisson_exact(30)
+    olo, ohi = poisson_byar(30)  # 30 events: Byar's, as OHID
     assert lo == pytest.approx(olo / 20 * 100) and hi == pytest.approx(ohi / 20 * 100)
+    _, lo9, hi9, _ = indirect(9, {"a": 1000, "b": 200}, {"a": 0.01, "b": 0.05})  # type: ignore[misc]
+    elo, ehi = poisson_exact(9)  # below 10 events: exact
+    assert lo9 == pytest.approx(elo / 20 * 100) and hi9 == pytest.approx(ehi / 20 * 100)
+
+
+def test_ohid_switches_from_exact_to_byar_at_ten_events() -> None:
+    assert poisson_limits(9.0) == poisson_exact(9.0)
+    assert poisson_limits(10.0) == poisson_byar(10.0)
+    assert poisson_method(9.0) == "exact Poisson" and poisson_method(10.0) == "Byar"
+    # 99.8% limits are wider than 95%
+    lo95, hi95 = poisson_limits(50.0)
+    lo998, hi998 = poisson_limits(50.0, 0.998)
+    assert lo998 < lo95 < 50 < hi95 < hi998
 
 
 def test_esp_bands() -> None:

@@ -250,3 +250,28 @@ def test_practice_summary_fields_share_the_rule() -> None:
     assert out["adults"] == suppress_count(812.0, DEFAULT) == 810
     assert out["moderate"] is None and out["mild"] is None  # lone hidden category protected
     assert out["fit"] == 40 and out["severe"] == 0
+
+
+def test_dsr_below_ten_events_is_published_as_not_calculated() -> None:
+    """OHID publishes no DSR on fewer than 10 events (PHEindicatormethods `phe_dsr`: "dsr NA for
+    total count < 10"); 8 or 9 events are above the 1-7 suppression range, so this rule, not
+    small-number suppression, hides them."""
+    from careis.measures.stats import dsr_note
+
+    t = table(
+        [
+            {"measure_id": "adm", "level": "practice", "org_code": "A", "numerator": 9.0,
+             "denominator": 812.4, "value": 11.2, "lower_ci": 5.0, "upper_ci": 21.0,
+             "lower_ci_998": 3.0, "upper_ci_998": 27.0, "ci_method": "Dobson (exact Poisson)",
+             "note": dsr_note(9.0)},
+            {"measure_id": "adm", "level": "practice", "org_code": "B", "numerator": 10.0,
+             "denominator": 812.4, "value": 12.3, "lower_ci": 5.9, "upper_ci": 22.6,
+             "ci_method": "Dobson (Byar)"},
+        ]
+    )  # fmt: skip
+    rows = {r["org_code"]: r for r in suppress_results(t, CAT, DEFAULT).to_pylist()}
+    a = rows["A"]
+    assert a["value"] is None and a["lower_ci"] is None and a["upper_ci_998"] is None
+    assert a["suppressed"] and "fewer than 10 events" in a["suppression"]
+    assert a["numerator"] == 10  # the count itself is not disclosive: rounded as usual
+    assert rows["B"]["value"] is not None and not rows["B"]["suppressed"]

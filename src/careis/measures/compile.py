@@ -286,9 +286,7 @@ def evaluate(
             row["denominator"] = eligible
             if eligible > 0:
                 row["value"] = num * 100.0 / eligible
-                ci = stats.wilson(num, eligible)
-                if ci:
-                    row["lower_ci"], row["upper_ci"] = ci[0] * 100, ci[1] * 100
+                row.update(_wilson_columns(num, eligible))
         row["unit"] = catalogue[m.id].unit
         rows.append(row)
     rows.extend(rate_res)
@@ -867,32 +865,75 @@ def _rate_values(measures: MeasureSet, strata: list[dict[str, Any]]) -> list[dic
             "crude_value": None,
         }
         if py > 0:
-            crude = observed * m.per / py
-            row["crude_value"] = crude
-            lo_o, hi_o = stats.poisson_exact(observed)
-            row["value"], row["lower_ci"], row["upper_ci"] = (
-                crude,
-                lo_o * m.per / py,
-                hi_o * m.per / py,
-            )
+            row.update(_crude_columns(observed, py, m.per))
             if m.standardise == "direct":
-                by: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
-                for r in rows:
-                    if r["sex"] in ("F", "M"):
-                        by[(r["sex"], r["band"])][0] += r["numerator"]
-                        by[(r["sex"], r["band"])][1] += r["denominator"] / DAYS_PER_YEAR
-                strata_rows = [
-                    (o, n, float(stats.ESP2013[band])) for (sex, band), (o, n) in sorted(by.items())
-                ]
-                res = stats.dsr(strata_rows, per=m.per)
-                if res is not None:
-                    row["value"], row["lower_ci"], row["upper_ci"] = res
+                row.update(_direct_columns(rows, m.per))
             elif m.standardise == "indirect":
-                pys = {(r["sex"], r["band"]): r["denominator"] / DAYS_PER_YEAR for r in rows}
-                res4 = stats.indirect(observed, pys, reference[(mid, period)])
-                if res4 is not None:
-                    row["value"], row["lower_ci"], row["upper_ci"] = res4[0], res4[1], res4[2]
+                row.update(_indirect_columns(observed, rows, reference[(mid, period)]))
         out.append(row)
+    return out
+
+
+def _wilson_columns(num: float, den: float) -> dict[str, Any]:
+    """An indicator's 95% and 99.8% Wilson limits (%), as OHID's `phe_proportion`."""
+    out: dict[str, Any] = {"ci_method": "Wilson"}
+    for conf, lo_col, hi_col in _CI_COLUMNS:
+        ci = stats.wilson(num, den, stats.z_for(conf))
+        if ci:
+            out[lo_col], out[hi_col] = ci[0] * 100, ci[1] * 100
+    return out
+
+
+_CI_COLUMNS = ((0.95, "lower_ci", "upper_ci"), (0.998, "lower_ci_998", "upper_ci_998"))
+
+
+def _crude_columns(observed: float, py: float, per: float) -> dict[str, Any]:
+    """A crude rate and its limits: exact below 10 events, Byar's from 10 (OHID `phe_rate`)."""
+    crude = observed * per / py
+    out: dict[str, Any] = {
+        "crude_value": crude,
+        "value": crude,
+        "ci_method": stats.poisson_method(observed),
+    }
+    for conf, lo_col, hi_col in _CI_COLUMNS:
+        lo_o, hi_o = stats.poisson_limits(observed, conf)
+        out[lo_col], out[hi_col] = lo_o * per / py, hi_o * per / py
+    return out
+
+
+def _direct_columns(rows: list[dict[str, Any]], per: float) -> dict[str, Any]:
+    """DSR (ESP 2013) with Dobson limits; the note says when OHID would not publish it."""
+    by: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for r in rows:
+        if r["sex"] in ("F", "M"):
+            by[(r["sex"], r["band"])][0] += r["numerator"]
+            by[(r["sex"], r["band"])][1] += r["denominator"] / DAYS_PER_YEAR
+    strata = [(o, n, float(stats.ESP2013[band])) for (_sex, band), (o, n) in sorted(by.items())]
+    events = sum(o for o, _, _ in strata)
+    out: dict[str, Any] = {}
+    for conf, lo_col, hi_col in _CI_COLUMNS:
+        res = stats.dsr(strata, per=per, confidence=conf)
+        if res is None:
+            return {}
+        out["value"], out[lo_col], out[hi_col] = res
+    limits = "Byar" if events >= stats.BYAR_FROM else "exact Poisson"
+    out["ci_method"] = f"Dobson ({limits})"
+    out["note"] = stats.dsr_note(events) or None
+    return out
+
+
+def _indirect_columns(
+    observed: float, rows: list[dict[str, Any]], reference: dict[tuple[str, int], float]
+) -> dict[str, Any]:
+    """Indirectly standardised ratio (x100): exact limits below 10 events, Byar's from 10."""
+    pys = {(r["sex"], r["band"]): r["denominator"] / DAYS_PER_YEAR for r in rows}
+    out: dict[str, Any] = {}
+    for conf, lo_col, hi_col in _CI_COLUMNS:
+        res = stats.indirect(observed, pys, reference, confidence=conf)
+        if res is None:
+            return {}
+        out["value"], out[lo_col], out[hi_col] = res[0], res[1], res[2]
+    out["ci_method"] = stats.poisson_method(observed)
     return out
 
 

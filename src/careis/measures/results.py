@@ -34,6 +34,11 @@ RESULT_SCHEMA = pa.schema(
         ("lower_ci", pa.float64()),  # 95% confidence limits of `value`
         ("upper_ci", pa.float64()),
         ("crude_value", pa.float64()),  # rates: the crude rate when `value` is standardised
+        # added by issue 13 (statistics as OHID publishes them)
+        ("lower_ci_998", pa.float64()),  # 99.8% confidence limits of `value`
+        ("upper_ci_998", pa.float64()),
+        ("ci_method", pa.string()),  # Wilson / exact Poisson / Byar / Dobson (Byar) ...
+        ("note", pa.string()),  # e.g. why OHID would not publish the figure
     ]
 )
 
@@ -52,6 +57,10 @@ IBIS_RESULT_SCHEMA = {
     "lower_ci": "float64",
     "upper_ci": "float64",
     "crude_value": "float64",
+    "lower_ci_998": "float64",
+    "upper_ci_998": "float64",
+    "ci_method": "string",
+    "note": "string",
 }
 
 

@@ -21,6 +21,10 @@ ROUNDING_MULTIPLE = 5, ratio = rounded numerator / rounded denominator):
 
 Zero is not disclosive and is shown. Suppression never applies to a practice's own
 patient-level view.
+
+Not calculated: a directly standardised rate on fewer than 10 events is not published (OHID's
+minimum count; the results row's `note` says so): its value and limits are blanked and the
+reason given, while its counts follow the rules above.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from careis.measures import stats
 from careis.measures.results import LEVELS, MeasureInfo
 
 SUPPRESSED = "*"
-DERIVED = ("value", "lower_ci", "upper_ci", "crude_value")
+DERIVED = ("value", "lower_ci", "upper_ci", "crude_value", "lower_ci_998", "upper_ci_998")
+NOT_CALCULATED = "not calculated: DSR on fewer than 10 events (OHID minimum count)"
 SMALL = "small count"
 SECONDARY = "secondary"
 BIG = 10**15  # "unbounded" for a hidden cell that need not be small
@@ -62,6 +67,10 @@ class SuppressionConfig(BaseModel):
         if self.high < self.low:
             raise ValueError("suppression 'high' must be at least 'low'")
         return self
+
+
+def _not_calculated(row: Mapping[str, object]) -> bool:
+    return str(row.get("note") or "").startswith("DSR not calculated")
 
 
 def suppress_count(value: float | None, config: SuppressionConfig) -> float | None:
@@ -330,6 +339,10 @@ def _publish_row(plan: _Plan, i: int) -> dict[str, Any]:
         row["denominator"] = round_half_up(row["denominator"], plan.config.round_to)
     if info is None or info.kind != "change":
         _derive(row, info, plan.rows[i])
+    if _not_calculated(plan.rows[i]):
+        for col in ("value", "lower_ci", "upper_ci"):
+            row[col] = None
+        reasons.append(NOT_CALCULATED)
     row["suppressed"] = bool(reasons)
     row["suppression"] = "; ".join(reasons)
     return row

@@ -4,16 +4,24 @@ Why a module of its own: the colours and marks follow the NHS convention users a
 (grey = common cause, blue = special cause improvement, orange = special cause concern,
 purple = special cause with no direction; process limits dashed grey; target red dashed;
 a planned trajectory dotted), and they are used both by the report and by `careis spc`.
+The variation and assurance icons follow the Making Data Count guide's meaning (NHS England,
+"Making data count: getting started", the icon key): grey = common cause; orange = special
+cause of concern, blue = of improvement, purple = special cause where no direction is set,
+each marked H or L for a high or low special cause; assurance P (blue, the target will be
+consistently passed), F (orange, consistently failed) and ? (grey, hit and miss).
 """
 
 from __future__ import annotations
 
+import csv
+from html import escape
+from pathlib import Path
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
-from careis.measures.spc import FunnelPoint, SpcResult
+from careis.measures.spc import FunnelPoint, SpcResult, funnel_limits
 from careis.report.charts import NHS_BLUE, NHS_GREY, NHS_RED, to_svg
 
 MDC_ORANGE = "#ED8B00"
@@ -38,9 +46,16 @@ ASSURANCE_TEXT = {
 
 
 def spc_chart(
-    result: SpcResult, *, title: str = "", y_title: str = "value", percent: bool = False
+    result: SpcResult,
+    *,
+    title: str = "",
+    y_title: str = "value",
+    percent: bool = False,
+    note: str = "",
 ) -> str:
-    """An SPC chart of `result` (points, mean, process limits, target, trajectory)."""
+    """An SPC chart of `result` (points, mean, process limits, target, trajectory).
+
+    `note` is a line under the title (the report says there why it chose the chart)."""
     rows: list[dict[str, Any]] = []
     for p in result.points:
         rows.append(
@@ -101,6 +116,8 @@ def spc_chart(
     subtitle = [VARIATION_TEXT[result.variation]]
     if result.assurance:
         subtitle.append(ASSURANCE_TEXT[result.assurance])
+    if note:
+        subtitle.append(note)
     chart = alt.layer(*layers, data=df).properties(
         width=680,
         height=240,
@@ -120,28 +137,21 @@ def funnel_chart(
     kind: str = "rate",
 ) -> str:
     """Funnel plot: each organisation against the pooled value with 95% and 99.8% limits."""
-    from careis.measures.spc import funnel
-
     shown = [p for p in points if p.exposure > 0]
     if not shown:
         return ""
     lo = min(p.exposure for p in shown)
     hi = max(p.exposure for p in shown)
-    # smooth limit curves: evaluate the same limits on a grid of exposures
+    # smooth limit curves: the same limits on a grid of exposures
     grid = [lo * 0.8 + (hi * 1.1 - lo * 0.8) * i / 60 for i in range(61)]
-    scale = per if kind == "rate" else 100.0
+    scale = 100.0 if kind == "proportion" else per
     theta = centre / scale
-    _, curve = funnel(
-        [f"g{i}" for i in range(len(grid))],
-        [theta * e for e in grid],
-        grid,
-        kind="rate" if kind == "rate" else "proportion",
-        per=per,
-    )
     lim_rows = []
-    for e, c in zip(grid, curve, strict=True):
-        for band, (a, b) in c.limits.items():
-            lim_rows.append({"exposure": e, "band": f"{band}% limits", "lower": a, "upper": b})
+    for e in grid:
+        for band, (a, b) in funnel_limits(theta, e, kind=kind).items():  # type: ignore[arg-type]
+            lim_rows.append(
+                {"exposure": e, "band": f"{band}% limits", "lower": a * scale, "upper": b * scale}
+            )
     ldf = pd.DataFrame(lim_rows)
     pdf = pd.DataFrame(
         [
@@ -192,3 +202,85 @@ def funnel_chart(
         .properties(width=560, height=280, title=alt.TitleParams(text=title, anchor="start"))
     )
     return to_svg(chart)
+
+
+# --------------------------------------------------------------------------- icons and tables
+ICON_COLOURS = {
+    "common": NHS_GREY,
+    "improvement": NHS_BLUE,
+    "concern": MDC_ORANGE,
+    "neither": MDC_PURPLE,
+    "pass": NHS_BLUE,
+    "fail": MDC_ORANGE,
+    "hit_and_miss": NHS_GREY,
+}
+ASSURANCE_LETTER = {"pass": "P", "fail": "F", "hit_and_miss": "?"}
+
+
+def _icon(colour: str, letter: str, text: str) -> str:
+    """A small round icon (inline SVG) with a letter and the meaning as its accessible name."""
+    return (
+        f'<svg class="mdc-icon" width="28" height="28" viewBox="0 0 28 28" role="img" '
+        f'aria-label="{escape(text)}"><title>{escape(text)}</title>'
+        f'<circle cx="14" cy="14" r="12" fill="white" stroke="{colour}" stroke-width="3"/>'
+        f'<text x="14" y="19" text-anchor="middle" font-size="13" font-weight="bold" '
+        f'font-family="Arial, sans-serif" fill="{colour}">{escape(letter)}</text></svg>'
+    )
+
+
+def variation_icon(result: SpcResult) -> str:
+    """Making Data Count variation icon of the latest point: colour and H/L (or none)."""
+    v = result.variation
+    high = result.variation_high
+    letter = "" if v == "common" else ("H" if high else "L")
+    text = VARIATION_TEXT[v] + ("" if v == "common" else (" (high)" if high else " (low)"))
+    if v == "common":
+        letter = "~"
+    return _icon(ICON_COLOURS[v], letter, text)
+
+
+def assurance_icon(result: SpcResult) -> str:
+    """Making Data Count assurance icon, or '' without a target (nothing to assure)."""
+    a = result.assurance
+    if a is None:
+        return ""
+    return _icon(ICON_COLOURS[a], ASSURANCE_LETTER[a], ASSURANCE_TEXT[a])
+
+
+POINT_TABLE_HEADER = ("point", "value", "mean", "lower", "upper", "rules", "special cause")
+
+
+def point_table(result: SpcResult) -> list[tuple[str, ...]]:
+    """The header and one row a point, as `careis spc` prints them.
+
+    The special cause names the rule that decides it when a point meets several.
+    """
+    out: list[tuple[str, ...]] = [POINT_TABLE_HEADER]
+    for p in result.points:
+        special: str = p.special or ""
+        if special and len(p.rules) > 1:
+            special = f"{special} ({p.rule})"
+        out.append(
+            (
+                p.label,
+                f"{p.value:.4g}",
+                f"{p.mean:.4g}",
+                "" if p.lower is None else f"{p.lower:.4g}",
+                "" if p.upper is None else f"{p.upper:.4g}",
+                ", ".join(p.rules),
+                special,
+            )
+        )
+    return out
+
+
+def write_spc_output(result: SpcResult, out: Path, *, title: str, y_title: str) -> None:
+    """`careis spc --out`: the chart as SVG (.svg), else the points as CSV."""
+    if out.suffix.lower() == ".svg":
+        out.write_text(spc_chart(result, title=title, y_title=y_title), encoding="utf-8")
+        return
+    rows = result.rows()
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
