@@ -195,7 +195,8 @@ def business_case_cmd(
         t.add_row(str(y.year), format_gbp(y.savings), format_gbp(y.total_costs), format_gbp(y.net),
                   format_gbp(y.cumulative))  # fmt: skip
     console.print(t)
-    pb = f"month {bc.payback_month}" if bc.payback_month else f"not within {spec.years} years"
+    pb = (f"month {bc.payback_month} (the cumulative net stays at or above zero from then on)"
+          if bc.payback_month else f"not within {spec.years * 12} months")  # fmt: skip
     console.print(
         f"Costs recouped in year 1: [bold]{'yes' if bc.year1_recouped else 'no'}[/bold]; payback: [bold]{pb}[/bold]"
     )
