@@ -431,6 +431,8 @@ def _uncertainty(
         "mc_net_p50": round(p50, 2),
         "mc_net_p95": round(p95, 2),
         # the same definition as payback_month: from month 12 (or the last) on, never below zero
-        "mc_prob_year1_recouped": round(float((cum[:, min(11, n - 1) :] >= 0).all(axis=1).mean()), 4),
+        "mc_prob_year1_recouped": round(
+            float((cum[:, min(11, n - 1) :] >= 0).all(axis=1).mean()), 4
+        ),
         "mc_prob_payback_in_horizon": round(float((cum[:, -1] >= 0).mean()), 4),
     }

@@ -83,6 +83,12 @@ class RecordFacts(_Model):
         default=None,
         description="Why this provider was selected, with reference to the key criteria.",
     )
+    basic_selection_criteria: str | None = Field(
+        default=None, description="How the basic selection criteria (reg 19) were assessed."
+    )
+    response_deadline: str | None = Field(
+        default=None, description="Competitive Process: how and by when providers respond."
+    )
     key_criteria: dict[str, str] = Field(
         default_factory=dict,
         description="How each key criterion (reg 5) was weighed: criterion -> note.",

@@ -302,7 +302,9 @@ class _Walk:
             held, text = value < Decimal(str(cond["below"])), f"< {cond['below']:,}"
         else:
             raise ConfigError(f"condition on '{name}' has no test.", file=self.source)
-        self.trail.append(Test(name, text, value, bool(held), self.show(name, value)))
+        test = Test(name, text, value, bool(held), self.show(name, value))
+        if test not in self.trail:  # a fact two routes test is reported once
+            self.trail.append(test)
         return bool(held)
 
 
@@ -356,7 +358,13 @@ class RouteRequest(_Model):
         "changed during its term (reg 13).",
     )
     decision_date: dt.date = Field(
-        description="The day the decision is made and any intention notice published."
+        description="The day the decision is made (and the intention notice published, unless "
+        "'notice_published' says otherwise)."
+    )
+    notice_published: dt.date | None = Field(
+        default=None,
+        description="The day the notice of intention to award is (to be) published, if not the "
+        "decision date (a competition decided now awards later); the standstill counts from it.",
     )
     existing_contract: str | None = Field(
         default=None, description="Register id of the contract being replaced (fills its facts)."
@@ -420,7 +428,7 @@ def _standstill(
     request: RouteRequest, working_days: int, table: DecisionTable, source: str
 ) -> Standstill:
     """Reg 12 dates, and the further wait NHS England's flowchart sets after representations."""
-    dates = standstill(request.decision_date, working_days)
+    dates = standstill(request.notice_published or request.decision_date, working_days)
     extra = table.timing.representations_extra_working_days
     reps = request.representations
     review_last = award_after = None
