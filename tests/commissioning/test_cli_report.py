@@ -163,3 +163,20 @@ def test_spec_command(tmp_path: Path) -> None:
     md = (tmp_path / "service_specification.md").read_text()
     assert "The federation must cut it by at least 10% and the practice by at least 5%." in md
     assert "## 4. Measures" in md and "`emergency_admissions_change`" in md
+
+
+def test_summary_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "decisions"
+    folder.mkdir()
+    for name in ("route-icp.yaml", "route-mental-health.yaml", "route-community.yaml"):
+        (folder / name).write_text((EXAMPLES / name).read_text())
+    out = tmp_path / "summary.txt"
+    assert _run(["commission", "summary", str(folder), "--year", "2025", "--register",
+                 str(EXAMPLES / "register.csv"), "--out", str(out)]) == 0  # fmt: skip
+    text = out.read_text()
+    assert "(a) contracts awarded following Direct Award Process A, B or C: 1" in text
+    assert "(c) contracts awarded following the Competitive Process: 1" in text
+    # without the register the community file cannot get its lifetime value: one line, named
+    assert _run(["commission", "summary", str(folder), "--year", "2025"]) == 2
+    assert "existing_contract 'NHSSC-COMMUNITY' is not in the contract register" in (
+        capsys.readouterr().err)  # fmt: skip

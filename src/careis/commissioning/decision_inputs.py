@@ -69,6 +69,9 @@ class RecordFacts(_Model):
     contract_title: str | None = None
     contract_reference: str | None = None
     provider_name: str | None = None
+    provider_code: str | None = Field(
+        default=None, description="ODS code of the provider (the annual summary counts by it)."
+    )
     provider_address: str | None = Field(
         default=None, description="Registered office or principal place of business."
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from careis.commissioning.conflicts import Conflict, ConflictsRegister
 from careis.commissioning.decision_inputs import Exclusions, RecordFacts
+from careis.commissioning.register import Register
 from careis.commissioning.route import DecisionTable, RouteDecision, RouteRequest
 from careis.errors import ConfigError
 
@@ -402,7 +403,8 @@ def annual_summary(
     """Count a folder's decisions for the year starting 1 April `year` (reg 25(2)).
 
     A decision counts in the year of its decision date (the award date is not in the route
-    file). (g)-(h) need the providers holding contracts the year before (from the register)."""
+    file); modifications other than urgent ones are not counted (reg 25 does not ask for them).
+    (g) needs the ODS codes of providers holding contracts before the year (the register)."""
     first, last = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
     s = AnnualSummary(first, last)
     dated = [(f, q, d) for f, q, d in decisions if _in(d.decision_date, first, last)]
@@ -413,9 +415,9 @@ def annual_summary(
         if st and st.representations and _in(st.last_day, first, last):
             s.representations.append(f"{f}: {st.representations.provider or 'a provider'} "
                                      f"({st.representations.outcome or 'outcome not recorded'})")  # fmt: skip
-    awarded = {q.record.provider_name for _, q, d in dated
-               if d.process not in NO_AWARD and q.record.provider_name}  # fmt: skip
-    unnamed = [f for f, q, d in dated if d.process not in NO_AWARD and not q.record.provider_name]
+    awards = [(f, q) for f, q, d in dated if d.question == "award" and d.process not in NO_AWARD]
+    awarded = {q.record.provider_code for _, q in awards if q.record.provider_code}
+    unnamed = [f for f, q in awards if not q.record.provider_code]
     if previous_providers is None:
         s.not_counted.append("(g) new providers and (h) providers no longer holding a contract: "
                              "give the contract register (--register)")  # fmt: skip
@@ -424,8 +426,8 @@ def annual_summary(
         s.not_counted.append("(h) providers no longer holding any contract: needs every "
                              "contract held in the year, not only the year's awards")  # fmt: skip
     if unnamed:
-        s.not_counted.append(f"awards with no provider named (record.provider_name): "
-                             f"{', '.join(unnamed)}")  # fmt: skip
+        s.not_counted.append(f"(g) awards with no provider code (record.provider_code), not "
+                             f"counted as new or existing: {', '.join(unnamed)}")  # fmt: skip
     return s
 
 
@@ -443,9 +445,13 @@ def summary_text(s: AnnualSummary) -> str:
     return "\n".join(out) + "\n"
 
 
-def load_decisions(folder: Path) -> list[tuple[str, RouteRequest, RouteDecision]]:
+def load_decisions(
+    folder: Path, register: Register | None = None
+) -> list[tuple[str, RouteRequest, RouteDecision]]:
     """Every route file (*.yaml) in `folder` with its decision; a file still missing a fact
-    stops with that fact named (an undecided case cannot be counted)."""
+    stops with that fact named (an undecided case cannot be counted). The register fills what
+    it knows for files naming an `existing_contract`."""
+    from careis.commissioning.report import with_register  # report imports this module
     from careis.commissioning.route import decide, load_request, rules_for
 
     if not folder.is_dir():
@@ -453,5 +459,7 @@ def load_decisions(folder: Path) -> list[tuple[str, RouteRequest, RouteDecision]
     out = []
     for path in sorted(folder.glob("*.yaml")):
         request = load_request(path)
+        if request.existing_contract is not None:
+            request = with_register(request, register, str(path))
         out.append((path.name, request, decide(request, rules_for(request, path), str(path))))
     return out
