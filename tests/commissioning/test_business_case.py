@@ -135,3 +135,53 @@ def test_one_off_cost_after_the_horizon_is_refused(tmp_path: Path) -> None:
     text = HAND.replace("timing: one_off}", "timing: one_off, month: 25}")
     with pytest.raises(ConfigError, match="month 25, after the 24-month horizon"):
         case(tmp_path, text)
+
+
+# Payback is the first month after which the cumulative net stays >= 0 to the end of the
+# horizon. 1,200 admissions a year x 10% avoided = 10 a month x £1,000 = £10,000 saved a month.
+TEN_K = """\
+name: Payback cases
+start: 2025-04-01
+years: {years}
+activities:
+  emergency_admissions: {{baseline: 1200, unit_cost: 1000, effect: 0.10}}
+costs:
+{costs}
+monte_carlo: {{runs: 100, seed: 1}}
+"""
+
+
+def test_never_pays_back_although_it_touches_zero(tmp_path: Path) -> None:
+    """£130,000 paid at each year end: cumulative month 11 = +£110,000, month 12 = -£10,000,
+    month 13 = £0, month 23 = +£100,000, month 24 = £240,000 - £260,000 = -£20,000. The first
+    month at zero (month 1) is not payback: the horizon ends in deficit."""
+    costs = "  - {name: Payments, kind: performance, amount: 130000, timing: year_end}"
+    bc = case(tmp_path, TEN_K.format(years=2, costs=costs))
+    assert bc.months[11].cumulative == Decimal("-10000.00")
+    assert bc.months[12].cumulative == Decimal("0.00")
+    assert bc.months[23].cumulative == Decimal("-20000.00")
+    assert bc.payback_month is None and not bc.year1_recouped
+    assert bc.mc_prob_payback_in_horizon < 0.5  # unit costs vary 0.8-1.2 in the simulation
+
+
+def test_dips_below_zero_after_first_crossing(tmp_path: Path) -> None:
+    """Set-up £30,000 in month 1, a £100,000 payment in month 6: cumulative -20,000, -10,000,
+    0 (month 3), +10,000, +20,000, then month 6 = -£70,000, rising £10,000 a month to £0 in
+    month 13 and above after. Payback is month 13, not month 3."""
+    costs = ("  - {name: Set-up, kind: set_up, amount: 30000, timing: one_off, month: 1}\n"
+             "  - {name: Review, kind: other, amount: 100000, timing: one_off, month: 6}")  # fmt: skip
+    bc = case(tmp_path, TEN_K.format(years=2, costs=costs))
+    assert bc.months[2].cumulative == Decimal("0.00")
+    assert bc.months[5].cumulative == Decimal("-70000.00")
+    assert bc.months[12].cumulative == Decimal("0.00")
+    assert bc.payback_month == 13 and not bc.year1_recouped
+
+
+def test_recouped_in_month_12_exactly(tmp_path: Path) -> None:
+    """£120,000 set-up in month 1: cumulative month 11 = -£10,000, month 12 = £0 -> payback in
+    month 12, so the costs are recouped in year 1."""
+    costs = "  - {name: Set-up, kind: set_up, amount: 120000, timing: one_off, month: 1}"
+    bc = case(tmp_path, TEN_K.format(years=2, costs=costs))
+    assert bc.months[10].cumulative == Decimal("-10000.00")
+    assert bc.months[11].cumulative == Decimal("0.00")
+    assert bc.payback_month == 12 and bc.year1_recouped

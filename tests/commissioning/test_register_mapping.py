@@ -75,29 +75,32 @@ def test_register_yaml_names_line(write) -> None:  # type: ignore[no-untyped-def
 
 
 def test_full_integration(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
-    """GMS/PMS suspended, APMS terminated at expiry, community contract novated."""
+    """GMS/PMS suspended from go-live; APMS ends at expiry; the community contract ends on notice
+    served in time for go-live and its services are awarded in the integrated contract (no
+    novation: reg 13(1)(b) permits a change of provider only by corporate succession)."""
     model = load_care_model(write("m.yaml", model_yaml("aco_full")))
     m = map_register(load_register(locality), model)
     rows = {r.contract_id: r for r in m.rows}
     assert rows["GMS-1"].action == Action.SUSPEND and rows["GMS-1"].consent_needed
+    assert rows["GMS-1"].effective == dt.date(2026, 4, 1)  # at go-live, not at the decision
     assert rows["GMS-1"].reactivation_review == dt.date(2028, 4, 1)
     assert rows["PMS-3"].action == Action.SUSPEND
     apms = rows["APMS-4"]
-    # expiry (1 April 2026) is on the intended start, so no notice is needed
+    # expiry (31 March 2026) is the day before the intended start, so no notice is needed
     assert apms.action == Action.TERMINATE and apms.how.startswith("at expiry")
-    assert apms.effective == dt.date(2026, 4, 1) and not apms.consent_needed
-    assert rows["COM-1"].action == Action.NOVATE and rows["COM-1"].consent_needed
-    assert "ICP1" in rows["COM-1"].reason
-    # if the trust will not agree: 6 months' notice from the decision (before its 2027 expiry)
-    assert rows["COM-1"].fallback.startswith(
-        "end the contract on 6 months' notice (from 2026-01-01)"
+    assert apms.effective == dt.date(2026, 4, 1) and not apms.consent_needed and apms.gap is None
+    com = rows["COM-1"]
+    assert com.action == Action.TERMINATE and com.how == "on 6 months' notice"
+    # ends the day before go-live: notice served by 1 Oct 2025 (6 months before 1 April 2026)
+    assert com.effective == dt.date(2026, 4, 1) and com.serve_notice_by == dt.date(2025, 10, 1)
+    assert "ICP1" in com.reason and "reg 13(1)(b)" in com.reg13 and com.moves_into_model
+    assert rows["SUB-1"].action == Action.TERMINATE and rows["SUB-1"].effective == dt.date(
+        2026, 4, 1
     )
-    assert rows["SUB-1"].action == Action.NOVATE  # follows its parent
     assert rows["ACU-1"].action == Action.KEEP  # acute is out of scope
-    # LES ends on 3 months' notice? No: it expires 31/3/2026, before the intended start.
     assert rows["LES-1"].action == Action.TERMINATE and rows["LES-1"].how.startswith("at expiry")
-    # both end the day before the intended start, so the intended start holds
-    assert m.earliest_start == dt.date(2026, 4, 1) and m.binding == ()
+    assert m.earliest_start == dt.date(2026, 4, 1) and m.binding == () and m.errors == ()
+    assert any(x.startswith("patients_notified_by") for x in m.missing)
     from decimal import Decimal
 
     from careis.commissioning.mapping import totals
@@ -107,7 +110,7 @@ def test_full_integration(locality: Path, write) -> None:  # type: ignore[no-unt
         for t in totals(m, load_register(locality))
     }
     assert got[("suspend", "core")] == (3, Decimal("2250000"))  # GMS-1, GMS-2, PMS-3
-    assert got[("novate", "other")] == (2, Decimal("8100000"))  # community + its subcontract
+    assert got[("terminate", "other")] == (2, Decimal("8100000"))  # community + its subcontract
 
 
 def test_alliance_terminates_nothing(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
@@ -121,26 +124,37 @@ def test_alliance_terminates_nothing(locality: Path, write) -> None:  # type: ig
     assert m.earliest_start == dt.date(2026, 4, 1) and m.binding == ()
 
 
+def test_partial_integration_keeps_all_core_gp_out(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
+    """Partial integration leaves core general practice out - APMS included (it is core GP),
+    so the APMS practice links in by an integration agreement like GMS and PMS practices."""
+    model = load_care_model(write("m.yaml", model_yaml("aco_partial")))
+    rows = {r.contract_id: r for r in map_register(load_register(locality), model).rows}
+    for cid in ("GMS-1", "PMS-3", "APMS-4"):
+        assert rows[cid].action == Action.INTEGRATION_AGREEMENT, cid
+
+
 def test_early_start_needs_notice_and_moves_start(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
-    """Wanting to start on 1 Oct 2025: the APMS ends on 6 months' notice from 1 July 2025."""
+    """Wanting to start on 1 Oct 2025: the community contract can end no earlier than on
+    6 months' notice served on the decision day, 1 July 2025 -> 1 January 2026."""
     model = load_care_model(write("m.yaml", model_yaml("aco_partial", start="2025-10-01")))
     m = map_register(load_register(locality), model)
     rows = {r.contract_id: r for r in m.rows}
-    assert rows["GMS-1"].action == Action.INTEGRATION_AGREEMENT
-    assert rows["APMS-4"].how == "on 6 months' notice"
-    assert rows["APMS-4"].effective == dt.date(2026, 1, 1)
-    assert rows["LES-1"].effective == dt.date(2025, 10, 1)  # 3 months' notice
-    assert m.earliest_start == dt.date(2026, 1, 1) and m.binding == ("APMS-4",)
-    # the LES could end on 1 Oct 2025, but the model starts 1 Jan 2026: serve notice by 1 Oct
+    assert rows["COM-1"].how == "on 6 months' notice"
+    assert rows["COM-1"].effective == dt.date(2026, 1, 1)
+    assert m.earliest_start == dt.date(2026, 1, 1) and m.binding == ("COM-1",)
+    assert rows["COM-1"].serve_notice_by == dt.date(2025, 7, 1)  # now: it sets the start
+    # the LES could end on 1 Oct 2025 on 3 months' notice; the model starts on 1 Jan 2026, so
+    # notice is served by 1 Oct 2025 and it ends the day before go-live: no gap
     assert rows["LES-1"].serve_notice_by == dt.date(2025, 10, 1)
-    assert rows["APMS-4"].serve_notice_by == dt.date(2025, 7, 1)  # now: it sets the start
+    assert rows["LES-1"].effective == dt.date(2026, 1, 1) and rows["LES-1"].gap is None
 
 
-def test_reactivation_review_counts_from_the_realistic_start(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
+def test_reactivation_review_counts_from_go_live(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
     model = load_care_model(write("m.yaml", model_yaml("aco_full", start="2025-10-01")))
     m = map_register(load_register(locality), model)
-    assert m.earliest_start == dt.date(2026, 1, 1)  # APMS on 6 months' notice
+    assert m.earliest_start == dt.date(2026, 1, 1)  # community contract on 6 months' notice
     gms = next(r for r in m.rows if r.contract_id == "GMS-1")
+    assert gms.effective == dt.date(2026, 1, 1)
     assert gms.reactivation_review == dt.date(2028, 1, 1)
 
 
@@ -194,13 +208,13 @@ def test_enhanced_service_replaces_local_scheme_only(locality: Path, write) -> N
     assert {k for k, a in actions.items() if a != Action.KEEP} == {"LES-1"}
 
 
-def test_prime_contractor_novates_community_and_keeps_core_gp(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
+def test_prime_contractor_ends_community_and_keeps_core_gp(locality: Path, write) -> None:  # type: ignore[no-untyped-def]
     model = load_care_model(write("m.yaml", model_yaml("prime_contractor")))
     rows = {r.contract_id: r for r in map_register(load_register(locality), model).rows}
     assert rows["GMS-1"].action == Action.KEEP and rows["APMS-4"].action == Action.KEEP
-    assert rows["COM-1"].action == Action.NOVATE and "prime" in rows["COM-1"].reason
-    assert "subcontract" in rows["COM-1"].fallback
-    assert rows["SUB-1"].action == Action.NOVATE
+    assert rows["COM-1"].action == Action.TERMINATE and "prime" in rows["COM-1"].reason
+    assert "subcontract" in rows["COM-1"].reason and "reg 13" in rows["COM-1"].reg13
+    assert rows["SUB-1"].action == Action.TERMINATE and "with its parent" in rows["SUB-1"].how
 
 
 def test_involvement_and_scrutiny(locality: Path, write) -> None:  # type: ignore[no-untyped-def]

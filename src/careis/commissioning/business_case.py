@@ -245,6 +245,21 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+def payback_month(cumulative: list[Decimal]) -> int | None:
+    """The first month after which the cumulative net stays at or above zero to the end of the
+    horizon (1-based), or None: "not within N months".
+
+    Why not the first month it touches zero: payments that fall at year end pull the cumulative
+    back below zero, and a scheme that crosses zero in month 5 and ends the horizon in deficit
+    has not paid back."""
+    month: int | None = None
+    for i in range(len(cumulative), 0, -1):
+        if cumulative[i - 1] < 0:
+            break
+        month = i
+    return month
+
+
 def build(spec: BusinessCaseSpec, base_dir: Path, run: Path | None = None) -> BusinessCase:
     """Project savings and costs month by month; find the payback month; test sensitivity."""
     run_dir = run or ((base_dir / spec.run) if spec.run else None)
@@ -322,7 +337,7 @@ def build(spec: BusinessCaseSpec, base_dir: Path, run: Path | None = None) -> Bu
         total_costs = sum(costs_y.values(), ZERO)
         years.append(YearRow(y, avoided_y, savings_y, costs_y, total_costs,
                              savings_y - total_costs, chunk[-1].cumulative))  # fmt: skip
-    payback = next((mo.index for mo in months if mo.cumulative >= 0), None)
+    payback = payback_month([mo.cumulative for mo in months])
     tornado, mc = _uncertainty(spec, baselines, unit_costs, cost_lines)
     return BusinessCase(
         spec=spec,
@@ -333,7 +348,7 @@ def build(spec: BusinessCaseSpec, base_dir: Path, run: Path | None = None) -> Bu
         months=tuple(months),
         years=tuple(years),
         payback_month=payback,
-        year1_recouped=months[min(11, n - 1)].cumulative >= 0,
+        year1_recouped=payback is not None and payback <= 12,
         tornado=tornado,
         **mc,
     )
@@ -415,6 +430,9 @@ def _uncertainty(
         "mc_net_p5": round(p5, 2),
         "mc_net_p50": round(p50, 2),
         "mc_net_p95": round(p95, 2),
-        "mc_prob_year1_recouped": round(float((cum[:, min(11, n - 1)] >= 0).mean()), 4),
-        "mc_prob_payback_in_horizon": round(float((cum >= 0).any(axis=1).mean()), 4),
+        # the same definition as payback_month: from month 12 (or the last) on, never below zero
+        "mc_prob_year1_recouped": round(
+            float((cum[:, min(11, n - 1) :] >= 0).all(axis=1).mean()), 4
+        ),
+        "mc_prob_payback_in_horizon": round(float((cum[:, -1] >= 0).mean()), 4),
     }

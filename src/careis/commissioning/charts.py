@@ -75,7 +75,8 @@ def timeline(mapping: Mapping) -> str:
 
 
 def cumulative_cash(bc: BusinessCase) -> str:
-    """Cumulative net position by month; payback is where it crosses zero."""
+    """Cumulative net position by month; payback is the month from which it stays at or above
+    zero to the end of the horizon (not the first month it touches zero)."""
     df = pd.DataFrame([{"month": m.index, "cumulative": float(m.cumulative)} for m in bc.months])
     line = (
         alt.Chart(df)

@@ -7,9 +7,10 @@ the commands so `careis --help` stays fast.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,10 +18,14 @@ from rich.table import Table
 
 from careis.errors import ConfigError
 
+if TYPE_CHECKING:
+    from careis.commissioning.route import RouteDecision
+
 app = typer.Typer(
     name="commission",
     help="Commissioning workbench: contract register, mapping to a new care model, "
-    "procurement route (PSR), business case, service specification.",
+    "procurement route and contract changes (PSR), decision records, annual summary, "
+    "business case, service specification.",
     no_args_is_help=True,
 )
 console = Console()
@@ -106,7 +111,8 @@ def route_cmd(
         typer.Option("--rules", help="Decision table (default: the file's 'rules:' or PSR 2023)."),
     ] = None,
 ) -> None:
-    """Walk the Provider Selection Regime: route, reasons, key criteria, notices, standstill."""
+    """Walk the Provider Selection Regime: route (or, with 'question: modification', whether a
+    contract may be changed under reg 13), reasons, key criteria, notices, standstill."""
     from careis.commissioning.register import load_register
     from careis.commissioning.report import with_register
     from careis.commissioning.route import (
@@ -152,18 +158,62 @@ def route_cmd(
         console.print(f"Key criteria ({d.key_criteria_note}): " + "; ".join(d.key_criteria))
         for n in d.notices:
             console.print(f"• {n}")
-    if d.standstill:
-        s = d.standstill
-        hol = ", ".join(f"{name} {day}" for day, name in s.bank_holidays)
-        console.print(f"Standstill: {s.first_day} to [bold]{s.last_day}[/bold]"
-                      + (f" (not counting {hol})" if hol else "")
-                      + f"; award from [bold]{s.earliest_award}[/bold]; {s.if_representations}.")  # fmt: skip
-    elif d.award_notice_by:
-        console.print(f"Award notice due by [bold]{d.award_notice_by}[/bold].")
+    _print_dates(d)
     if asked:
         console.print("Record these answers under 'facts:' in " + str(file) + ":")
         for k, v in asked.items():
             console.print(f"  {k}: {str(v).lower() if isinstance(v, bool) else v}")
+
+
+def _print_dates(d: RouteDecision) -> None:
+    """The standstill (reg 12) or the notice date, as a procurement lead reads them."""
+    s = d.standstill
+    if s is None:
+        if d.award_notice_by:
+            console.print(f"Notice due by [bold]{d.award_notice_by}[/bold] (30 days).")
+        return
+    hol = ", ".join(f"{name} {day}" for day, name in s.bank_holidays)
+    console.print(
+        f"Standstill (reg 12): notice published {s.published}; begins {s.first_day}; "
+        f"representations until midnight at the end of [bold]{s.last_day}[/bold]"
+        + (f" (not counting {hol})" if hol else "")
+        + f"; award from [bold]{s.earliest_award}[/bold] if none are made; "
+        f"{s.if_representations}."
+    )
+    if s.award_after_review:
+        console.print(f"Representations received {s.representations.received if s.representations else ''}"
+                      f": award from [bold]{s.award_after_review}[/bold] (5 working days after "
+                      "the further decision).")  # fmt: skip
+    if s.open_until:
+        console.print(f"Representations received: {s.open_until}.")
+
+
+@app.command("summary")
+def summary_cmd(
+    folder: Annotated[Path, typer.Argument(help="Folder of route files (one per decision).")],
+    year: Annotated[
+        int, typer.Option("--year", help="Financial year starting 1 April of this year.")
+    ],
+    register: Annotated[
+        Path | None,
+        typer.Option("--register", help="Contract register: providers holding contracts before."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the summary here.")] = None,
+) -> None:
+    """The annual summary the regime asks authorities to publish (reg 25(2)(a)-(i))."""
+    from careis.commissioning.records import annual_summary, load_decisions, summary_text
+    from careis.commissioning.register import load_register
+
+    previous = None
+    reg = load_register(register) if register is not None else None
+    if reg is not None:
+        start = dt.date(year, 4, 1)
+        previous = {c.provider.code for c in reg.contracts if c.term.start < start}
+    text = summary_text(annual_summary(load_decisions(folder, reg), year, previous))
+    typer.echo(text, nl=False)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {out}")
 
 
 @app.command("business-case")
@@ -195,7 +245,8 @@ def business_case_cmd(
         t.add_row(str(y.year), format_gbp(y.savings), format_gbp(y.total_costs), format_gbp(y.net),
                   format_gbp(y.cumulative))  # fmt: skip
     console.print(t)
-    pb = f"month {bc.payback_month}" if bc.payback_month else f"not within {spec.years} years"
+    pb = (f"month {bc.payback_month} (the cumulative net stays at or above zero from then on)"
+          if bc.payback_month else f"not within {spec.years * 12} months")  # fmt: skip
     console.print(
         f"Costs recouped in year 1: [bold]{'yes' if bc.year1_recouped else 'no'}[/bold]; payback: [bold]{pb}[/bold]"
     )
@@ -253,7 +304,8 @@ def report_cmd(
         typer.Option("--run", help="A completed careis run folder for the business case."),
     ] = None,
 ) -> None:
-    """Everything in one folder: mapping, timeline, involvement, routes, business case, spec."""
+    """Everything in one folder: mapping, timeline, involvement, routes with their decision
+    records and notices, business case, spec."""
     from careis.commissioning.report import load_workbench, write_workbench
 
     if run is not None and not run.is_dir():

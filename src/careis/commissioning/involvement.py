@@ -47,12 +47,12 @@ def assess(mapping: Mapping, source: str = "<care model>") -> Assessment:
         involve.append("the model changes how services are delivered at the point of receipt")
     if change.changes_range:
         involve.append("the model changes the range of services available")
-    moves = [r for r in mapping.rows if r.action in (Action.SUSPEND, Action.NOVATE)]
+    moves = [r for r in mapping.rows if r.action == Action.SUSPEND or r.moves_into_model]
     suspended = [r.contract_id for r in mapping.rows if r.action == Action.SUSPEND]
     if moves and not involve:
         involve.append(
             f"{len(moves)} contract(s) move to a different provider or contract "
-            "(suspension/novation); check whether patients will notice the change"
+            "(suspension, or ending with its services in the new contract); check whether patients will notice the change"
         )
     substantial: list[str] = []
     if change.services_withdrawn:

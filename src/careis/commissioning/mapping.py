@@ -1,11 +1,23 @@
 """Map each existing contract onto the new care model: what must happen to it, why, and when.
 
-Why rules by integration level: what a commissioner can do with a contract depends on two
-things only — the kind of contract (GMS and PMS cannot be ended without the contractor's
-agreement; APMS and NHS Standard Contracts end at expiry or on notice) and how far the new
-model integrates (an alliance sits alongside existing contracts; full integration suspends
-GMS/PMS; DOMAIN.md section 5). The earliest date each action can take effect then sets the
-earliest realistic start of the new model, and the contract that sets it is named.
+Why rules by integration level: what a commissioner can do with a contract depends on the kind
+of contract (GMS and PMS cannot be ended without the contractor's agreement; APMS and NHS
+Standard Contracts end at expiry or on notice) and how far the new model integrates (an alliance
+sits alongside existing contracts; full integration suspends GMS/PMS; DOMAIN.md section 5).
+
+Why every action is tested against reg 13 of the Provider Selection Regime (SI 2023/1348): a
+contract may be changed during its term only in the cases reg 13 permits. Handing a contract to
+the lead provider (novation) is a change of provider that is not "solely ... succession ...
+following corporate changes" (reg 13(1)(b)), and varying the lead provider's own contract into
+an integrated one makes it materially different in character (reg 13(1)(c)-(d), (2)(a)). So
+careis never proposes either: the contract ends under its own terms and its services are
+awarded in the new contract, whose route is a PSR award question.
+
+Why the timeline is built from go-live backwards: there must never be a day without a
+contracted provider. Mobilisation runs from the award in parallel with notice periods; each
+contract then ends the day before go-live (notice served in time) or at its expiry, and any day
+between an expiry and go-live is reported as a gap. A GMS/PMS suspension takes effect at
+go-live, and not before every patient has been told in writing (SI 2019/248).
 """
 
 from __future__ import annotations
@@ -21,23 +33,40 @@ from careis.commissioning.register import Register, RegisteredContract, Terminat
 from careis.contracts.common import ContractType
 from careis.errors import ConfigError
 
+ONE_DAY = dt.timedelta(days=1)
+
 
 class Action(StrEnum):
     KEEP = "keep"
-    VARY = "vary"
     TERMINATE = "terminate"
     SUSPEND = "suspend"
     INTEGRATION_AGREEMENT = "integration_agreement"
     ALLIANCE_AGREEMENT = "alliance_agreement"
-    NOVATE = "novate"
 
 
-# Actions that must have taken effect before the new model can go live.
-BLOCKING = frozenset({Action.TERMINATE, Action.SUSPEND, Action.NOVATE, Action.VARY})
+# Actions that must have taken effect when the new model goes live.
+BLOCKING = frozenset({Action.TERMINATE, Action.SUSPEND})
 
 # GMS/PMS suspended under Schedule 3A (GMS) / 2A (PMS) may be reactivated; patients are notified
 # at the two-year point (DOMAIN.md section 5, SI 2019/248).
 REACTIVATION_YEARS = 2
+
+REG13_UNCHANGED = "no modification: the contract's terms are unchanged"
+REG13_ALONGSIDE = (
+    "no modification of the contract itself: the agreement sits alongside it (test any change "
+    "to the contract's own terms under reg 13)"
+)
+REG13_ENDS = (
+    "not a modification: the contract ends under its own terms and its services are awarded in "
+    "the new contract (a PSR award question). Handing it to the lead provider instead would be a "
+    "change of provider that is not solely corporate succession (reg 13(1)(b)), and folding it "
+    "into the lead provider's contract would make that contract materially different in "
+    "character (reg 13(1)(c)-(d)): reg 13 permits neither"
+)
+REG13_SUSPEND = (
+    "not a PSR modification: the GMS/PMS contract is suspended under the GMS/PMS Regulations "
+    "(SI 2019/248) and core services are awarded in the integrated contract"
+)
 
 
 @dataclass(frozen=True)
@@ -51,11 +80,14 @@ class MappedContract:
     reason: str
     consent_needed: bool
     how: str  # "at expiry", "on 6 months' notice", "by agreement", ""
-    effective: dt.date | None  # earliest date the action can take effect
+    effective: dt.date | None  # the day the action takes effect (the first day without it)
     fallback: str = ""  # what happens if the provider does not consent
     reactivation_review: dt.date | None = None
     notice_months: int | None = None  # when it ends on notice
     serve_notice_by: dt.date | None = None  # latest day to serve notice so it ends at go-live
+    reg13: str = REG13_UNCHANGED  # the reg 13 assessment of the action
+    moves_into_model: bool = False  # its services are provided under the new model at go-live
+    gap: tuple[dt.date, dt.date] | None = None  # days with no contracted provider (inclusive)
 
 
 @dataclass(frozen=True)
@@ -63,7 +95,9 @@ class Mapping:
     model: CareModel
     rows: tuple[MappedContract, ...]
     earliest_start: dt.date
-    binding: tuple[str, ...]  # contracts whose action sets the earliest start (empty: intended)
+    binding: tuple[str, ...]  # what sets the earliest start (empty: the intended start holds)
+    errors: tuple[str, ...] = ()  # gaps in provision and suspensions that cannot take effect
+    missing: tuple[str, ...] = ()  # facts the timeline needs and was not given
 
 
 @dataclass(frozen=True)
@@ -112,22 +146,15 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
-def _termination(
-    c: RegisteredContract, model: CareModel, source: str
-) -> tuple[str, dt.date, bool, str]:
-    """(how, earliest effective date, consent needed, fallback) for ending contract `c`."""
+def _earliest_end(c: RegisteredContract, model: CareModel, source: str) -> tuple[str, dt.date]:
+    """(how, the earliest first day without the contract) for ending contract `c`."""
     options: list[tuple[dt.date, str]] = []
     term = c.term
     kind = c.termination or Termination.EXPIRY_OR_NOTICE
     if kind == Termination.BREACH_OR_AGREEMENT:
-        return (
-            "by agreement",
-            model.decision_date,
-            True,
-            f"without agreement a {c.type.value.upper()} contract cannot be ended (breach aside)",
-        )
+        return "by agreement", model.decision_date
     if kind in (Termination.EXPIRY, Termination.EXPIRY_OR_NOTICE) and term.end is not None:
-        options.append((term.end + dt.timedelta(days=1), f"at expiry ({term.end.isoformat()})"))
+        options.append((term.end + ONE_DAY, f"at expiry ({term.end.isoformat()})"))
     expiry_suffices = bool(options) and options[0][0] <= model.intended_start
     if kind in (Termination.NOTICE, Termination.EXPIRY_OR_NOTICE) and not expiry_suffices:
         if term.notice_months is None:
@@ -138,10 +165,10 @@ def _termination(
                 where=f"contract '{c.id}' field 'notice_months'",
                 fix="add notice_months (from the contract's termination clause).",
             )
-        served = model.decision_date
         options.append(
-            (add_months(served, term.notice_months), f"on {term.notice_months} months' notice")
-        )
+            (add_months(model.decision_date, term.notice_months),
+             f"on {term.notice_months} months' notice")
+        )  # fmt: skip
     if not options:
         raise ConfigError(
             f"contract '{c.id}' must be terminated but has neither an end date nor a notice "
@@ -151,195 +178,263 @@ def _termination(
             fix="add 'end' or 'notice_months'.",
         )
     effective, how = min(options)
-    return how, effective, False, ""
+    return how, effective
 
 
 def _in_scope(c: RegisteredContract, model: CareModel) -> bool:
     return bool(set(c.services) & set(model.services))
 
 
-def _is_lead(c: RegisteredContract, model: CareModel) -> bool:
-    return model.lead_provider is not None and c.provider.code == model.lead_provider.code
+@dataclass(frozen=True)
+class _Rows:
+    """Builds the rows for one contract (keeps each integration level's rules short)."""
 
+    c: RegisteredContract
+    model: CareModel
+    source: str
 
-def _map_one(c: RegisteredContract, model: CareModel, source: str) -> MappedContract:
-    level = model.integration_level
-
-    def row(action: Action, reason: str, consent: bool, how: str, effective: dt.date | None,
-            fallback: str = "") -> MappedContract:  # fmt: skip
+    def row(self, action: Action, reason: str, **kw: Any) -> MappedContract:
+        base: dict[str, Any] = {"consent_needed": False, "how": "", "effective": None}
         return MappedContract(
-            contract_id=c.id,
-            contract_type=c.type.value,
-            provider=c.provider.code,
-            action=action,
-            reason=reason,
-            consent_needed=consent,
-            how=how,
-            effective=effective,
-            fallback=fallback,
-        )
+            contract_id=self.c.id, contract_type=self.c.type.value, provider=self.c.provider.code,
+            action=action, reason=reason, **{**base, **kw},
+        )  # fmt: skip
 
-    def keep(reason: str) -> MappedContract:
-        return row(Action.KEEP, reason, False, "", None)
+    def keep(self, reason: str) -> MappedContract:
+        return self.row(Action.KEEP, reason)
 
-    def terminate(reason: str) -> MappedContract:
-        how, effective, consent, fallback = _termination(c, model, source)
-        months = c.term.notice_months if how.startswith("on ") else None
-        return replace(row(Action.TERMINATE, reason, consent, how, effective, fallback),
-                       notice_months=months)  # fmt: skip
+    def terminate(self, reason: str, moves: bool = True) -> MappedContract:
+        how, effective = _earliest_end(self.c, self.model, self.source)
+        consent = how == "by agreement"
+        months = self.c.term.notice_months if how.startswith("on ") else None
+        return self.row(Action.TERMINATE, reason, consent_needed=consent, how=how,
+                        effective=effective, notice_months=months, reg13=REG13_ENDS,
+                        moves_into_model=moves)  # fmt: skip
 
-    def by_agreement(action: Action, reason: str, fallback: str = "") -> MappedContract:
-        return row(action, reason, True, "by agreement", model.decision_date, fallback)
+    def agree(self, action: Action, reason: str, fallback: str, reg13: str) -> MappedContract:
+        return self.row(action, reason, consent_needed=True, how="by agreement",
+                        effective=self.model.decision_date, fallback=fallback, reg13=reg13)  # fmt: skip
 
-    if c.term.end is not None and c.term.end < model.decision_date:
-        return keep(f"it ended on {c.term.end}, before the decision: nothing to do (remove it "
-                    "from the register)")  # fmt: skip
-    if not _in_scope(c, model):
-        return keep("its services are outside the new model's scope")
-    gms_pms = c.type in (ContractType.GMS, ContractType.PMS)
-    local_enhanced = c.type in (ContractType.LES, ContractType.LIS, ContractType.ENHANCED_SERVICE)
 
-    if level in (IntegrationLevel.ALLIANCE, IntegrationLevel.ACO_VIRTUAL):
-        if c.type == ContractType.DES:
-            return keep("a national DES is unchanged by a local alliance")
-        return by_agreement(
-            Action.ALLIANCE_AGREEMENT,
-            "the contract stays in force; the provider signs the alliance agreement that sits "
-            "alongside it (shared objectives, risk/reward, joint governance)",
-            fallback="a provider that declines stays outside the alliance on its own contract",
-        )
-
-    if level == IntegrationLevel.ENHANCED_SERVICE:
-        if c.core_gp:
-            return keep("the new enhanced service sits alongside the core GP contract")
-        if c.type == ContractType.DES:
-            return keep("a national DES cannot be varied locally; check the new service does "
-                        "not pay twice for the same work")  # fmt: skip
-        if local_enhanced:
-            return terminate("the new enhanced service replaces this local scheme; ending it "
-                             "avoids paying twice for the same work")  # fmt: skip
-        return keep("services in scope but delivered under a contract the new enhanced service "
-                    "does not replace; align pathways by agreement if needed")  # fmt: skip
-
-    lead = model.lead_provider.code if model.lead_provider else "the lead provider"
-    try:
-        how, when, consent, _ = _termination(c, model, source)
-        ending = (
-            "it cannot be ended without agreement either"
-            if consent
-            else f"end the contract {how} (from {when})"
-        )
-    except ConfigError:
-        ending = "end the contract when its terms allow (add notice_months to the register)"
-    fallback_novate = f"{ending}, and let {lead} subcontract the service"
-    if level in (IntegrationLevel.PRIME_CONTRACTOR, IntegrationLevel.PRIME_PROVIDER):
-        if c.core_gp or c.type == ContractType.DES:
-            return keep("core general practice and national DES stay with the practice; a "
-                        "prime contract does not include them")  # fmt: skip
-        if _is_lead(c, model):
-            return by_agreement(Action.VARY, "the lead provider's own contract is varied into "
-                                "the prime contract")  # fmt: skip
-        return by_agreement(
-            Action.NOVATE,
-            f"the service moves under the prime contract: novate to {lead}, which manages it "
-            "as a subcontract",
-            fallback=fallback_novate,
-        )
-
-    # accountable care, partially or fully integrated
-    if gms_pms:
-        if level == IntegrationLevel.ACO_FULL:
-            suspended = by_agreement(
-                Action.SUSPEND,
-                "core general practice moves into the integrated contract: the GMS/PMS "
-                "contract is suspended (GMS Regulations Schedule 3A / PMS Schedule 2A, SI "
-                "2019/248) and can be reactivated",
-                fallback="without agreement it cannot be suspended; link the practice through "
-                "an integration agreement instead (partial integration)",
-            )
-            # the two-year point is set from go-live, once the earliest start is known
-            return replace(suspended, reactivation_review=model.intended_start)
-        return by_agreement(
-            Action.INTEGRATION_AGREEMENT,
-            "core general practice stays outside the integrated contract; the practice keeps "
-            "its GMS/PMS contract and links in through an integration agreement",
-            fallback="a practice that declines stays on its own contract, outside the model",
-        )
-    if c.type == ContractType.APMS:
-        return terminate("an APMS contract is time-limited: its services move into the "
-                         "integrated contract when it ends")  # fmt: skip
-    if c.type == ContractType.DES:
-        if level == IntegrationLevel.ACO_FULL:
-            return by_agreement(Action.SUSPEND, "a DES sits on the practice's core contract, "
-                                "so it is suspended with it; confirm with NHS England")  # fmt: skip
-        return keep("a national DES stays with the practice's own GMS/PMS contract")
-    if local_enhanced:
-        return terminate("the integrated contract takes over this local scheme")
-    if _is_lead(c, model):
-        return by_agreement(Action.VARY, "the lead provider's own contract is varied into the "
-                            "integrated contract")  # fmt: skip
-    return by_agreement(
-        Action.NOVATE,
-        f"the service moves into the integrated contract: novate to {lead}",
-        fallback=fallback_novate,
+def _alliance(r: _Rows) -> MappedContract:
+    if r.c.type == ContractType.DES:
+        return r.keep("a national DES is unchanged by a local alliance")
+    return r.agree(
+        Action.ALLIANCE_AGREEMENT,
+        "the contract stays in force; the provider signs the alliance agreement that sits "
+        "alongside it (shared objectives, risk/reward, joint governance)",
+        "a provider that declines stays outside the alliance on its own contract",
+        REG13_ALONGSIDE,
     )
 
 
+def _enhanced(r: _Rows) -> MappedContract:
+    c = r.c
+    if c.core_gp:
+        return r.keep("the new enhanced service sits alongside the core GP contract")
+    if c.type == ContractType.DES:
+        return r.keep("a national DES cannot be varied locally; check the new service does not "
+                      "pay twice for the same work")  # fmt: skip
+    if c.type in (ContractType.LES, ContractType.LIS, ContractType.ENHANCED_SERVICE):
+        return r.terminate("the new enhanced service replaces this local scheme; ending it avoids "
+                           "paying twice for the same work")  # fmt: skip
+    return r.keep("services in scope but delivered under a contract the new enhanced service "
+                  "does not replace; align pathways by agreement if needed")  # fmt: skip
+
+
+def _lead(model: CareModel) -> str:
+    return model.lead_provider.code if model.lead_provider else "the lead provider"
+
+
+def _prime(r: _Rows) -> MappedContract:
+    c = r.c
+    if c.core_gp or c.type == ContractType.DES:
+        return r.keep("core general practice and national DES stay with the practice; a prime "
+                      "contract does not include them")  # fmt: skip
+    own = " (the lead provider's own contract)" if c.provider.code == _lead(r.model) else ""
+    return r.terminate(
+        f"the service moves under the prime contract held by {_lead(r.model)}{own}: this "
+        "contract ends and the service is awarded in the prime contract, which may subcontract it"
+    )
+
+
+def _aco_core_gp(r: _Rows, full: bool) -> MappedContract:
+    c = r.c
+    if not full:
+        return r.agree(
+            Action.INTEGRATION_AGREEMENT,
+            "partial integration leaves core general practice outside the integrated contract: "
+            f"the practice keeps its {c.type.value.upper()} contract and links in through an "
+            "integration agreement",
+            "a practice that declines stays on its own contract, outside the model",
+            REG13_ALONGSIDE,
+        )
+    if c.type == ContractType.APMS:
+        return r.terminate("an APMS contract is time-limited: its core services move into the "
+                           "integrated contract when it ends")  # fmt: skip
+    return replace(
+        r.agree(
+            Action.SUSPEND,
+            "core general practice moves into the integrated contract: the GMS/PMS contract is "
+            "suspended from go-live (GMS Regulations Schedule 3A / PMS Schedule 2A, SI 2019/248) "
+            "and can be reactivated",
+            "without agreement it cannot be suspended; link the practice through an integration "
+            "agreement instead (partial integration)",
+            REG13_SUSPEND,
+        ),
+        moves_into_model=True,
+    )
+
+
+def _aco(r: _Rows) -> MappedContract:
+    c = r.c
+    full = r.model.integration_level == IntegrationLevel.ACO_FULL
+    if c.core_gp:
+        return _aco_core_gp(r, full)
+    if c.type == ContractType.DES:
+        if full:
+            return replace(
+                r.agree(Action.SUSPEND, "a DES sits on the practice's core contract, so it is "
+                        "suspended with it; confirm with NHS England",
+                        "it stays with the practice's contract if that is not suspended",
+                        REG13_SUSPEND),
+                moves_into_model=True,
+            )  # fmt: skip
+        return r.keep("a national DES stays with the practice's own GMS/PMS contract")
+    if c.type in (ContractType.LES, ContractType.LIS, ContractType.ENHANCED_SERVICE):
+        return r.terminate("the integrated contract takes over this local scheme")
+    own = " (the lead provider's own contract)" if c.provider.code == _lead(r.model) else ""
+    return r.terminate(
+        f"the service moves into the integrated contract held by {_lead(r.model)}{own}: this "
+        "contract ends and the service is awarded in the integrated contract"
+    )
+
+
+def _map_one(c: RegisteredContract, model: CareModel, source: str) -> MappedContract:
+    r = _Rows(c, model, source)
+    if c.term.end is not None and c.term.end < model.decision_date:
+        return r.keep(f"it ended on {c.term.end}, before the decision: nothing to do (remove it "
+                      "from the register)")  # fmt: skip
+    if not _in_scope(c, model):
+        return r.keep("its services are outside the new model's scope")
+    level = model.integration_level
+    if level in (IntegrationLevel.ALLIANCE, IntegrationLevel.ACO_VIRTUAL):
+        return _alliance(r)
+    if level == IntegrationLevel.ENHANCED_SERVICE:
+        return _enhanced(r)
+    if level in (IntegrationLevel.PRIME_CONTRACTOR, IntegrationLevel.PRIME_PROVIDER):
+        return _prime(r)
+    return _aco(r)
+
+
+def _subcontract(c: RegisteredContract, parent: MappedContract) -> MappedContract:
+    """A subcontract ends with a parent that ends; the new lead provider may subcontract anew."""
+    if parent.action in BLOCKING:
+        return MappedContract(
+            contract_id=c.id, contract_type=c.type.value, provider=c.provider.code,
+            action=Action.TERMINATE,
+            reason=f"its parent contract '{c.parent}' will {parent.action.value}: the subcontract "
+            "ends with it; the new contract's holder may subcontract the service again",
+            consent_needed=False, how=f"with its parent ({c.parent})", effective=parent.effective,
+            reg13=REG13_ENDS, moves_into_model=True,
+        )  # fmt: skip
+    return MappedContract(
+        contract_id=c.id, contract_type=c.type.value, provider=c.provider.code,
+        action=Action.KEEP, reason=f"its parent contract '{c.parent}' is kept ({parent.action.value})",
+        consent_needed=False, how="", effective=None,
+    )  # fmt: skip
+
+
+def _go_live(model: CareModel, rows: tuple[MappedContract, ...]) -> tuple[dt.date, tuple[str, ...]]:
+    """The earliest realistic start, and what sets it (the intended start if nothing does).
+
+    Mobilisation runs from the decision, alongside notice periods - not after them."""
+    candidates: list[tuple[dt.date, str]] = [(model.intended_start, "")]
+    if model.mobilisation_months:
+        candidates.append((add_months(model.decision_date, model.mobilisation_months),
+                           f"{model.mobilisation_months} months' mobilisation"))  # fmt: skip
+    if model.patients_notified_by and any(r.action == Action.SUSPEND for r in rows):
+        candidates.append((model.patients_notified_by + ONE_DAY,
+                           "patients told in writing (SI 2019/248)"))  # fmt: skip
+    for r in rows:
+        own_terms = r.how != "by agreement" and not r.how.startswith("with its parent")
+        if r.action in BLOCKING and r.effective is not None and own_terms:
+            candidates.append((r.effective, r.contract_id))
+    start = max(day for day, _ in candidates)
+    if start == model.intended_start:
+        return start, ()
+    return start, tuple(why for day, why in candidates if day == start and why)
+
+
+def _settle(r: MappedContract, go_live: dt.date, model: CareModel) -> MappedContract:
+    """Fix each action's date against go-live: notice served to end at go-live, agreements and
+    suspensions at go-live, and any day between an expiry and go-live named as a gap."""
+    if r.action not in BLOCKING:
+        return r
+    if r.how == "by agreement" or r.how.startswith("with its parent"):
+        r = replace(r, effective=go_live)
+    elif r.notice_months is not None:
+        served = max(model.decision_date, add_months(go_live, -r.notice_months))
+        r = replace(r, effective=go_live, serve_notice_by=served)
+    elif r.effective is not None and r.effective < go_live:
+        r = replace(r, gap=(r.effective, go_live - ONE_DAY))
+    if r.action == Action.SUSPEND and r.contract_type != ContractType.DES.value:
+        r = replace(r, reactivation_review=add_months(go_live, 12 * REACTIVATION_YEARS))
+    return r
+
+
+def _problems(model: CareModel, rows: tuple[MappedContract, ...], go_live: dt.date
+              ) -> tuple[tuple[str, ...], tuple[str, ...]]:  # fmt: skip
+    errors: list[str] = []
+    for r in rows:
+        if r.gap is not None:
+            first, last = r.gap
+            errors.append(
+                f"{r.contract_id} ends on {first - ONE_DAY} but the new model starts on "
+                f"{go_live}: no contracted provider from {first} to {last} "
+                f"({(last - first).days + 1} days). Extend the contract (a reg 13 modification: "
+                "ask the modification question) or start the new model earlier."
+            )
+    missing: list[str] = []
+    suspended = [r.contract_id for r in rows if r.action == Action.SUSPEND]
+    if suspended and model.patients_notified_by is None:
+        missing.append(
+            f"patients_notified_by: the day by which every registered patient of "
+            f"{', '.join(suspended)} has been told in writing of the suspension (SI 2019/248); "
+            "the suspension cannot take effect before it"
+        )
+    return tuple(errors), tuple(missing)
+
+
 def map_register(register: Register, model: CareModel) -> Mapping:
-    """Map every contract in the register; subcontracts follow their parent."""
+    """Map every contract in the register; subcontracts follow their parent; then date every
+    action against go-live so that no day is left without a contracted provider."""
     rows: dict[str, MappedContract] = {}
     ordered = sorted(register.contracts, key=lambda c: (c.parent is not None, c.id))
     for c in ordered:
         if c.parent is not None and c.parent in rows:
-            parent = rows[c.parent]
-            if parent.action in (Action.NOVATE, Action.TERMINATE, Action.SUSPEND):
-                rows[c.id] = MappedContract(
-                    contract_id=c.id,
-                    contract_type=c.type.value,
-                    provider=c.provider.code,
-                    action=Action.NOVATE,
-                    reason=f"its parent contract '{c.parent}' will {parent.action.value}: the "
-                    "subcontract moves under the new lead provider",
-                    consent_needed=True,
-                    how="by agreement",
-                    effective=model.decision_date,
-                    fallback="end it with its parent and let the lead provider re-subcontract",
-                )
-                continue
-            rows[c.id] = MappedContract(
-                contract_id=c.id,
-                contract_type=c.type.value,
-                provider=c.provider.code,
-                action=Action.KEEP,
-                reason=f"its parent contract '{c.parent}' is kept ({parent.action.value})",
-                consent_needed=False,
-                how="",
-                effective=None,
-            )
-            continue
-        rows[c.id] = _map_one(c, model, register.source)
-    result = tuple(rows[c.id] for c in register.contracts)
-    earliest = model.intended_start
-    binding: tuple[str, ...] = ()
-    gates = [r for r in result if r.action in BLOCKING and r.effective is not None]
-    if gates:
-        last = max(r.effective for r in gates if r.effective is not None)
-        ready = add_months(last, model.mobilisation_months)
-        if ready > earliest:
-            earliest = ready
-            binding = tuple(r.contract_id for r in gates if r.effective == last)
-    # Notice served too early ends a contract before the new model can replace it: say the
-    # latest day notice can be served for the contract to end when the model starts.
-    result = tuple(
-        replace(r, serve_notice_by=max(model.decision_date, add_months(earliest, -r.notice_months)))
-        if r.notice_months is not None
-        else r
-        for r in result
-    )
-    result = tuple(
-        replace(r, reactivation_review=add_months(earliest, 12 * REACTIVATION_YEARS))
-        if r.reactivation_review is not None
-        else r
-        for r in result
-    )
-    return Mapping(model=model, rows=result, earliest_start=earliest, binding=binding)
+            rows[c.id] = _subcontract(c, rows[c.parent])
+        else:
+            rows[c.id] = _map_one(c, model, register.source)
+    first = tuple(rows[c.id] for c in register.contracts)
+    go_live, binding = _go_live(model, first)
+    result = tuple(_settle(r, go_live, model) for r in first)
+    errors, missing = _problems(model, result, go_live)
+    return Mapping(model=model, rows=result, earliest_start=go_live, binding=binding,
+                   errors=errors, missing=missing)  # fmt: skip
+
+
+def provider_on(mapping: Mapping, row: MappedContract, day: dt.date, start: dt.date) -> str | None:
+    """Who is contracted to provide `row`'s services on `day` (None: nobody).
+
+    `start` is the existing contract's own start date. Before the action takes effect the
+    existing provider; from go-live the new model's holder for services that move into it."""
+    go_live = mapping.earliest_start
+    if row.action not in BLOCKING:
+        return row.provider if day >= start else None
+    if row.effective is not None and day < row.effective:
+        return row.provider
+    if day >= go_live:
+        lead = mapping.model.lead_provider
+        return lead.code if lead else "the new model"
+    return None

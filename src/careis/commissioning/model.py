@@ -76,6 +76,12 @@ class CareModel(_Model):
         default=0, ge=0, description="Lead time after the last contract action before go-live."
     )
     service_change: ServiceChange | None = None
+    patients_notified_by: dt.date | None = Field(
+        default=None,
+        description="Full integration: the day by which every registered patient of each "
+        "practice whose GMS/PMS contract is suspended has been told in writing (SI 2019/248). "
+        "The suspension cannot take effect before it.",
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Self:

@@ -23,9 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from careis import __version__
 from careis.commissioning import charts
 from careis.commissioning.business_case import BusinessCase, build, load_business_case
+from careis.commissioning.conflicts import ConflictsRegister, load_conflicts
 from careis.commissioning.involvement import Assessment, assess
 from careis.commissioning.mapping import Mapping, map_register, totals
 from careis.commissioning.model import load_care_model
+from careis.commissioning.records import DecisionRecord, build_record, notices_text, record_text
 from careis.commissioning.register import Register, load_register
 from careis.commissioning.route import (
     MissingRouteFact,
@@ -66,6 +68,11 @@ class WorkbenchConfig(_Model):
     routes: list[str] = Field(default_factory=list, description="Route question files.")
     business_case: str | None = None
     service_spec: SpecConfig | None = None
+    conflicts: str | None = Field(
+        default=None,
+        description="Conflicts of interest register (reg 21), YAML or CSV, cited by each "
+        "route file's record.conflicts.",
+    )
 
 
 def template_env() -> Environment:
@@ -93,9 +100,13 @@ def with_register(request: RouteRequest, register: Register | None, source: str)
         )
     c = register.by_id()[cid]
     facts = dict(request.facts)
-    facts.setdefault("existing_provider", True)
-    if c.value.lifetime is not None:
-        facts.setdefault("existing_lifetime_value", str(c.value.lifetime))
+    if request.question == "modification":
+        if c.value.lifetime is not None:
+            facts.setdefault("original_lifetime_value", str(c.value.lifetime))
+    else:
+        facts.setdefault("existing_provider", True)
+        if c.value.lifetime is not None:
+            facts.setdefault("existing_lifetime_value", str(c.value.lifetime))
     awarded = request.existing_contract_awarded or c.term.start
     return request.model_copy(update={"facts": facts, "existing_contract_awarded": awarded})
 
@@ -106,6 +117,11 @@ class RouteOutcome:
     request: RouteRequest
     decision: RouteDecision | None
     missing: str | None  # the question still to answer
+    record: DecisionRecord | None = None
+
+    @property
+    def stem(self) -> str:
+        return Path(self.file).stem
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,8 @@ class Workbench:
     spec: ServiceSpec | None
     inputs: tuple[Path, ...]
     base: Path
+    conflicts: ConflictsRegister | None = None
+    disagreements: tuple[str, ...] = ()
 
 
 def load_workbench(path: str | Path, run: Path | None = None) -> Workbench:
@@ -138,18 +156,18 @@ def load_workbench(path: str | Path, run: Path | None = None) -> Workbench:
         involvement, inv_missing = assess(mapping, str(base / cfg.model)), None
     except MissingFactError as exc:
         involvement, inv_missing = None, exc.problem
+    conflicts = None
+    if cfg.conflicts:
+        inputs.append(base / cfg.conflicts)
+        conflicts = load_conflicts(base / cfg.conflicts)
     routes = []
     for name in cfg.routes:
         rpath = base / name
         inputs.append(rpath)
-        request = with_register(load_request(rpath), register, str(rpath))
-        table = rules_for(request, rpath)
-        if request.rules is not None:
-            inputs.append(rpath.parent / request.rules)
-        try:
-            routes.append(RouteOutcome(name, request, decide(request, table, str(rpath)), None))
-        except MissingRouteFact as exc:
-            routes.append(RouteOutcome(name, request, None, f"{exc.fact}: {exc.question}"))
+        rules = load_request(rpath).rules
+        if rules is not None:
+            inputs.append(rpath.parent / rules)
+        routes.append(_outcome(name, rpath, register, conflicts))
     bc = None
     if cfg.business_case:
         bpath = base / cfg.business_case
@@ -173,7 +191,52 @@ def load_workbench(path: str | Path, run: Path | None = None) -> Workbench:
         sspec = build_spec(loaded.contract, cpath.name, sc.aims, sc.eligible_population,
                            sc.requirements, pct, age)  # fmt: skip
     return Workbench(cfg, register, mapping, involvement, inv_missing, tuple(routes), bc, sspec,
-                     tuple(inputs), base)  # fmt: skip
+                     tuple(inputs), base, conflicts, disagreements(mapping, routes))  # fmt: skip
+
+
+def _outcome(
+    name: str, rpath: Path, register: Register, conflicts: ConflictsRegister | None
+) -> RouteOutcome:
+    """Decide one route file and build its decision record (or name the missing fact)."""
+    request = with_register(load_request(rpath), register, str(rpath))
+    table = rules_for(request, rpath)
+    try:
+        decision = decide(request, table, str(rpath))
+    except MissingRouteFact as exc:
+        return RouteOutcome(name, request, None, f"{exc.fact}: {exc.question}")
+    record = build_record(name, request, decision, table, conflicts)
+    return RouteOutcome(name, request, decision, None, record)
+
+
+REAWARD = frozenset({"direct_award_a", "direct_award_c"})
+
+
+def disagreements(mapping: Mapping, routes: list[RouteOutcome]) -> tuple[str, ...]:
+    """Where the mapping and the route decisions contradict each other.
+
+    Why: a contract cannot both end (its services moving into the new model) and be re-awarded
+    to its existing provider, and a modification cannot take effect after the contract ends."""
+    rows = {r.contract_id: r for r in mapping.rows}
+    out: list[str] = []
+    for o in routes:
+        cid, d = o.request.existing_contract, o.decision
+        row = rows.get(cid or "")
+        if row is None or d is None:
+            continue
+        if d.question == "award" and d.process in REAWARD and row.moves_into_model:
+            out.append(
+                f"{o.file} re-awards {cid} to its existing provider ({d.name}), but the mapping "
+                f"ends {cid} at go-live ({row.effective}) and moves its services into the new "
+                "model: decide one - take the services out of the model's scope, or drop the "
+                "re-award and award them in the new contract."
+            )
+        when = o.request.record.modification_effective
+        if d.question == "modification" and when and row.effective and when >= row.effective:
+            out.append(
+                f"{o.file} modifies {cid} from {when}, but the mapping ends it on "
+                f"{row.effective}: the modification would take effect after the contract ends."
+            )
+    return tuple(out)
 
 
 def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
@@ -186,10 +249,12 @@ def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
 
 def write_mapping_csv(mapping: Mapping, path: Path) -> None:
     _csv(path, ["contract_id", "type", "provider", "action", "how", "effective", "serve_notice_by",
-                "consent_needed", "reason", "fallback", "reactivation_review"],
+                "consent_needed", "reason", "fallback", "reactivation_review", "gap_from",
+                "gap_to", "reg13"],
          [[r.contract_id, r.contract_type, r.provider, r.action.value, r.how, r.effective,
            r.serve_notice_by, "yes" if r.consent_needed else "no", r.reason, r.fallback,
-           r.reactivation_review]
+           r.reactivation_review, r.gap[0] if r.gap else None, r.gap[1] if r.gap else None,
+           r.reg13]
           for r in mapping.rows])  # fmt: skip
 
 
@@ -232,11 +297,33 @@ def _route_json(o: RouteOutcome) -> dict[str, Any]:
             for t in d.trail
         ],
         "rejected": [{"route": r, "because": why} for r, why in d.rejected],
+        "question": d.question,
+        "notices": list(d.notice_ids),
+        "standstill_first_day": d.standstill.first_day.isoformat() if d.standstill else None,
         "standstill_last_day": d.standstill.last_day.isoformat() if d.standstill else None,
         "earliest_award": d.standstill.earliest_award.isoformat() if d.standstill else None,
+        "record_missing": list(o.record.missing) if o.record else [],
+        "record_problems": list(o.record.problems) if o.record else [],
         "award_notice_by": d.award_notice_by.isoformat() if d.award_notice_by else None,
         "notes": list(d.notes),
     }
+
+
+def write_records(wb: Workbench, out: Path, env: Environment) -> list[Path]:
+    """For each decided route: decision_record_<stem>.html and .txt, and notices_<stem>.txt."""
+    written: list[Path] = []
+    template = env.get_template("decision_record.html.j2")
+    for o in wb.routes:
+        if o.record is None:
+            continue
+        stem = f"decision_record_{o.stem}"
+        notices = f"notices_{o.stem}.txt"
+        html = template.render(r=o.record, version=__version__, stem=stem, notices_name=notices)
+        (out / f"{stem}.html").write_text(html, encoding="utf-8")
+        (out / f"{stem}.txt").write_text(record_text(o.record), encoding="utf-8")
+        (out / notices).write_text(notices_text(o.record), encoding="utf-8")
+        written += [out / f"{stem}.html", out / f"{stem}.txt", out / notices]
+    return written
 
 
 def write_workbench(wb: Workbench, out: Path) -> list[Path]:
@@ -254,6 +341,9 @@ def write_workbench(wb: Workbench, out: Path) -> list[Path]:
             "actions": list(wb.involvement.actions),
         },
         "earliest_start": wb.mapping.earliest_start.isoformat(),
+        "timeline_errors": list(wb.mapping.errors),
+        "timeline_missing": list(wb.mapping.missing),
+        "disagreements": list(wb.disagreements),
     }  # fmt: skip
     (out / "decisions.json").write_text(json.dumps(decisions, indent=2, sort_keys=True) + "\n")
     written.append(out / "decisions.json")
@@ -263,6 +353,7 @@ def write_workbench(wb: Workbench, out: Path) -> list[Path]:
     if wb.spec is not None:
         written += list(render_spec(wb.spec, out))
     env = template_env()
+    written += write_records(wb, out, env)
     html = env.get_template("commissioning.html.j2").render(
         wb=wb,
         totals=totals(wb.mapping, wb.register),

@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from careis.commissioning.workdays import add_working_days, holidays_between, next_working_day
+from careis.commissioning.decision_inputs import RecordFacts, Representations
+from careis.commissioning.workdays import after_review, holidays_between, standstill
 from careis.errors import ConfigError, MissingFactError
 from careis.yamlio import load_yaml, validation_error
 
@@ -45,28 +46,46 @@ class _Model(BaseModel):
 class FactSpec(_Model):
     question: str
     kind: Literal["bool", "money"]
+    regulation: str = Field(min_length=1, description="Where the law asks this question.")
+
+
+class ConditionalNotice(_Model):
+    """A notice a route needs only when a condition holds (a modification of £500,000+)."""
+
+    notice: str
+    when: Condition
 
 
 class RouteSpec(_Model):
     process: str
     name: str
     obligation: Literal["must", "may", "default"]
-    regulation: str
+    regulation: str = Field(min_length=1)
     reason: str
     when: Condition
     notices: tuple[str, ...]
+    notices_if: tuple[ConditionalNotice, ...] = ()
     standstill_working_days: int | None = None
 
 
 class KeyCriteria(_Model):
-    regulation: str
+    regulation: str = Field(min_length=1)
     note: str
     criteria: tuple[str, ...]
+
+
+class NoticeSpec(_Model):
+    """A notice the regime requires: what to do, where the law says so, what it must contain."""
+
+    text: str
+    regulation: str = Field(min_length=1)
+    content: tuple[str, ...] = ()
 
 
 class Timing(_Model):
     award_notice_days: int
     representations_extra_working_days: int
+    regulation: str = Field(min_length=1)
 
 
 class DecisionTable(_Model):
@@ -79,16 +98,27 @@ class DecisionTable(_Model):
     derived: dict[str, dict[str, Any]]
     routes: tuple[RouteSpec, ...] = Field(min_length=1)
     key_criteria: KeyCriteria
-    notices: dict[str, str]
+    notices: dict[str, NoticeSpec]
     timing: Timing
 
 
-def default_rules_path() -> Path:
-    return Path(str(resources.files("careis.commissioning").joinpath("rules/psr-2023.yaml")))
+RULE_FILES = {"award": "rules/psr-2023.yaml", "modification": "rules/psr-2023-modifications.yaml"}
+DERIVED_OPS = (
+    "subtract", "abs_subtract", "percent_change", "abs_percent_change", "all", "any", "not",
+    "fact",
+)  # fmt: skip
+_ARITHMETIC = ("subtract", "abs_subtract", "percent_change", "abs_percent_change")
+
+
+def default_rules_path(question: str = "award") -> Path:
+    """The shipped decision table for an award question or a modification question."""
+    return Path(str(resources.files("careis.commissioning").joinpath(RULE_FILES[question])))
 
 
 def load_rules(path: str | Path | None = None) -> DecisionTable:
-    """Load and check a decision table: every fact and notice it names must be declared."""
+    """Load and check a decision table: every fact and notice it names must be declared, and
+    every derived fact must cite its regulation (facts, routes and notices are checked by the
+    schema)."""
     path = Path(path) if path is not None else default_rules_path()
     data, lines = load_yaml(path)
     try:
@@ -97,33 +127,45 @@ def load_rules(path: str | Path | None = None) -> DecisionTable:
         raise validation_error(exc, data, lines, path) from None
     known = set(table.facts) | set(table.derived)
     for name, spec in table.derived.items():
-        ops = [k for k in ("subtract", "percent_change", "all", "any", "not", "fact") if k in spec]
-        if len(ops) != 1:
-            raise ConfigError(
-                f"derived fact '{name}' must have exactly one of subtract, percent_change, all, "
-                "any, not, fact.",
-                file=path,
-            )
-        names = spec[ops[0]] if ops[0] in ("subtract", "percent_change") else _facts_in(spec)
-        for used in names:
-            if used not in known:
-                raise ConfigError(
-                    f"derived fact '{name}' uses undeclared fact '{used}'.", file=path
-                )
+        _check_derived(name, spec, known, path)
     for route in table.routes:
-        for name in _facts_in(route.when):
-            if name not in known:
-                raise ConfigError(
-                    f"route '{route.process}' tests undeclared fact '{name}'.",
-                    file=path,
-                    fix="declare it under 'facts:' or 'derived:'.",
-                )
-        for notice in route.notices:
-            if notice not in table.notices:
-                raise ConfigError(
-                    f"route '{route.process}' names undeclared notice '{notice}'.", file=path
-                )
+        _check_route(route, table, known, path)
     return table
+
+
+def _check_derived(name: str, spec: dict[str, Any], known: set[str], path: Path) -> None:
+    if not str(spec.get("regulation", "")).strip():
+        raise ConfigError(
+            f"derived fact '{name}' has no 'regulation:'.",
+            file=path,
+            fix="cite the regulation the rule comes from.",
+        )
+    ops = [k for k in DERIVED_OPS if k in spec]
+    if len(ops) != 1:
+        raise ConfigError(
+            f"derived fact '{name}' must have exactly one of {', '.join(DERIVED_OPS)}.",
+            file=path,
+        )
+    names = spec[ops[0]] if ops[0] in _ARITHMETIC else _facts_in(spec)
+    for used in names:
+        if used not in known:
+            raise ConfigError(f"derived fact '{name}' uses undeclared fact '{used}'.", file=path)
+
+
+def _check_route(route: RouteSpec, table: DecisionTable, known: set[str], path: Path) -> None:
+    conditions = [route.when, *(c.when for c in route.notices_if)]
+    for name in (n for cond in conditions for n in _facts_in(cond)):
+        if name not in known:
+            raise ConfigError(
+                f"route '{route.process}' tests undeclared fact '{name}'.",
+                file=path,
+                fix="declare it under 'facts:' or 'derived:'.",
+            )
+    for notice in (*route.notices, *(c.notice for c in route.notices_if)):
+        if notice not in table.notices:
+            raise ConfigError(
+                f"route '{route.process}' names undeclared notice '{notice}'.", file=path
+            )
 
 
 def _facts_in(cond: Condition) -> list[str]:
@@ -151,6 +193,19 @@ def describe(cond: Condition) -> str:
             value = str(cond[key]).lower() if key == "is" else f"{cond[key]:,}"
             return f"{cond['fact']} {word} {value}"
     return str(cond.get("fact", "?"))
+
+
+def _arithmetic(op: str, new: Decimal, old: Decimal) -> Decimal:
+    """subtract: new - old; percent_change: (new - old) / old in %; abs_*: the size of the
+    change either way (reg 13(2)(b) speaks of the cumulative *change* in lifetime value)."""
+    diff = new - old
+    if op.startswith("abs_"):
+        diff = abs(diff)
+    if op.endswith("subtract"):
+        return diff
+    if old == 0:
+        return Decimal("Infinity") if diff != 0 else Decimal(0)
+    return diff / old * 100
 
 
 @dataclass(frozen=True)
@@ -206,22 +261,19 @@ class _Walk:
         return money
 
     def _derive(self, name: str, spec: dict[str, Any]) -> Any:
-        if "subtract" in spec:
-            a, b = (self.value(n) for n in spec["subtract"])
-            return a - b
-        if "percent_change" in spec:
-            new, old = (self.value(n) for n in spec["percent_change"])
-            if old == 0:
-                return Decimal("Infinity") if new > 0 else Decimal(0)
-            return (new - old) / old * 100
+        for op in _ARITHMETIC:
+            if op in spec:
+                new, old = (self.value(n) for n in spec[op])
+                return _arithmetic(op, new, old)
         cond = {k: v for k, v in spec.items() if k in ("all", "any", "not", "fact")}
         return self.holds(cond)
 
     def show(self, name: str, value: Any) -> str:
+        """A value as a person reads it: yes/no, £1,234.00, 15.79%."""
         if isinstance(value, bool):
             return "yes" if value else "no"
         if isinstance(value, Decimal):
-            if "percent_change" in self.table.derived.get(name, {}):
+            if {"percent_change", "abs_percent_change"} & set(self.table.derived.get(name, {})):
                 if not value.is_finite():
                     return "no existing value"
                 # six places, so a value just under a threshold never prints as the threshold
@@ -250,18 +302,26 @@ class _Walk:
             held, text = value < Decimal(str(cond["below"])), f"< {cond['below']:,}"
         else:
             raise ConfigError(f"condition on '{name}' has no test.", file=self.source)
-        self.trail.append(Test(name, text, value, bool(held), self.show(name, value)))
+        test = Test(name, text, value, bool(held), self.show(name, value))
+        if test not in self.trail:  # a fact two routes test is reported once
+            self.trail.append(test)
         return bool(held)
 
 
 @dataclass(frozen=True)
 class Standstill:
+    """The standstill of one award (reg 12), and what representations did to it."""
+
     published: dt.date  # intention-to-award notice
-    first_day: dt.date
-    last_day: dt.date  # the 8th working day
-    earliest_award: dt.date  # next working day after the standstill
+    first_day: dt.date  # the day after publication: the standstill begins
+    last_day: dt.date  # midnight at its end: the 8th working day after the first day
+    earliest_award: dt.date  # the day after the last day, if no representations are made
     bank_holidays: tuple[tuple[dt.date, str], ...]
     if_representations: str
+    representations: Representations | None = None
+    review_last_day: dt.date | None = None  # last of the further working days after review
+    award_after_review: dt.date | None = None
+    open_until: str = ""  # in words, when representations leave it open with no date yet
 
 
 @dataclass(frozen=True)
@@ -284,14 +344,27 @@ class RouteDecision:
     standstill: Standstill | None
     award_notice_by: dt.date | None
     notes: tuple[str, ...]
+    question: str = "award"
+    notice_ids: tuple[str, ...] = ()
 
 
 class RouteRequest(_Model):
     """A route question as the commissioner writes it (YAML)."""
 
     service: str = Field(description="The services being arranged, in words.")
+    question: Literal["award", "modification"] = Field(
+        default="award",
+        description="award: which process to follow; modification: may the contract be "
+        "changed during its term (reg 13).",
+    )
     decision_date: dt.date = Field(
-        description="The day the decision is made and any intention notice published."
+        description="The day the decision is made (and the intention notice published, unless "
+        "'notice_published' says otherwise)."
+    )
+    notice_published: dt.date | None = Field(
+        default=None,
+        description="The day the notice of intention to award is (to be) published, if not the "
+        "decision date (a competition decided now awards later); the standstill counts from it.",
     )
     existing_contract: str | None = Field(
         default=None, description="Register id of the contract being replaced (fills its facts)."
@@ -304,6 +377,12 @@ class RouteRequest(_Model):
         description="Decision table to use, relative to this file (default: the shipped PSR table).",
     )
     facts: dict[str, bool | int | float | str | None] = Field(default_factory=dict)
+    representations: Representations | None = Field(
+        default=None, description="Representations made during the standstill, if any."
+    )
+    record: RecordFacts = Field(
+        default_factory=RecordFacts, description="Facts for the decision record and notices."
+    )
 
 
 def load_request(path: str | Path) -> RouteRequest:
@@ -317,18 +396,11 @@ def load_request(path: str | Path) -> RouteRequest:
 def rules_for(request: RouteRequest, source: str | Path) -> DecisionTable:
     """The decision table a route question names (relative to its file), or the default."""
     if request.rules is None:
-        return load_rules()
+        return load_rules(default_rules_path(request.question))
     return load_rules(Path(source).resolve().parent / request.rules)
 
 
-def decide(
-    request: RouteRequest, table: DecisionTable | None = None, source: str = "<route>"
-) -> RouteDecision:
-    """Walk the decision table in order; the first route whose conditions hold is the route.
-
-    A missing fact raises `MissingFactError` naming it (only facts a test reaches are needed).
-    """
-    table = table or load_rules()
+def _check_known(request: RouteRequest, table: DecisionTable, source: str) -> None:
     unknown = sorted(set(request.facts) - set(table.facts))
     if unknown:
         import difflib
@@ -339,7 +411,89 @@ def decide(
             file=source,
             fix=f"did you mean '{guess[0]}'?" if guess else "see the decision table's facts.",
         )
-    rules = f"{table.id} (version {table.version})"
+
+
+def _older_regime(request: RouteRequest, table: DecisionTable, notes: list[str]) -> RouteDecision:
+    return RouteDecision(
+        service=request.service, decision_date=request.decision_date,
+        rules=f"{table.id} (version {table.version})", process="older_regime",
+        name="Older regime (PPCCR 2013 / PCR 2015 light-touch)", obligation="", regulation="",
+        reason=table.older_regime, trail=(), rejected=(), key_criteria=(), key_criteria_note="",
+        notices=(), standstill=None, award_notice_by=None, notes=tuple(notes),
+        question=request.question,
+    )  # fmt: skip
+
+
+def _standstill(
+    request: RouteRequest, working_days: int, table: DecisionTable, source: str
+) -> Standstill:
+    """Reg 12 dates, and the further wait NHS England's flowchart sets after representations."""
+    dates = standstill(request.notice_published or request.decision_date, working_days)
+    extra = table.timing.representations_extra_working_days
+    reps = request.representations
+    review_last = award_after = None
+    open_until = ""
+    if reps is not None:
+        if not dates.begins <= reps.received <= dates.last_day:
+            raise ConfigError(
+                f"representations received on {reps.received} fall outside the standstill "
+                f"({dates.begins} to {dates.last_day}).",
+                file=source,
+                where="representations.received",
+                fix="representations count only if made before midnight at the end of the "
+                "last day of the standstill (reg 12); correct the date or remove the block.",
+            )
+        if reps.decision_communicated is None:
+            open_until = (
+                "the standstill stays open: review the decision, tell the provider the further "
+                f"decision, then wait {extra} working days before awarding"
+            )
+        else:
+            review_last, award_after = after_review(reps.decision_communicated, extra)
+        if reps.panel_requested:
+            open_until = (open_until + "; " if open_until else "") + (
+                "the provider has asked the Independent Patient Choice and Procurement Panel: "
+                "do not award until the Panel has said whether it accepts the case and any "
+                "advice it gives has been considered (careis does not date the Panel's steps)"
+            )
+    return Standstill(
+        published=dates.published,
+        first_day=dates.begins,
+        last_day=dates.last_day,
+        earliest_award=dates.award_from,
+        bank_holidays=tuple(holidays_between(dates.begins, dates.last_day)),
+        if_representations=(
+            f"if representations are made, the authority reviews its decision, tells the "
+            f"provider, and then waits {extra} more working days before awarding; the provider "
+            "may ask the Independent Patient Choice and Procurement Panel for advice"
+        ),
+        representations=reps,
+        review_last_day=review_last,
+        award_after_review=award_after,
+        open_until=open_until,
+    )
+
+
+def _walk_routes(walk: _Walk, table: DecisionTable) -> tuple[RouteSpec, list[tuple[str, str]]]:
+    rejected: list[tuple[str, str]] = []
+    for route in table.routes:
+        walk.failed = ""
+        if walk.holds(route.when):
+            return route, rejected
+        rejected.append((route.name, f"needs {walk.failed or 'its conditions'}"))
+    # the table must end with a route that always applies
+    raise ConfigError("no route applies; the decision table needs a default route.")
+
+
+def decide(
+    request: RouteRequest, table: DecisionTable | None = None, source: str = "<route>"
+) -> RouteDecision:
+    """Walk the decision table in order; the first route whose conditions hold is the route.
+
+    A missing fact raises `MissingFactError` naming it (only facts a test reaches are needed).
+    """
+    table = table or load_rules(default_rules_path(request.question))
+    _check_known(request, table, source)
     notes: list[str] = []
     if request.existing_contract_awarded and request.existing_contract_awarded < table.in_force:
         notes.append(
@@ -347,45 +501,21 @@ def decide(
             f"older regime. {table.older_regime}"
         )
     if request.decision_date < table.in_force:
-        return RouteDecision(
-            service=request.service, decision_date=request.decision_date, rules=rules,
-            process="older_regime", name="Older regime (PPCCR 2013 / PCR 2015 light-touch)",
-            obligation="", regulation="", reason=table.older_regime, trail=(), rejected=(),
-            key_criteria=(), key_criteria_note="", notices=(), standstill=None,
-            award_notice_by=None, notes=tuple(notes),
-        )  # fmt: skip
+        return _older_regime(request, table, notes)
     walk = _Walk(table, dict(request.facts), source)
-    rejected: list[tuple[str, str]] = []
-    for route in table.routes:
-        walk.failed = ""
-        if walk.holds(route.when):
-            break
-        rejected.append((route.name, f"needs {walk.failed or 'its conditions'}"))
-    else:  # the table must end with a route that always applies
-        raise ConfigError("no route applies; the decision table needs a default route.")
-    standstill = None
+    route, rejected = _walk_routes(walk, table)
+    notice_ids = list(route.notices)
+    notice_ids += [c.notice for c in route.notices_if if walk.holds(c.when)]
+    standstill_ = None
     award_by = None
     if route.standstill_working_days:
-        published = request.decision_date
-        last = add_working_days(published, route.standstill_working_days)
-        extra = table.timing.representations_extra_working_days
-        standstill = Standstill(
-            published=published,
-            first_day=next_working_day(published),
-            last_day=last,
-            earliest_award=next_working_day(last),
-            bank_holidays=tuple(holidays_between(published, last)),
-            if_representations=(
-                f"if representations are made, the authority reviews its decision and then "
-                f"waits {extra} more working days before awarding"
-            ),
-        )
-    else:
+        standstill_ = _standstill(request, route.standstill_working_days, table, source)
+    elif notice_ids:
         award_by = request.decision_date + dt.timedelta(days=table.timing.award_notice_days)
     return RouteDecision(
         service=request.service,
         decision_date=request.decision_date,
-        rules=rules,
+        rules=f"{table.id} (version {table.version})",
         process=route.process,
         name=route.name,
         obligation=route.obligation,
@@ -395,10 +525,12 @@ def decide(
         rejected=tuple(rejected),
         key_criteria=table.key_criteria.criteria,
         key_criteria_note=f"{table.key_criteria.note} ({table.key_criteria.regulation})",
-        notices=tuple(table.notices[n] for n in route.notices),
-        standstill=standstill,
+        notices=tuple(table.notices[n].text for n in notice_ids),
+        standstill=standstill_,
         award_notice_by=award_by,
         notes=tuple(notes),
+        question=request.question,
+        notice_ids=tuple(notice_ids),
     )
 
 
