@@ -43,6 +43,7 @@ def _add_subapps() -> None:
     from careis.risk.cli import app as risk_app
 
     app.add_typer(risk_app, name="risk")
+    app.add_typer(__import__("careis.data.sources.cli", fromlist=["app"]).app, name="ingest")
 
 
 _add_subapps()
