@@ -61,3 +61,15 @@ def omop(
     from careis.data.sources import omop as adapter
 
     _finish(adapter.ingest(folder, _options(mapping)), out)  # type: ignore[arg-type]
+
+
+@app.command()
+def fhir(
+    folder: Annotated[Path, typer.Argument(help="Folder of FHIR R4 *.ndjson (Bulk) or *.json.")],
+    out: OutOpt,
+    mapping: MappingOpt = None,
+) -> None:
+    """FHIR R4 (US Core or UK Core): Patient, Organization, Encounter and clinical resources."""
+    from careis.data.sources import fhir as adapter
+
+    _finish(adapter.ingest(folder, _options(mapping)), out)  # type: ignore[arg-type]

@@ -173,45 +173,58 @@ def assign_org_codes(run: IngestRun, keys_sql: str) -> None:
     )
 
 
-def attribute(run: IngestRun, contacts: str) -> None:
+def attribute(run: IngestRun, contacts: str, preferred: str | None = None) -> None:
     """Table `attributed(patient_id, org_key)` from `contacts(patient_id, org_key, day)`.
 
-    Rule (docs/data-sources.md; stated in the report): each patient is attributed to the
-    organisation of most of their primary-care contacts; ties go to the one seen last, then
-    to the lower key. One organisation per patient.
+    Rule (docs/data-sources.md; stated in the report): a patient's practice as the source
+    states it (`preferred(patient_id, org_key)`, e.g. FHIR Patient.generalPractitioner)
+    wins; otherwise the organisation of most of their primary-care contacts, ties going to
+    the one seen last, then to the lower key. One organisation per patient.
     """
+    given = preferred or "SELECT NULL AS patient_id, NULL AS org_key WHERE false"
     run.con.execute(
         f"""CREATE OR REPLACE TABLE attributed AS
         WITH c AS (SELECT patient_id, org_key, count(*) AS n, max(day) AS last_day
                    FROM ({contacts}) WHERE org_key IS NOT NULL AND day IS NOT NULL
-                   GROUP BY 1, 2)
-        SELECT patient_id, arg_max(org_key, (n, last_day, org_key)) AS org_key
-        FROM c GROUP BY 1"""
+                   GROUP BY 1, 2),
+             derived AS (SELECT patient_id, arg_max(org_key, (n, last_day, org_key)) AS org_key
+                         FROM c GROUP BY 1),
+             given AS (SELECT patient_id, any_value(org_key) AS org_key FROM ({given})
+                       WHERE org_key IS NOT NULL GROUP BY 1)
+        SELECT patient_id, coalesce(g.org_key, d.org_key) AS org_key,
+               g.org_key IS NOT NULL AS stated
+        FROM given g FULL JOIN derived d USING (patient_id)"""
     )
 
 
-def registrations_from_contacts(run: IngestRun, contacts: str, what: str) -> None:
+def registrations_from_contacts(
+    run: IngestRun, contacts: str, what: str, preferred: str | None = None
+) -> None:
     """One registration per patient: with the attributed organisation (`attribute`), from
-    the patient's first primary-care contact until death (open while alive), so none
-    overlap. Needs `out_patients` (call `materialise(run, "patients")` first)."""
-    attribute(run, contacts)
+    the patient's first primary-care contact (or birth, if none) until death (open while
+    alive), so none overlap. Needs `out_patients` (call `materialise(run, "patients")`)."""
+    attribute(run, contacts, preferred)
     run.emit(
         "registrations",
-        f"""SELECT a.patient_id, o.org_code AS practice_code, f.start_date,
-                   p.death_date AS end_date
+        f"""SELECT a.patient_id, o.org_code AS practice_code,
+                   coalesce(f.start_date, p.birth_month) AS start_date, p.death_date AS end_date
             FROM attributed a JOIN orgcode o ON o.org_key = a.org_key
-            JOIN (SELECT patient_id, min(day) AS start_date FROM ({contacts}) GROUP BY 1) f
-              USING (patient_id)
-            JOIN out_patients p USING (patient_id)""",
+            JOIN out_patients p USING (patient_id)
+            LEFT JOIN (SELECT patient_id, min(day) AS start_date FROM ({contacts})
+                       GROUP BY 1) f USING (patient_id)""",
     )
-    n = run.con.execute("SELECT count(*) FROM attributed").fetchone()
-    total = run.con.execute("SELECT count(*) FROM out_patients").fetchone()
+    got = run.con.execute(
+        "SELECT count(*), count(*) FILTER (stated), (SELECT count(*) FROM out_patients) "
+        "FROM attributed JOIN orgcode USING (org_key)"
+    ).fetchone()
+    n, stated, total = got if got else (0, 0, 0)
     run.note(
-        f"Practice registration derived from {what}: each patient is registered with the "
-        "organisation of most of their primary-care contacts (ties: the one seen last), from "
-        "the first primary-care contact until death; "
-        f"{n[0] if n else 0} of {total[0] if total else 0} patients have a registration "
-        "(the rest had no primary-care contact, so careis validate sets their events aside)."
+        f"Practice registration: {stated} of {total} patients have their practice stated in "
+        f"the source; {n - stated} more are attributed from {what} (the organisation of most "
+        "of their primary-care contacts; ties: the one seen last). Registered from the first "
+        "primary-care contact (birth if none) until death. The "
+        f"{total - n} without either get no registration, so careis validate sets their "
+        "events aside."
     )
 
 
