@@ -73,3 +73,15 @@ def fhir(
     from careis.data.sources import fhir as adapter
 
     _finish(adapter.ingest(folder, _options(mapping)), out)  # type: ignore[arg-type]
+
+
+@app.command()
+def synthea(
+    folder: Annotated[Path, typer.Argument(help="Synthea CSV output folder (patients.csv, ...).")],
+    out: OutOpt,
+    mapping: MappingOpt = None,
+) -> None:
+    """Synthea CSV export (v3.0 layout or later): patients, encounters, clinical files."""
+    from careis.data.sources import synthea as adapter
+
+    _finish(adapter.ingest(folder, _options(mapping)), out)  # type: ignore[arg-type]
