@@ -76,6 +76,7 @@ def _add_commands() -> None:
 def _add_subapps() -> None:
     """Every command group, in the order `careis --help` lists them."""
     from careis.commissioning.cli import app as commission_app
+    from careis.data.sources.cli import app as ingest_app
     from careis.risk.cli import app as risk_app
 
     app.add_typer(pay.app, name="pay")
@@ -83,6 +84,7 @@ def _add_subapps() -> None:
     app.add_typer(contracts.app, name="contracts")
     app.add_typer(risk_app, name="risk")
     app.add_typer(commission_app, name="commission")
+    app.add_typer(ingest_app, name="ingest")
     app.add_typer(examples.app, name="examples")
 
 

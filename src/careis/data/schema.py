@@ -24,7 +24,7 @@ DType = Literal["string", "date", "int64", "float64", "boolean"]
 SEXES = ("F", "M", "U")  # female, male, unknown / indeterminate
 ORG_TYPES = ("practice", "pcn", "federation", "sub_icb", "icb", "provider")
 GROUP_TYPES = ("pcn", "federation", "sub_icb", "icb")
-CODE_SYSTEMS = ("snomed", "dmd", "ctv3", "read2", "icd10", "opcs4", "local")
+CODE_SYSTEMS = ("snomed", "dmd", "ctv3", "read2", "icd10", "opcs4", "loinc", "rxnorm", "local")
 # HES admission method codes (NHS Data Dictionary); emergency = 21-25, 2A-2D, 28.
 ADMISSION_METHODS = (
     "11", "12", "13",
