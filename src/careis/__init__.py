@@ -1,8 +1,7 @@
 """careis: commissioning and paying for integrated primary care in the English NHS.
 
-The package is layered (see docs/architecture.md); each layer only imports the ones below it:
-data -> synth -> engine -> codelists -> measures -> risk -> contracts -> payments ->
-commissioning -> report -> cli.
+The package is layered: docs/architecture.md describes the layers, and the import-linter
+contract in pyproject.toml (run by `make lint`) enforces their order.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -109,9 +109,12 @@ def _bad_arguments(path: tuple[str, ...], command: Any, tmp_path: Path) -> list[
             else:
                 args.append(str(tmp_path / f"missing-{p.name}"))
         elif isinstance(p, TyperOption) and p.required:
-            value = (
-                "2024-04-01" if "date" in (p.name or "") else str(tmp_path / f"missing-{p.name}")
-            )
+            if "date" in (p.name or ""):
+                value = "2024-04-01"
+            elif p.name == "year":
+                value = "2024"  # a valid number: the missing file is what is under test
+            else:
+                value = str(tmp_path / f"missing-{p.name}")
             args += [p.opts[0], value]
     return args
 

@@ -210,8 +210,8 @@ def _columns(
 
 def run_spc_csv(csv_file: Path, req: SpcRequest) -> SpcRun:
     """Read, check, order and chart a CSV series: what `careis spc` prints and writes."""
+    rows = read_rows(csv_file)  # the file first: a missing file is the first thing to say
     _check_request(req)
-    rows = read_rows(csv_file)
     values, num, den = _columns(rows, req, csv_file)
     labels = (
         [r[req.label] or "" for r in rows] if req.label else [str(i + 1) for i in range(len(rows))]
