@@ -102,7 +102,9 @@ class _Builder:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key '{key}'", key_node.start_mark
                 )
-            out[key] = self._child(value_node, (*path, key))
+            child = (*path, key)
+            self.lines[child] = key_node.start_mark.line + 1  # the key's line, not its value's
+            out[key] = self.build(value_node, child)
         return out
 
     def _scalar(self, node: yaml.Node) -> Any:

@@ -125,7 +125,7 @@ REJECTIONS: list[tuple[str, dict[str, list[dict[str, Any]]], str, dict[str, Any]
         {},
         "events",
         ev("p1", system="SNOMED"),
-        "code_system: 'SNOMED' is not one of snomed, dmd, ctv3, read2, icd10, opcs4, local",
+        "code_system: 'SNOMED' is not one of snomed, dmd, ctv3, read2, icd10, opcs4, loinc, rxnorm, local",
     ),
     (
         "practice code pattern",

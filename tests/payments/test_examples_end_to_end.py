@@ -220,7 +220,10 @@ def test_pay_is_byte_identical_and_diff_shows_a_changed_contract(
     code, stdout, _ = cli(["pay", "diff", str(runs[0]), str(runs[2]), "--out", str(report)], capsys)
     assert code == 1
     diffs = rows(report)
-    assert any(d["table"] == "input" and d["key"].endswith("changed.yaml") for d in diffs)
+    # inputs are keyed by role (manifest), so the contract is named as the run's contract
+    assert {"table": "input", "key": "contract", "difference": "content changed"}.items() <= next(
+        d for d in diffs if d["table"] == "input" and d["key"] == "contract"
+    ).items()
     # P82001's engagement rises by 5p a patient: the diff shows its new total and the delta
     eng = [
         d
