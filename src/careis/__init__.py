@@ -1,8 +1,7 @@
 """careis: commissioning and paying for integrated primary care in the English NHS.
 
-The package is layered (see docs/architecture.md); each layer only imports the ones below it:
-data -> synth -> engine -> codelists -> measures -> risk -> contracts -> payments ->
-commissioning -> report -> cli.
+The package is layered: each layer only imports the ones below it. The order is written in one
+place, docs/architecture.md ("Layers"), and enforced by import-linter (`make lint`).
 """
 
 from importlib.metadata import PackageNotFoundError, version
