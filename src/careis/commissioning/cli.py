@@ -154,7 +154,7 @@ def route_cmd(
             t.add_row(test.fact, test.condition, test.shown, "yes" if test.held else "no")
         console.print(t)
         for name, why in d.rejected:
-            console.print(f"Not {name}: {why}.")
+            console.print(f"Ruled out - {name}: {why}.")
         console.print(f"Key criteria ({d.key_criteria_note}): " + "; ".join(d.key_criteria))
         for n in d.notices:
             console.print(f"• {n}")

@@ -57,11 +57,9 @@ REG13_ALONGSIDE = (
     "to the contract's own terms under reg 13)"
 )
 REG13_ENDS = (
-    "not a modification: the contract ends under its own terms and its services are awarded in "
-    "the new contract (a PSR award question). Handing it to the lead provider instead would be a "
-    "change of provider that is not solely corporate succession (reg 13(1)(b)), and folding it "
-    "into the lead provider's contract would make that contract materially different in "
-    "character (reg 13(1)(c)-(d)): reg 13 permits neither"
+    "not a modification: ends under its own terms; its services are awarded in the new contract. "
+    "Novation (not solely corporate succession, reg 13(1)(b)) or folding it into the lead "
+    "provider's contract (materially different in character, reg 13(1)(c)-(d)) is not permitted"
 )
 REG13_SUSPEND = (
     "not a PSR modification: the GMS/PMS contract is suspended under the GMS/PMS Regulations "

@@ -480,7 +480,7 @@ def _walk_routes(walk: _Walk, table: DecisionTable) -> tuple[RouteSpec, list[tup
         walk.failed = ""
         if walk.holds(route.when):
             return route, rejected
-        rejected.append((route.name, f"needs {walk.failed or 'its conditions'}"))
+        rejected.append((route.name, f"needs {walk.failed or describe(route.when)}"))
     # the table must end with a route that always applies
     raise ConfigError("no route applies; the decision table needs a default route.")
 
