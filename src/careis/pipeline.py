@@ -134,6 +134,7 @@ class _Paid:
     joined: dict[tuple[str, str], dt.date]
     practices: list[str]
     names: dict[str, str]
+    totals: dict[str, Decimal]  # amount paid by component type
 
 
 def run(
@@ -178,7 +179,7 @@ def _run_stages(
         measured = _measures(r, engine, data.tables, library, measure_set, risk)
         if not measures_only:
             paid = _payments(r, engine, data.tables, loaded, measured.results)
-            outcome.totals = _totals(paid.pay_run)
+            outcome.totals = paid.totals
             write_registers(risk, r.layout, r.config.suppression)
             comparison = _compare(r, loaded, measured.evaluated.results, paid)
             outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
@@ -317,12 +318,13 @@ def _payments(
         write_ledger(pay_run, contract.commissioner.code, r.layout)
         write_memberships(membership, joined, r.layout)
         providers = len({line.provider for line in pay_run.lines})
-        total = sum(_totals(pay_run).values(), Decimal("0"))
+        totals = _totals(pay_run)
+        total = sum(totals.values(), Decimal("0"))
         note["note"] = (
             f"£{total:,.2f} to {providers} providers; "
             f"{len(pay_run.ledger):,} ledger movements balance"
         )
-    return _Paid(pay_run, membership, joined, practices, org_names(engine, tables))
+    return _Paid(pay_run, membership, joined, practices, org_names(engine, tables), totals)
 
 
 def _totals(pay_run: PaymentRun) -> dict[str, Decimal]:
@@ -392,9 +394,8 @@ def _report(
     if not r.config.output.report:
         return None
     with r.stage("report", "Writing report") as note:
-        practice_lines = [
-            line for line in paid.pay_run.lines if line.provider in set(paid.practices)
-        ]
+        practices = set(paid.practices)
+        practice_lines = [line for line in paid.pay_run.lines if line.provider in practices]
         components: list[tuple[str, str]] = [(c.id, c.type) for c in loaded.contract.components]
         view = build_view(
             measured.results, practice_lines, paid.names, paid.membership, components,
