@@ -32,7 +32,7 @@ def ingest(fmt: str, source: Path | None = None, options: IngestOptions | None =
     if fmt == "hes":
         return hes.ingest(hes_paths.get("apc"), hes_paths.get("ae"), hes_paths.get("gp"), opts)
     adapter = {"omop": omop, "fhir": fhir, "synthea": synthea}[fmt]
-    return adapter.ingest(source or SAMPLES[fmt], opts)  # type: ignore[attr-defined, no-any-return]
+    return adapter.ingest(source or SAMPLES[fmt], opts)
 
 
 def rows(out: Path, table: str, where: str = "true") -> int:

@@ -12,12 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from ingest_support import SAMPLES, counts, set_aside, write_csv, write_ndjson
 
 from careis.cli import main
 from careis.data.sources import fhir, hes, omop, synthea
 from careis.data.sources.ingest import write
 from careis.errors import DataError
-from ingest_support import SAMPLES, counts, set_aside, write_csv, write_ndjson
 
 PATIENTS = ["Id", "BIRTHDATE", "DEATHDATE", "GENDER"]
 ENCOUNTERS = ["Id", "START", "STOP", "PATIENT", "ORGANIZATION", "ENCOUNTERCLASS"]
@@ -150,14 +150,18 @@ def test_hes_sentinel_dates(tmp_path: Path) -> None:
     (kept,) = set_aside(tmp_path / "out")
     assert (kept["line"], kept["record_id"]) == ("2", "1")
     assert kept["reason"].startswith("ADMIDATE is 1800-01-01, the HES sentinel for null")
-    got = run.con.execute("SELECT spell_id, discharge_date FROM out_admissions ORDER BY 1").fetchall()
+    got = run.con.execute(
+        "SELECT spell_id, discharge_date FROM out_admissions ORDER BY 1"
+    ).fetchall()
     assert [(s, str(d)) for s, d in got] == [("2", "None"), ("3", "2020-02-03")]  # 1801: unknown
 
 
 def test_file_not_utf8_names_file_and_line(tmp_path: Path) -> None:
     folder = _synthea(tmp_path / "s")
     path = folder / "encounters.csv"
-    path.write_bytes(path.read_bytes() + "e3,2020-03-01,,p1,o1,Urgence caf\u00e9\n".encode("latin-1"))
+    path.write_bytes(
+        path.read_bytes() + "e3,2020-03-01,,p1,o1,Urgence caf\u00e9\n".encode("latin-1")
+    )
     with pytest.raises(DataError) as err:
         synthea.ingest(folder)
     _one_line(err, "encounters.csv", "line 4", "not UTF-8", "iconv")
@@ -186,7 +190,9 @@ def test_empty_gp_folder(tmp_path: Path) -> None:
     _one_line(err, str(tmp_path), "holds none of patients.csv")
 
 
-def test_cli_prints_one_line_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_one_line_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         main(["ingest", "omop", str(tmp_path), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
@@ -200,10 +206,15 @@ def test_later_synthea_layout_loads(tmp_path: Path) -> None:
     INCOME; conditions gain SYSTEM) loads the same patients and condition events."""
     folder = tmp_path / "s"
     shutil.copytree(SAMPLES["synthea"], folder)
-    for name, new in (("patients.csv", ["MIDDLE", "FIPS", "INCOME"]), ("conditions.csv", ["SYSTEM"])):
+    for name, new in (
+        ("patients.csv", ["MIDDLE", "FIPS", "INCOME"]),
+        ("conditions.csv", ["SYSTEM"]),
+    ):
         lines = (folder / name).read_text(encoding="utf-8").splitlines()
         fill = "SNOMED-CT" if new == ["SYSTEM"] else ""
-        body = [lines[0] + "," + ",".join(new)] + [f"{x}," + ",".join([fill] * len(new)) for x in lines[1:]]
+        body = [lines[0] + "," + ",".join(new)] + [
+            f"{x}," + ",".join([fill] * len(new)) for x in lines[1:]
+        ]
         (folder / name).write_text("\n".join(body) + "\n", encoding="utf-8")
     run = synthea.ingest(folder)
     got = counts(run)

@@ -13,12 +13,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from ingest_support import HES_AE, HES_APC, SAMPLES
 
 from careis.cli import main
 from careis.data.load import load_dataset
 from careis.engine import Engine
 from careis.facts.population import data_span
-from ingest_support import HES_AE, HES_APC, SAMPLES
 
 pytestmark = [
     pytest.mark.slow,

@@ -7,12 +7,12 @@ import csv
 from pathlib import Path
 
 import pytest
+from ingest_support import SAMPLES, counts, ingest, rows, write_csv
 
 from careis.cli import main
 from careis.data.sources.ingest import IngestOptions, materialise
 from careis.data.sources.mapping import default_file
 from careis.errors import DataError
-from ingest_support import SAMPLES, counts, ingest, rows, write_csv
 
 pytestmark = pytest.mark.skipif(not SAMPLES["synthea"].exists(), reason="shared samples absent")
 HEAD = ["mapping", "source_value", "target", "note"]

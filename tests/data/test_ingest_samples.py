@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from ingest_support import (
     HES_AE,
     HES_APC,
@@ -29,6 +28,8 @@ from ingest_support import (
     write,
 )
 
+from careis.data.sources.ingest import IngestRun
+
 pytestmark = pytest.mark.skipif(not SAMPLES["omop"].exists(), reason="shared samples absent")
 
 
@@ -41,7 +42,7 @@ def _records(path: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object, Path]]:
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[IngestRun, Path]]:
     base = tmp_path_factory.mktemp("ingest")
     runs = {
         "omop": ingest("omop"),
@@ -56,29 +57,29 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object,
     return out
 
 
-def test_omop_synthea27nj_figures(outputs: dict[str, tuple[object, Path]]) -> None:
+def test_omop_synthea27nj_figures(outputs: dict[str, tuple[IngestRun, Path]]) -> None:
     run, out = outputs["omop"]
     assert rows(out, "patients") == 28
     assert rows(out, "admissions") == 13  # visit_concept_id 9201
     assert rows(out, "ae_attendances") == 56  # 9203
     assert rows(out, "patients", "death_date IS NOT NULL") == 3  # DEATH.csv
-    assert counts(run)[("VISIT_OCCURRENCE.csv", "visit_occurrence")] == (1791, 69, 1722)  # type: ignore[arg-type]
+    assert counts(run)[("VISIT_OCCURRENCE.csv", "visit_occurrence")] == (1791, 69, 1722)
 
 
-def test_fhir_synthea_bulk_figures(outputs: dict[str, tuple[object, Path]]) -> None:
+def test_fhir_synthea_bulk_figures(outputs: dict[str, tuple[IngestRun, Path]]) -> None:
     run, out = outputs["fhir"]
     assert rows(out, "patients") == 13
     assert rows(out, "patients", "death_date IS NOT NULL") == 3
     assert rows(out, "admissions") == 49  # Encounter.class IMP
     assert rows(out, "ae_attendances") == 23  # EMER
-    assert counts(run)[("Encounter.000.ndjson", "Encounter")][0] == 1215  # type: ignore[arg-type]
+    assert counts(run)[("Encounter.000.ndjson", "Encounter")][0] == 1215
 
 
-def test_synthea_csv_figures(outputs: dict[str, tuple[object, Path]]) -> None:
+def test_synthea_csv_figures(outputs: dict[str, tuple[IngestRun, Path]]) -> None:
     run, out = outputs["synthea"]
     assert rows(out, "patients") == 27
     assert rows(out, "patients", "death_date IS NOT NULL") == 2
-    assert counts(run)[("encounters.csv", "encounter")][0] == 604  # type: ignore[arg-type]
+    assert counts(run)[("encounters.csv", "encounter")][0] == 604
     assert rows(out, "admissions") == 11  # ENCOUNTERCLASS inpatient
     assert rows(out, "ae_attendances") == 19  # 17 emergency + 2 urgentcare
     assert rows(out, "ae_attendances", "department_type = '3'") == 2  # urgent care: type 3
@@ -86,9 +87,9 @@ def test_synthea_csv_figures(outputs: dict[str, tuple[object, Path]]) -> None:
     assert rows(out, "admissions", "admission_method NOT IN ('21', '99')") == 0
 
 
-def test_hes_artificial_figures(outputs: dict[str, tuple[object, Path]]) -> None:
+def test_hes_artificial_figures(outputs: dict[str, tuple[IngestRun, Path]]) -> None:
     run, out = outputs["hes"]
-    got = counts(run)  # type: ignore[arg-type]
+    got = counts(run)
     assert got[(HES_APC.name, "episode")] == (2075, 2074, 1)  # SOURCE.txt: 1 sentinel ADMIDATE
     assert got[(HES_AE.name, "attendance")][0] == 1000
     line = next(r for r in set_aside(out) if r["source_file"] == HES_APC.name)
@@ -101,34 +102,39 @@ def test_hes_artificial_figures(outputs: dict[str, tuple[object, Path]]) -> None
 
 @pytest.mark.parametrize("fmt", ["omop", "fhir", "synthea", "hes"])
 def test_reconciles_exactly_per_source_file(
-    outputs: dict[str, tuple[object, Path]], fmt: str
+    outputs: dict[str, tuple[IngestRun, Path]], fmt: str
 ) -> None:
     """read = mapped + set aside per file and record type, read = the file's own records,
     and the report CSV and set_aside.csv say the same."""
     run, out = outputs[fmt]
     source = SAMPLES[fmt]
     per_file: Counter[str] = Counter()
-    for c in run.counts:  # type: ignore[attr-defined]
+    for c in run.counts:
         assert c.read == c.mapped + c.set_aside, c
         per_file[c.file] += c.read
     for file, read in per_file.items():
         assert read == _records(source / file), file
     report = report_csv(out)
-    for c in run.counts:  # type: ignore[attr-defined]
-        lines = [r for r in report if (r["source_file"], r["record_type"]) == (c.file, c.record_type)]
+    for c in run.counts:
+        lines = [
+            r for r in report if (r["source_file"], r["record_type"]) == (c.file, c.record_type)
+        ]
         assert {(r["read"], r["mapped"], r["set_aside"]) for r in lines} == {
             (str(c.read), str(c.mapped), str(c.set_aside))
         }
         assert sum(int(r["count"]) for r in lines) == c.set_aside
     kept = Counter((r["source_file"], r["record_type"]) for r in set_aside(out))
-    assert kept == Counter({(c.file, c.record_type): c.set_aside for c in run.counts if c.set_aside})  # type: ignore[attr-defined]
+    assert kept == Counter(
+        {(c.file, c.record_type): c.set_aside for c in run.counts if c.set_aside}
+    )
     page = (out / "_ingest" / "report.html").read_text(encoding="utf-8")
     assert "<strong>reconciles</strong>" in page
+    assert "very little data" in page  # said plainly: a run will suppress most figures
 
 
-def test_every_source_file_is_accounted_for(outputs: dict[str, tuple[object, Path]]) -> None:
+def test_every_source_file_is_accounted_for(outputs: dict[str, tuple[IngestRun, Path]]) -> None:
     """No file of the Synthea export or the FHIR export is skipped without a line."""
     for fmt, pattern in (("synthea", "*.csv"), ("fhir", "*.ndjson")):
         run, _ = outputs[fmt]
-        files = {c.file for c in run.counts}  # type: ignore[attr-defined]
+        files = {c.file for c in run.counts}
         assert files == {p.name for p in SAMPLES[fmt].glob(pattern)}, fmt

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ingest_support import KEY, SHARED, counts, set_aside, write_csv, write_ndjson
 
 from careis.data import pseudonym
 from careis.data.load import load_dataset
@@ -22,13 +23,14 @@ from careis.data.schema import ADMISSION_METHODS, EMERGENCY_ADMISSION_METHODS
 from careis.data.sources import fhir, hes
 from careis.data.sources.ingest import write
 from careis.engine import Engine
-from ingest_support import KEY, SHARED, counts, set_aside, write_csv, write_ndjson
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
 METHOD_URL = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
 METHOD_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdmissionMethodEngland"
-CODESYSTEM = SHARED / "fhir" / "uk-core-codesystems" / "CodeSystem-UKCore-AdmissionMethodEngland.xml"
+CODESYSTEM = (
+    SHARED / "fhir" / "uk-core-codesystems" / "CodeSystem-UKCore-AdmissionMethodEngland.xml"
+)
 
 
 def _patient(pid: str, nhs: str) -> dict[str, Any]:
@@ -114,9 +116,15 @@ def test_elective_13_is_not_emergency_and_21_is(tmp_path: Path, duck: Engine) ->
     ])  # fmt: skip
     write(hes.ingest(apc=apc), tmp_path / "out")
     loaded = load_dataset(duck, tmp_path / "out", extract_date=date(2024, 12, 31))
-    got = loaded.tables["admissions"].select(
-        "spell_id", "admission_method", "is_emergency", "discharge_date", "primary_diagnosis"
-    ).order_by("spell_id").to_pyarrow().to_pylist()
+    got = (
+        loaded.tables["admissions"]
+        .select(
+            "spell_id", "admission_method", "is_emergency", "discharge_date", "primary_diagnosis"
+        )
+        .order_by("spell_id")
+        .to_pyarrow()
+        .to_pylist()
+    )
     assert [(r["spell_id"], r["admission_method"], r["is_emergency"]) for r in got] == [
         ("101", "13", False),
         ("102", "21", True),  # spell of episodes 102 and 103: the first episode's method

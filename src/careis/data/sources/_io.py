@@ -134,7 +134,9 @@ def read_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> None:
             path,
             read_options=pacsv.ReadOptions(column_names=["text"], block_size=BLOCK_SIZE),
             parse_options=pacsv.ParseOptions(
-                delimiter=_NOT_IN_JSON, quote_char=False, escape_char=False,
+                delimiter=_NOT_IN_JSON,
+                quote_char=False,
+                escape_char=False,
                 ignore_empty_lines=False,
             ),
             convert_options=pacsv.ConvertOptions(column_types={"text": pa.string()}),

@@ -98,7 +98,9 @@ def hes(
     ] = None,
     gp: Annotated[
         Path | None,
-        typer.Option("--gp", help="GP extract folder: patients.csv, registrations.csv, events.csv."),
+        typer.Option(
+            "--gp", help="GP extract folder: patients.csv, registrations.csv, events.csv."
+        ),
     ] = None,
     mapping: MappingOpt = None,
 ) -> None:

@@ -146,8 +146,7 @@ def _gp(run: IngestRun, folder: Path) -> None:
         raise DataError("the GP extract folder holds none of patients.csv, registrations.csv, "
                         "events.csv.", file=folder,
                         fix="name the files as docs/data-sources.md (HES/SUS, GP extract) says.")  # fmt: skip
-    for name in GP_FILES:
-        required, optional = GP_FILES[name]
+    for name, (required, optional) in GP_FILES.items():
         table = "gp_" + name[:-4]
         if name in found:
             _read(run, found[name], table, required, (*required, *optional))
@@ -216,7 +215,7 @@ def _spells(run: IngestRun) -> None:
     r69 = run.mappings.value("primary_diagnosis", "default") or "R69"
     icd = PATTERNS["icd10"][1:-1]
     run.con.execute(
-        f"""CREATE OR REPLACE TABLE spells AS
+        """CREATE OR REPLACE TABLE spells AS
         WITH e AS (SELECT *, CASE WHEN length(diag) = 4 AND diag LIKE '%X' THEN left(diag, 3)
                                   ELSE diag END AS icd
                    FROM l_apc WHERE _reason IS NULL)
