@@ -180,7 +180,7 @@ def test_ndjson_not_utf8(tmp_path: Path) -> None:
 def test_empty_folder(tmp_path: Path, fmt: str) -> None:
     adapter = {"synthea": synthea, "fhir": fhir, "omop": omop}[fmt]
     with pytest.raises(DataError) as err:
-        adapter.ingest(tmp_path)  # type: ignore[attr-defined]
+        adapter.ingest(tmp_path)
     _one_line(err, str(tmp_path), "holds no")
 
 
