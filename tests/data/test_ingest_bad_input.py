@@ -8,9 +8,11 @@ file, line and reason while the rest loads, and read = mapped + set aside still 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from ingest_support import SAMPLES, counts, set_aside, write_csv, write_ndjson
 
@@ -221,3 +223,53 @@ def test_later_synthea_layout_loads(tmp_path: Path) -> None:
     assert got[("patients.csv", "patient")] == (27, 27, 0)
     assert got[("conditions.csv", "conditions")] == (438, 438, 0)
     assert {"MIDDLE", "FIPS", "INCOME"} <= set(run.ignored_columns["patients.csv"])
+
+
+def test_fhir_transaction_bundle_json(tmp_path: Path) -> None:
+    """A .json transaction Bundle: one record per entry (line = entry number), urn:uuid
+    references resolved; a non-JSON .json file is one record set aside, the rest loads."""
+    folder = tmp_path / "fhir"
+    folder.mkdir()
+    uuid = "urn:uuid:0f3c"
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": uuid, "resource": {**PATIENT, "id": "0f3c"}},
+        {"resource": {"resourceType": "Encounter", "id": "enc1", "class": {"code": "EMER"},
+                      "subject": {"reference": uuid}, "period": {"start": "2021-03-04"}}},
+    ]}  # fmt: skip
+    (folder / "bundle.json").write_text(json.dumps(bundle), encoding="utf-8")
+    (folder / "broken.json").write_text("{not json", encoding="utf-8")
+    run = fhir.ingest(folder)
+    got = counts(run)
+    assert got[("bundle.json", "Patient")] == (1, 1, 0)
+    assert got[("bundle.json", "Encounter")] == (1, 1, 0)
+    assert got[("broken.json", "(not JSON)")] == (1, 0, 1)
+    got_ae = run.con.execute("SELECT attendance_id, patient_id FROM (" + " UNION ALL ".join(
+        f"({p})" for p in run.parts["ae_attendances"]) + ")").fetchall()  # fmt: skip
+    assert got_ae == [("enc1", "0f3c")]
+
+
+def test_omop_262_is_one_ae_attendance_and_one_emergency_admission(tmp_path: Path) -> None:
+    folder = _omop(tmp_path / "o", visit_header="admitted_from_concept_id")
+    path = folder / "VISIT_OCCURRENCE.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",9201,", ",262,"), encoding="utf-8")
+    run = omop.ingest(folder)
+    write(run, tmp_path / "out")
+    assert run.con.execute("SELECT admission_method FROM out_admissions").fetchall() == [("21",)]
+    assert run.con.execute("SELECT count(*) FROM out_ae_attendances").fetchone() == (1,)
+
+
+@pytest.mark.skipif(not SAMPLES["omop"].exists(), reason="shared samples absent")
+def test_omop_parquet_gives_the_same_counts_as_csv(tmp_path: Path) -> None:
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    con = duckdb.connect()
+    for csv_path in SAMPLES["omop"].glob("*.csv"):
+        if csv_path.stem.lower() in omop.READ:
+            con.execute(f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar=true)) TO "
+                        f"'{folder / csv_path.stem}.parquet' (FORMAT parquet)")  # fmt: skip
+    from_csv = {
+        (f.split(".")[0], t): n for (f, t), n in counts(omop.ingest(SAMPLES["omop"])).items()
+    }
+    from_parquet = {(f.split(".")[0], t): n for (f, t), n in counts(omop.ingest(folder)).items()}
+    assert from_parquet == from_csv
+    assert from_csv[("VISIT_OCCURRENCE", "visit_occurrence")] == (1791, 69, 1722)
