@@ -22,7 +22,9 @@ SAMPLES = {
 }
 HES_APC = SAMPLES["hes"] / "artificial_hes_apc_0102.csv"
 HES_AE = SAMPLES["hes"] / "artificial_hes_ae_0708_truncated.csv"
-KEY = IngestOptions.model_validate({"pseudonym_key": "test-key-not-secret-but-long-enough-0123456789"})
+KEY = IngestOptions.model_validate(
+    {"pseudonym_key": "test-key-not-secret-but-long-enough-0123456789"}
+)
 
 
 def ingest(fmt: str, source: Path | None = None, options: IngestOptions | None = None,

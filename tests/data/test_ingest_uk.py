@@ -77,7 +77,9 @@ def test_nhs_number_modulus_11(uk_core: tuple[Any, Path]) -> None:
     assert kept["reason"] == "NHS number fails the modulus 11 check"
     assert kept["detail"] == "943*******"  # masked, never the number
     ids = [r[0] for r in run.con.execute("SELECT patient_id FROM out_patients").fetchall()]
-    assert ids == [pseudonym.pseudonym("9434765919", KEY.pseudonym_key.get_secret_value())]  # as careis load does
+    assert ids == [
+        pseudonym.pseudonym("9434765919", KEY.pseudonym_key.get_secret_value())
+    ]  # as careis load does
 
 
 def test_general_practitioner_gives_the_ods_practice(uk_core: tuple[Any, Path]) -> None:
