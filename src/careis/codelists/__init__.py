@@ -13,6 +13,7 @@ shipped `copd.csv`.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -120,6 +121,24 @@ def index() -> dict[str, IndexEntry]:
     }
 
 
+def _utf8_text(path: Path) -> str:
+    """The file's text; a byte that is not UTF-8 (a latin-1 export) is named by its line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError("cannot read the code list.", file=path) from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"the code list is not UTF-8 text (byte 0x{data[exc.start]:02x}).",
+            file=path,
+            where=f"line {line}",
+            fix="save it as UTF-8 (e.g. in Excel: CSV UTF-8; or iconv -f latin1 -t utf-8).",
+        ) from None
+
+
 def read_codelist_csv(
     path: Path, name: str, system: str, description: str = "", source: str = ""
 ) -> Codelist:
@@ -129,10 +148,7 @@ def read_codelist_csv(
     a message naming the file and row: a silently skipped code would silently change who is
     counted.
     """
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise ConfigError("cannot read the code list.", file=path) from exc
+    handle = io.StringIO(_utf8_text(path), newline="")
     with handle:
         reader = csv.DictReader(handle)
         fields = [f.strip().lower() for f in (reader.fieldnames or [])]

@@ -56,6 +56,7 @@ from datetime import date
 from typing import Any, Literal
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from careis.data import pseudonym
@@ -279,9 +280,16 @@ def _date_from_typed(raw: ir.Column) -> _Converted | None:
     return None
 
 
+INT64_MAX = 2**63 - 1
+
+
 def _int_from_typed(raw: ir.Column) -> _Converted | None:
     """Integers and booleans as they are; a float or decimal only where it is whole."""
     src = raw.type()
+    if isinstance(src, dt.UInt64):  # beyond 2**63 - 1 it does not fit: that row's error
+        fits = raw <= ibis.literal(INT64_MAX, "uint64")
+        typed = ibis.ifelse(fits, raw.cast("int64"), ibis.null("int64"))
+        return typed, raw.notnull() & typed.isnull()
     if src.is_integer() or src.is_boolean():
         return raw.cast("int64"), None
     if src.is_floating() or src.is_decimal():

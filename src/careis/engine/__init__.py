@@ -187,11 +187,12 @@ class Engine:
             raise DataError("the folder holds no .parquet files.", file=path)
         for file in files:
             try:
-                pq.read_schema(file)
+                schema = pq.read_schema(file)
             except (pa.ArrowInvalid, OSError) as exc:
                 raise DataError(
                     f"cannot read as Parquet: {str(exc).splitlines()[0]}", file=file
                 ) from exc
+            check_column_names(schema.names, file, RESERVED_COLUMNS + PARQUET_RESERVED)
         if self.backend == "duckdb":
             raw = self.con.read_parquet(
                 [str(f) for f in files],
@@ -278,6 +279,30 @@ class Engine:
         return f"_careis_{prefix}_{os.getpid()}_{next(_names)}"
 
 
+#: Columns careis adds to every raw table (row numbers, file names, ragged-row reasons) and,
+#: for Parquet, the ones DuckDB adds while reading: a source column of the same name would
+#: collide with them, so it is refused by name rather than failing deep inside the engine.
+RESERVED_COLUMNS = ("_row", "_file", "_malformed")
+PARQUET_RESERVED = ("filename", "file_row_number")
+
+
+def check_column_names(names: list[str], path: Path, reserved: tuple[str, ...]) -> None:
+    """One line for a header with an unnamed column or a name careis reserves."""
+    for i, name in enumerate(names, start=1):
+        if not name.strip():
+            raise DataError(
+                f"column {i} of the header has no name.",
+                file=path,
+                fix="remove the trailing or doubled comma in the header, or name the column.",
+            )
+        if name.lower() in reserved:
+            raise DataError(
+                f"column '{name}' has a name careis uses for its own bookkeeping.",
+                file=path,
+                fix=f"rename or drop the column (reserved: {', '.join(reserved)}).",
+            )
+
+
 def _csv_header(path: Path) -> list[str]:
     import csv
     import gzip
@@ -288,9 +313,11 @@ def _csv_header(path: Path) -> list[str]:
         with opener(path, "rb") as handle:
             first = handle.readline().decode("utf-8-sig")
         return next(csv.reader([first.rstrip("\r\n")]), [])
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(
-            f"cannot read the CSV header ({exc.__class__.__name__}).", file=path
+            f"cannot read the CSV header ({exc.__class__.__name__}).",
+            file=path,
+            fix="save the file as UTF-8 CSV text; a .csv.gz may be truncated (copy it again).",
         ) from exc
 
 
@@ -317,6 +344,7 @@ def _read_csv_strings(path: Path) -> pa.Table:
                 fix="rename or remove one of them (column names are not case-sensitive).",
             )
         seen[name.lower()] = name
+    check_column_names(header, path, RESERVED_COLUMNS)
     convert = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in header},
         strings_can_be_null=True,
@@ -329,6 +357,13 @@ def _read_csv_strings(path: Path) -> pa.Table:
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
         )
         return data.append_column("_row", pa.array(range(1, data.num_rows + 1), pa.int64()))
+    except (EOFError, OSError) as exc:  # a truncated .csv.gz, a file gone mid-read
+        raise DataError(
+            f"cannot read the file to its end ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}).",
+            file=path,
+            fix="copy or decompress the file again (a .csv.gz may be truncated).",
+        ) from exc
     except pa.ArrowInvalid as exc:
         if "Expected" not in str(exc) or "columns" not in str(exc):
             # Not a field-count problem (e.g. an unterminated quote): nothing row-level to keep.
