@@ -47,3 +47,36 @@ def test_diff_names_the_changed_input_and_every_changed_amount(tmp_path: Path) -
     assert ("ledger", "2025-03-31 | S1 | P2 | eng | payment", "", "7.50", "+7.50") in diffs
     assert not any(d[0] == "provider_total" and d[1] == "P1" for d in diffs)
     assert diff_runs(b, b) == []
+
+
+def test_damaged_manifest_is_one_line(tmp_path: Path) -> None:
+    """Issue 15 item 8: a corrupt manifest ended `careis pay diff` in a JSONDecodeError."""
+    import pytest
+
+    from careis.errors import CareisError
+
+    stmt = "provider,component_id,description,amount\nP1,eng,Engagement,10.00\n"
+    a = make_run(tmp_path / "a", "aaaa" * 16, stmt, None)
+    b = make_run(tmp_path / "b", "aaaa" * 16, stmt, None)
+    for text in ("{not json", "[1, 2]", '{"inputs": [{"path": "x"}]}'):
+        (b / "manifest.json").write_text(text)
+        with pytest.raises(CareisError) as err:
+            diff_runs(a, b)
+        assert str(err.value).startswith(f"{b / 'manifest.json'}: the manifest cannot be read")
+
+
+def test_non_numeric_amount_names_file_and_line(tmp_path: Path) -> None:
+    import pytest
+
+    from careis.errors import CareisError
+
+    good = "provider,component_id,description,amount\nP1,eng,Engagement,10.00\n"
+    a = make_run(tmp_path / "a", "aaaa" * 16, good, None)
+    for bad in ("ten", "NaN", ""):
+        b = make_run(
+            tmp_path / f"b{bad or 'empty'}", "aaaa" * 16, good + f"P2,eng,Engagement,{bad}\n", None
+        )
+        with pytest.raises(CareisError) as err:
+            diff_runs(a, b)
+        path = b / "payments" / "statements.csv"
+        assert str(err.value).startswith(f"{path}, line 3: amount {bad!r} is not a number.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from careis.errors import CareisError
@@ -46,8 +46,34 @@ def _read(run: Path, name: str) -> list[dict[str, str]]:
             f"{path} not found: this is not the output folder of a payment run.",
             fix="give two folders written by `careis pay` or `careis run`.",
         )
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CareisError(
+            f"cannot read the file ({exc.__class__.__name__}).",
+            file=path,
+            fix="give the output folder of a complete run, as careis wrote it.",
+        ) from None
+    for line, row in enumerate(rows, start=2):
+        _amount(row.get("amount"), path, line)
+    return rows
+
+
+def _amount(text: str | None, path: Path, line: int) -> Decimal:
+    """The row's amount, exactly; anything else names the file and line (an edited file)."""
+    try:
+        value = Decimal(text or "")
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise CareisError(
+            f"amount {text!r} is not a number.",
+            file=path,
+            where=f"line {line}",
+            fix="the file has been edited or damaged; re-run careis to write it again.",
+        )
+    return value
 
 
 def _read_optional(run: Path, name: str) -> list[dict[str, str]]:
@@ -59,8 +85,16 @@ def _inputs(run: Path) -> dict[str, str]:
     path = run / "manifest.json"
     if not path.is_file():
         raise CareisError(f"{path} not found.", fix="give the output folder of a complete run.")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    return {input_key(i): i["sha256"] for i in manifest.get("inputs", [])}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        return {input_key(i): str(i["sha256"]) for i in manifest.get("inputs", [])}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CareisError(
+            f"the manifest cannot be read ({exc.__class__.__name__}): it is damaged or not "
+            "careis's.",
+            file=path,
+            fix="give the output folder of a complete run; re-run careis to write it again.",
+        ) from None
 
 
 def _sums(rows: list[dict[str, str]], key_fields: list[str]) -> dict[str, Decimal]:
