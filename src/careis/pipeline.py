@@ -57,6 +57,7 @@ from careis.measures.results import MeasureResults
 from careis.measures.suppression import suppress_results
 from careis.money import ZERO
 from careis.payments.calculate import evaluate as evaluate_payments
+from careis.payments.calculate import judged_with
 from careis.payments.compare import (
     RunInputs,
     compare,
@@ -316,6 +317,8 @@ def _payments(
         contract = loaded.contract
         on_list_date = membership_on(engine, tables, contract.list_size_date or contract.term.start)
         membership, joined = joined_during(engine, tables, contract.term, on_list_date)
+        # as judged (a contract joiner on or before the list date keeps its joining date)
+        membership, joined = judged_with(contract, membership, joined)
         practice_rows = results.filter(measure_id="list_size", level="practice")
         practices = sorted({str(row["org_code"]) for row in practice_rows})
         # the list_size measure counts the list on the index date; a contract that takes its

@@ -15,6 +15,7 @@ from pathlib import Path
 import ibis
 import pyarrow as pa
 import pytest
+from pay_support import change, contract, head, lists, results
 
 from careis.engine import Engine
 from careis.errors import ConfigError
@@ -28,7 +29,6 @@ from careis.measures.results import AmbiguousPeriod, MeasureResults
 from careis.measures.rollup import roll_up
 from careis.payments.calculate import evaluate
 from careis.payments.lines import StatementLine
-from pay_support import change, contract, head, lists, results
 
 # A commissioner's PCN scheme: £3 per registered patient where the PCN cuts emergency
 # admissions by 10% and the practice by at least 5%.
@@ -45,6 +45,9 @@ components:
     rate: "3.00"
 """
 )
+
+NOV = dt.date(2024, 11, 1)
+LONG_AGO = dt.date(2020, 1, 1)
 
 TWO_PCNS = """\
 groups:
@@ -145,8 +148,7 @@ def test_roll_up_is_over_the_contracts_group_not_the_datas(duck: Engine) -> None
             {
                 "practice_code": ["A", "B", "C", "C"],
                 "month_start": pa.array(
-                    [dt.date(2024, 5, 1), dt.date(2024, 6, 1)]
-                    + [dt.date(2024, 5, 1), dt.date(2024, 11, 1)],
+                    [dt.date(2024, 5, 1), dt.date(2024, 6, 1), dt.date(2024, 5, 1), NOV],
                     pa.date32(),
                 ),
                 "measure_id": ["adm"] * 4,
@@ -188,8 +190,8 @@ components:
 def two_period_care_plans() -> MeasureResults:
     # baseline 2023/24: 40 of 100 care plans; performance 2024/25: 70 of 100.
     return results(
-        lists({"A": 1000})
-        + [
+        [
+            *lists({"A": 1000}),
             ("care_plan@baseline", "practice", "A", 40.0, 100.0, 40.0),
             ("care_plan@performance", "practice", "A", 70.0, 100.0, 70.0),
         ]
@@ -233,8 +235,7 @@ def _population() -> dict[str, ibis.Table]:
             "patient_id": ["p1", "p2", "p3", "p4", "p5"],
             "practice_code": ["A"] * 5,
             "start_date": pa.array(
-                [dt.date(2020, 1, 1), dt.date(2024, 7, 1), dt.date(2020, 1, 1)]
-                + [dt.date(2020, 1, 1), dt.date(2024, 10, 2)],
+                [LONG_AGO, dt.date(2024, 7, 1), LONG_AGO, LONG_AGO, dt.date(2024, 10, 2)],
                 pa.date32(),
             ),
             "end_date": pa.array([None, None, dt.date(2024, 8, 31), None, None], pa.date32()),

@@ -22,14 +22,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 
-from careis.contracts.schema import Contract, LoadedContract
+from careis.contracts.schema import Contract, LoadedContract, PerformanceComponent
 from careis.measures.results import MeasureResults
 from careis.money import ZERO, round_pence
 from careis.payments.components import STAGES, Context, NoData, kind_of
 from careis.payments.ledger import PaymentRun, build_ledger
 from careis.payments.lines import StatementLine
 
-__all__ = ["StatementLine", "evaluate", "statements", "totals_by_practice"]
+__all__ = ["StatementLine", "evaluate", "judged_with", "statements", "totals_by_practice"]
 
 
 def statements(
@@ -63,7 +63,7 @@ def evaluate(
     contract: Contract = loaded.contract
     loaded.check_measures(set(results.catalogue))
     chosen = _providers(loaded, practices)
-    membership, starts = _judged_with(contract, memberships_on_date, joined or {})
+    membership, starts = judged_with(contract, memberships_on_date, joined or {})
     _check_group_results(loaded, results)
     ctx = Context(contract, results, chosen, membership, starts, loaded.path, list_sizes)
     lines: list[StatementLine] = []
@@ -98,7 +98,7 @@ def _providers(loaded: LoadedContract, practices: Iterable[str]) -> list[str]:
     return sorted(set(contract.providers.practices))
 
 
-def _judged_with(
+def judged_with(
     contract: Contract,
     memberships_on_date: dict[tuple[str, str], str],
     joined: dict[tuple[str, str], dt.date],
@@ -128,9 +128,10 @@ def _check_group_results(loaded: LoadedContract, results: MeasureResults) -> Non
     """
     contract = loaded.contract
     for comp in contract.components:
-        level = getattr(comp, "aggregate_level", None)
+        if not isinstance(comp, PerformanceComponent):
+            continue  # the one kind judged on a group's aggregate
         for gi, group in enumerate(contract.groups):
-            if group.level != level:
+            if group.level != comp.aggregate_level:
                 continue
             if not results.filter_rows(comp.measure, group.level, group.code):
                 raise loaded.error(
