@@ -19,14 +19,41 @@ import pyarrow as pa
 DECIMALS = 6
 
 
+#: A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV
+#: Injection"): `=HYPERLINK(...)` in an organisation's name would run on the finance
+#: officer's machine when the statements are opened in Excel.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def cell(value: Any) -> str:
     """Deterministic text for one value: '' for null or NaN, whole floats without '.0',
-    other floats rounded to 6 decimals with trailing zeros dropped, anything else `str()`."""
+    other floats rounded to 6 decimals with trailing zeros dropped, text that a spreadsheet
+    would run as a formula prefixed with an apostrophe, anything else `str()`."""
     if value is None:
         return ""
     if isinstance(value, float):
         return _float(value)
+    if isinstance(value, str):
+        return defuse(value)
     return str(value)
+
+
+def defuse(text: str) -> str:
+    """`text`, with a leading apostrophe if a spreadsheet would read it as a formula.
+
+    Numbers written as text ("-12.50", "+3") are left alone: they are figures, not formulas,
+    and the evidence must match the statement byte for byte."""
+    if not text.startswith(FORMULA_START) or _is_number(text):
+        return text
+    return "'" + text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _float(value: float) -> str:

@@ -56,6 +56,7 @@ from careis.measures.outputs import write_measure_outputs
 from careis.measures.results import MeasureResults
 from careis.measures.suppression import suppress_results
 from careis.money import ZERO
+from careis.payments.assessable import TableRows, require_assessable
 from careis.payments.calculate import evaluate as evaluate_payments
 from careis.payments.calculate import judged_with
 from careis.payments.compare import (
@@ -183,6 +184,8 @@ def _run_stages(
     engine = Engine.open(r.config.engine)
     try:
         data = _validate(r, engine)
+        if not measures_only:
+            _check_assessable(loaded, measure_set, data)
         _judge_with_contract_groups(data.tables, loaded)
         risk = _risk(r, engine, data.tables, library)
         measured = _measures(r, engine, data.tables, library, measure_set, risk)
@@ -258,6 +261,12 @@ def _validate(r: _Run, engine: Engine) -> LoadResult:
         bad = sum(s.quarantined for s in loaded.summary)
         note["note"] = f"{read:,} rows read, {bad:,} quarantined"
     return loaded
+
+
+def _check_assessable(loaded: LoadedContract, measure_set: MeasureSet, data: LoadResult) -> None:
+    """Stop before risk and measures when a component's input table is empty (never pay £0)."""
+    rows = {s.table: TableRows(s.file, s.read, s.accepted) for s in data.summary}
+    require_assessable(loaded, measure_set, rows)
 
 
 def _risk(r: _Run, engine: Engine, tables: dict[str, Any], library: CodelistLibrary) -> RiskStage:

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from careis.data import pseudonym
 from careis.data.load import LoadOptions, LoadResult, load_dataset
 from careis.engine import Engine
-from careis.errors import ConfigError
+from careis.errors import ConfigError, DataError
 
-KEY = "test-key-not-secret"
+KEY = "test-key-not-secret-but-long-enough-0123456789"
 VALID = ["9434765919", "9434765870", "4010232137", "6541234566"]
 # 9434765918: wrong check digit; 1234567890: remainder 10, never valid; short and long.
 INVALID = ["9434765918", "1234567890", "943476591", "94347659190", "94347659I9"]
@@ -205,3 +205,46 @@ def test_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(pseudonym.ENV_KEY)
     assert pseudonym.resolve_key(None) is None
     assert "from-env" not in repr(LoadOptions(pseudonym_key="from-env"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "weak", ["Z", "short-but-varied-1234", "a" * 40, "abababababababababababababababab"]
+)
+def test_weak_keys_are_refused(tmp_path: Path, weak: str) -> None:
+    """Issue 15 item 6: a one-character key was accepted; anyone could try every short key."""
+    folder = write_nhs_dataset(tmp_path / "data")
+    options = LoadOptions(pseudonym_key=weak)  # type: ignore[arg-type]
+    with Engine.duckdb() as engine, pytest.raises(ConfigError) as err:
+        load_dataset(engine, folder, extract_date=EXTRACT, options=options)
+    message = str(err.value)
+    assert "too weak" in message and "\n" not in message
+    assert weak not in message  # the key itself is never printed
+    assert "secrets.token_urlsafe" in message
+
+
+def test_nhs_numbers_as_patient_ids_are_refused(tmp_path: Path) -> None:
+    """Issue 15 item 6: NHS numbers in `patient_id` went verbatim into register.csv."""
+    tables = base_tables()
+    numbers = {"p1": VALID[0], "p2": VALID[1], "p3": VALID[2]}
+    for name in ("patients", "registrations", "events", "admissions", "ae_attendances"):
+        for row in tables[name]:
+            row["patient_id"] = numbers[row["patient_id"]]
+    folder = write_dataset(tmp_path / "data", tables, "csv")
+    with Engine.duckdb() as engine, pytest.raises(DataError) as err:
+        load_dataset(engine, folder, extract_date=EXTRACT)
+    message = str(err.value)
+    assert "3 patient_id value(s) are NHS numbers" in message
+    assert "patients.csv" in message and "nhs_number" in message
+    assert not any(n in message for n in VALID)
+
+
+def test_ten_digit_ids_failing_modulus_11_are_not_nhs_numbers(tmp_path: Path) -> None:
+    tables = base_tables()
+    numbers = {"p1": "9434765918", "p2": "1234567890", "p3": "p3"}  # both fail the check digit
+    for name in ("patients", "registrations", "events", "admissions", "ae_attendances"):
+        for row in tables[name]:
+            row["patient_id"] = numbers[row["patient_id"]]
+    folder = write_dataset(tmp_path / "data", tables, "csv")
+    with Engine.duckdb() as engine:
+        result = load_dataset(engine, folder, extract_date=EXTRACT)
+    assert next(s for s in result.summary if s.table == "patients").accepted == 3

@@ -8,7 +8,6 @@ every input the decision rested on.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from careis import __version__
+from careis import __version__, csvio
 from careis.commissioning import charts
 from careis.commissioning.business_case import BusinessCase, build, load_business_case
 from careis.commissioning.conflicts import ConflictsRegister, load_conflicts
@@ -240,11 +239,8 @@ def disagreements(mapping: Mapping, routes: list[RouteOutcome]) -> tuple[str, ..
 
 
 def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(header)
-        for r in rows:
-            w.writerow(["" if v is None else str(v) for v in r])
+    """Through the one CSV writer (number format, formula-safe text) like every careis CSV."""
+    csvio.write_records(rows, header, path)
 
 
 def write_mapping_csv(mapping: Mapping, path: Path) -> None:

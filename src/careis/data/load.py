@@ -151,6 +151,7 @@ def load_dataset(
     sources, folder = _resolve(source)
     opened = {name: _open(engine, name, sources[name], folder) for name in LOAD_ORDER}
     nhs_files = [o.display for o in opened.values() if o.match.nhs_column]
+    _refuse_nhs_numbers_as_ids(engine, opened["patients"])
     key = None
     if nhs_files:
         secret = options.pseudonym_key.get_secret_value() if options.pseudonym_key else None
@@ -244,6 +245,28 @@ def _resolve(
             fix=fix + ".",
         )
     return sources, folder
+
+
+def _refuse_nhs_numbers_as_ids(engine: Engine, patients: _Opened) -> None:
+    """Stop when the patients' `patient_id` holds NHS numbers (one scan, in the engine).
+
+    Why the patients table only: every other table's patient_id must match it (rows that do
+    not are quarantined), so NHS numbers used as ids show here first; scanning the events as
+    well would cost a pass over the largest table on every run."""
+    source = patients.match.found.get("patient_id")
+    if source is None or patients.match.nhs_column:
+        return
+    found = engine.con.execute(pseudonym.count_nhs_like(patients.raw[source]))
+    if int(found or 0) == 0:
+        return
+    raise DataError(
+        f"{int(found):,} patient_id value(s) are NHS numbers (10 digits with a valid modulus 11 "
+        "check digit); careis would publish them in registers and flag files.",
+        file=patients.display,
+        where=f"column '{source}'",
+        fix="put NHS numbers in a column named nhs_number (careis pseudonymises them with "
+        f"{pseudonym.ENV_KEY}) or replace them with the extract's own pseudonyms.",
+    )
 
 
 def _open(engine: Engine, name: str, source: Source, folder: Path | None) -> _Opened:

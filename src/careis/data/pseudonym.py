@@ -33,6 +33,12 @@ NHS_NUMBER_FORMAT = (
     "^[ \t\r\n]*([0-9]{10}|[0-9]{3} [0-9]{3} [0-9]{4}|[0-9]{3}-[0-9]{3}-[0-9]{4})[ \t\r\n]*$"
 )
 MASK_KEEP = 3  # characters of a number left visible in quarantine (e.g. 943*******)
+# A key is only as strong as it is hard to guess: anyone with the key can hash every valid
+# 10-digit number (about 10^9) and reverse every pseudonym. 32 characters of a random secret
+# (e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`, 43 characters) put it
+# beyond guessing; a short or repetitive key (a word, "aaaa...") does not.
+MIN_KEY_LENGTH = 32
+MIN_KEY_DISTINCT = 10
 
 
 def resolve_key(explicit: str | None) -> str | None:
@@ -46,6 +52,7 @@ def require_key(explicit: str | None, files: Sequence[str]) -> str:
     """The key, or a ConfigError naming the files that carry NHS numbers and what to set."""
     key = resolve_key(explicit)
     if key:
+        check_key_strength(key, files)
         return key
     raise ConfigError(
         "the data carry NHS numbers (column nhs_number) but no pseudonym key is set, so they "
@@ -54,6 +61,30 @@ def require_key(explicit: str | None, files: Sequence[str]) -> str:
         fix=f"set the environment variable {ENV_KEY} (or LoadOptions.pseudonym_key) to a secret "
         "kept by the data controller; use the same key for every extract.",
     )
+
+
+def check_key_strength(key: str, files: Sequence[str]) -> None:
+    """Refuse a key that could be guessed (too short, or too few different characters)."""
+    if len(key) >= MIN_KEY_LENGTH and len(set(key)) >= MIN_KEY_DISTINCT:
+        return
+    raise ConfigError(
+        f"the pseudonym key is too weak ({len(key)} characters, {len(set(key))} different): "
+        f"it needs at least {MIN_KEY_LENGTH} characters and {MIN_KEY_DISTINCT} different ones, "
+        "or anyone could reverse the pseudonyms by trying keys.",
+        file=", ".join(files),
+        fix=f"set {ENV_KEY} to a random secret, e.g. the output of "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))"`, kept by the data '
+        "controller and used for every extract.",
+    )
+
+
+def count_nhs_like(values: ir.Column) -> ir.IntegerScalar:
+    """How many values are well-formed NHS numbers with a valid check digit.
+
+    Why: an extract that puts NHS numbers in `patient_id` would pass them straight into the
+    registers and flag files; only the `nhs_number` column is pseudonymised."""
+    text = values if values.type().is_string() else values.cast("string")
+    return digits_are_valid(normalise_nhs_number(text)).cast("int64").sum().fill_null(0)
 
 
 def normalise_nhs_number(value: ir.StringValue) -> ir.StringValue:

@@ -323,6 +323,21 @@ class MeasureSet:
         path, line = self.origins.get(measure_id, (None, None))
         return ConfigError(problem, file=path, where=f"line {line}" if line else None, fix=fix)
 
+    def tables_needed(self, measure_id: str) -> set[str]:
+        """The input tables whose rows a measure counts (patients and registrations always).
+
+        Why: a measure computed from an empty table is not zero, it is unknown; the payments
+        stage uses this to refuse paying £0 "for no care plans" when no events were supplied."""
+        m = self.by_id[measure_id]
+        if m.kind == "change":
+            return self.tables_needed(m.of) if m.of in self.by_id else {"patients"}
+        tables = {"patients", "registrations"}
+        if _conditions(m):
+            tables.add("events")
+        if m.kind == "rate":
+            tables.add(m.events.source)
+        return tables
+
     def codelists(self) -> list[str]:
         """Every code list named by any measure (sorted, for a deterministic union)."""
         names: set[str] = set()

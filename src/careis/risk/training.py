@@ -108,6 +108,14 @@ def require_outcome(
 ) -> None:
     if not outcome_covered(last, index_date, horizon_days):
         end = index_date + dt.timedelta(days=horizon_days - 1)
+        if last is None:
+            raise DataError(
+                f"the {what} index date {index_date} needs admissions up to {end} to see its "
+                "outcome, but no admissions were accepted (the table is empty or every row was "
+                "quarantined).",
+                fix="supply the admissions table, or use risk.method: points, which needs no "
+                "outcome year.",
+            )
         raise DataError(
             f"the {what} index date {index_date} needs admissions up to {end} to see its outcome, "
             f"but the last admission in the data is {last}.",

@@ -129,12 +129,24 @@ def read_lines(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> None:
     Used for NDJSON: each line is then parsed by DuckDB's JSON functions, so a line that is
     not JSON is found and set aside with its number instead of failing the file.
     """
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=["text"], block_size=BLOCK_SIZE),
-        parse_options=pacsv.ParseOptions(
-            delimiter=_NOT_IN_JSON, quote_char=False, escape_char=False, ignore_empty_lines=False
-        ),
-        convert_options=pacsv.ConvertOptions(column_types={"text": pa.string()}),
-    )
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=["text"], block_size=BLOCK_SIZE),
+            parse_options=pacsv.ParseOptions(
+                delimiter=_NOT_IN_JSON,
+                quote_char=False,
+                escape_char=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(column_types={"text": pa.string()}),
+        )
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc).upper().replace("-", ""):
+            raise _not_utf8(path) from None
+        raise DataError(
+            f"the file cannot be read as lines of text ({exc}).",
+            file=path,
+            fix="give NDJSON: one JSON resource per line, UTF-8.",
+        ) from None
     _load(con, table, reader, 1, "_line", path)

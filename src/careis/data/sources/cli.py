@@ -85,3 +85,26 @@ def synthea(
     from careis.data.sources import synthea as adapter
 
     _finish(adapter.ingest(folder, _options(mapping)), out)  # type: ignore[arg-type]
+
+
+@app.command()
+def hes(
+    out: OutOpt,
+    apc: Annotated[
+        Path | None, typer.Option("--apc", help="HES APC episodes CSV (one row per episode).")
+    ] = None,
+    ae: Annotated[
+        Path | None, typer.Option("--ae", help="HES A&E (or ECDS-like) attendances CSV.")
+    ] = None,
+    gp: Annotated[
+        Path | None,
+        typer.Option(
+            "--gp", help="GP extract folder: patients.csv, registrations.csv, events.csv."
+        ),
+    ] = None,
+    mapping: MappingOpt = None,
+) -> None:
+    """HES/SUS-layout APC episodes (built into spells) and A&E attendances, plus a GP extract."""
+    from careis.data.sources import hes as adapter
+
+    _finish(adapter.ingest(apc, ae, gp, _options(mapping)), out)  # type: ignore[arg-type]

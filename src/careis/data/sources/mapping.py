@@ -4,7 +4,8 @@ Why data, not code: a commissioner must be able to see (and a data manager chang
 source's "inpatient" became a HES admission method or a vocabulary became a careis code
 system, without reading Python. The shipped defaults are `mappings/default.csv`; `careis
 ingest ... --mapping FILE` adds rows or replaces rows with the same (mapping, source_value).
-The ingest report lists the files used and how often each mapping row was applied.
+The ingest report lists the files applied, and mappings_used.csv every row in force with its
+origin (default or the file that set it).
 """
 
 from __future__ import annotations

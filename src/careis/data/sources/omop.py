@@ -110,8 +110,13 @@ def _read(run: IngestRun, table: str, path: Path, spec: dict[str, dict[str, bool
     required = tuple(f for f, req in fields.items() if req)
     require_columns(path, names, required, f"{SPEC} {table}: required fields")
     run.ignore(run.display(path), [n for n in names if n.lower() not in fields])
-    rename = ", ".join(f'"{n}" AS "{n.lower()}"' for n in names)
-    run.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT {rename}, _line FROM src_{table}")
+    rename = [f'"{n}" AS "{n.lower()}"' for n in names]
+    # Optional v5.4 fields the export leaves out read as null, so the SQL can name them all.
+    absent = [f'NULL::VARCHAR AS "{f}"' for f in fields if f not in lower]
+    run.con.execute(
+        f"CREATE OR REPLACE VIEW {table} AS SELECT {', '.join(rename + absent)}, _line "
+        f"FROM src_{table}"
+    )
 
 
 def _check_version(run: IngestRun, path: Path | None) -> None:

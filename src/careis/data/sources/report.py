@@ -52,6 +52,35 @@ def _codes(run: IngestRun) -> str:
     )
 
 
+def _size(run: IngestRun) -> str:
+    """How much data there is, said plainly: a few patients per practice means a run's
+    small-number suppression hides most figures (correct, not a failure)."""
+    got = run.con.execute(
+        """SELECT (SELECT count(*) FROM out_patients),
+                  (SELECT count(DISTINCT practice_code) FROM out_registrations),
+                  (SELECT max(n) FROM (SELECT count(DISTINCT patient_id) AS n
+                                       FROM out_registrations GROUP BY practice_code)),
+                  (SELECT min(start_date) FROM out_registrations),
+                  (SELECT max(admission_date) FROM out_admissions),
+                  (SELECT max(event_date) FROM out_events)"""
+    ).fetchone()
+    patients, practices, largest, first, last_adm, last_ev = got or (0, 0, 0, None, None, None)
+    text = (
+        f"{patients:,} patients registered with {practices:,} practices (the largest has "
+        f"{largest or 0:,}). Registrations from {first or 'n/a'}; last admission "
+        f"{last_adm or 'n/a'}; last coded event {last_ev or 'n/a'}. A careis run needs "
+        "its periods inside these dates (the performance period may end at most a month "
+        "after the last admission)."
+    )
+    if (largest or 0) < 1000:
+        text += (
+            " This is very little data: a run's small-number suppression (by default, counts "
+            "of 1 to 7 are hidden and others rounded to 5) will hide most published figures. "
+            "That is correct, not a failure."
+        )
+    return f"<h2>Size of the data</h2><p>{html.escape(text)}</p>"
+
+
 def write_report(run: IngestRun, folder: Path, rows: dict[str, int]) -> None:
     """Write report.csv (the reconciliation) and report.html (everything) into `folder`."""
     from careis.data.sources.ingest import reconciliation_rows, write_reconciliation_csv
@@ -79,6 +108,7 @@ td,th{{border:1px solid #bbb;padding:2px 6px;text-align:left}}</style></head><bo
 <strong>{"reconciles" if ok else "DOES NOT RECONCILE"}</strong> for every file and record type.
 Set-aside records are listed with file, line and id in set_aside.csv beside this report.</p>
 <h2>Reconciliation</h2>{recon}
+{_size(run)}
 <h2>Canonical tables written</h2>{_table(["table", "rows"], [[k, v] for k, v in rows.items()])}
 <h2>How the data were mapped</h2><ul>{notes}</ul>
 <h2>Columns ignored</h2><ul>{ignored or "<li>none</li>"}</ul>

@@ -1,0 +1,92 @@
+"""Can each component of a contract be assessed on the data supplied? If not, stop.
+
+Why before any money is computed: a component whose measure counts rows of an empty table
+(no events, so no care plans; no memberships, so no federation to judge) would pay £0 as if
+it were a result - a practice told it earned nothing for care it gave. An empty input is
+unknown, not zero: the run stops with one line naming the component, the table and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from careis.contracts.schema import LoadedContract
+from careis.errors import DataError
+from careis.measures.definitions import MeasureSet
+
+MEASURE_FIELDS = ("measure", "prevalence_measure", "rate_measure")
+# Aggregate levels judged from the memberships table (the alliance is every practice in scope).
+MEMBERSHIP_LEVELS = frozenset({"pcn", "federation", "sub_icb", "icb"})
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """What validation kept of one input table."""
+
+    file: str
+    read: int
+    accepted: int
+
+
+@dataclass(frozen=True)
+class Unassessable:
+    component: str
+    table: str
+    why: str
+
+
+def unassessable(
+    loaded: LoadedContract, measures: MeasureSet, tables: Mapping[str, TableRows]
+) -> list[Unassessable]:
+    """Every (component, table) pair where the table the component depends on has no rows."""
+    contract = loaded.contract
+    grouped = {g.level for g in contract.groups}
+    out: list[Unassessable] = []
+    for comp in contract.components:
+        needed: set[str] = set()
+        for attr in MEASURE_FIELDS:
+            measure = getattr(comp, attr, None)
+            if measure is not None and measure in measures.by_id:
+                needed |= measures.tables_needed(measure)
+        level = getattr(comp, "aggregate_level", None) or getattr(comp, "level", None)
+        if level in MEMBERSHIP_LEVELS and level not in grouped:
+            needed.add("memberships")
+        for table in sorted(needed):
+            rows = tables.get(table)
+            if rows is not None and rows.accepted == 0:
+                why = f"measure {getattr(comp, 'measure', '?')}"
+                if table == "memberships":
+                    why = f"judged at {level} level"
+                out.append(Unassessable(comp.id, table, why))
+    return out
+
+
+def require_assessable(
+    loaded: LoadedContract, measures: MeasureSet, tables: Mapping[str, TableRows]
+) -> None:
+    """Raise one DataError naming every component that cannot be assessed, and why."""
+    found = unassessable(loaded, measures, tables)
+    if not found:
+        return
+    by_table: dict[str, list[Unassessable]] = {}
+    for u in found:
+        by_table.setdefault(u.table, []).append(u)
+    table, items = next(iter(sorted(by_table.items())))
+    rows = tables[table]
+    parts = _describe(items)
+    others = sorted(set(by_table) - {table})
+    more = f" (also empty for other components: {', '.join(others)})" if others else ""
+    raise DataError(
+        f"the {table} table has no accepted rows ({rows.read:,} read, "
+        f"{rows.read - rows.accepted:,} quarantined), so component{'s' if len(items) > 1 else ''} "
+        f"{parts} cannot be assessed: careis would pay £0 as if it were a result{more}.",
+        file=rows.file or None,
+        fix=f"supply the {table} rows (`careis validate DATA --out DIR` lists why rows were rejected)"
+        + (", or state the groups in the contract's 'groups:'" if table == "memberships" else "")
+        + ".",
+    )
+
+
+def _describe(items: Sequence[Unassessable]) -> str:
+    return ", ".join(f"'{u.component}' ({u.why})" for u in items)
