@@ -137,6 +137,16 @@ def _memberships() -> ibis.Table:
 
 
 def test_roll_up_is_over_the_contracts_group_not_the_datas(duck: Engine) -> None:
+    check_roll_up_over_contract_group(duck)
+
+
+@pytest.mark.spark
+def test_roll_up_over_a_contract_group_on_spark(spark_engine: Engine) -> None:
+    check_roll_up_over_contract_group(spark_engine)
+
+
+def check_roll_up_over_contract_group(duck: Engine) -> None:
+    """The contract's group, not the data's, rolled up and paid on, on either engine."""
     # The contract's NORTH is A and B only (C joins it on 1 October). Monthly admissions:
     # A 10 in May, B 20 in June, C 5 in May and 7 in November. The data's NORTH would hold
     # 10 + 20 + 5 + 7 = 42; the contract's holds A + B + C from 1 October = 10 + 20 + 7 = 37.
