@@ -36,7 +36,14 @@ from careis.contracts.schema import LoadedContract, load_contract
 from careis.data.load import LoadOptions, LoadResult, load_dataset
 from careis.engine import Engine
 from careis.errors import ConfigError, DataError
-from careis.facts.membership import Membership, joined_during, membership_on, org_names
+from careis.facts.membership import (
+    Membership,
+    joined_during,
+    list_sizes_on,
+    membership_on,
+    org_names,
+    with_contract_groups,
+)
 from careis.facts.population import data_span
 from careis.layout import RunLayout
 from careis.manifest import build as build_manifest
@@ -51,6 +58,7 @@ from careis.measures.suppression import suppress_results
 from careis.money import ZERO
 from careis.payments.assessable import TableRows, require_assessable
 from careis.payments.calculate import evaluate as evaluate_payments
+from careis.payments.calculate import judged_with
 from careis.payments.compare import (
     RunInputs,
     compare,
@@ -178,6 +186,7 @@ def _run_stages(
         data = _validate(r, engine)
         if not measures_only:
             _check_assessable(loaded, measure_set, data)
+        _judge_with_contract_groups(data.tables, loaded)
         risk = _risk(r, engine, data.tables, library)
         measured = _measures(r, engine, data.tables, library, measure_set, risk)
         if not measures_only:
@@ -317,9 +326,15 @@ def _payments(
         contract = loaded.contract
         on_list_date = membership_on(engine, tables, contract.list_size_date or contract.term.start)
         membership, joined = joined_during(engine, tables, contract.term, on_list_date)
+        # as judged (a contract joiner on or before the list date keeps its joining date)
+        membership, joined = judged_with(contract, membership, joined)
         practice_rows = results.filter(measure_id="list_size", level="practice")
         practices = sorted({str(row["org_code"]) for row in practice_rows})
-        pay_run = evaluate_payments(loaded, results, practices, membership, joined)
+        # the list_size measure counts the list on the index date; a contract that takes its
+        # list on another day ("per registered patient" on 1 October) is counted on that day
+        list_day = contract.list_size_date or contract.term.start
+        sizes = None if list_day == r.config.index_date else list_sizes_on(engine, tables, list_day)
+        pay_run = evaluate_payments(loaded, results, practices, membership, joined, sizes)
         problems = reconcile(pay_run, contract.commissioner.code)
         if problems:  # a bug in careis, never the user's input: refuse to write statements
             raise RuntimeError("payment ledger does not reconcile: " + "; ".join(problems))
@@ -334,6 +349,13 @@ def _payments(
             f"{len(pay_run.ledger):,} ledger movements balance"
         )
     return _Paid(pay_run, membership, joined, practices, org_names(engine, tables), totals)
+
+
+def _judge_with_contract_groups(tables: dict[str, Any], loaded: LoadedContract) -> None:
+    """Groups the contract states replace the data's at their levels before anything is
+    measured, so the measures are rolled up, paid and shown over the groups judged."""
+    groups = [(g.code, g.level, g.practices, g.joined) for g in loaded.contract.groups]
+    tables["memberships"] = with_contract_groups(tables["memberships"], list(groups))
 
 
 def _totals(pay_run: PaymentRun) -> dict[str, Decimal]:

@@ -140,9 +140,10 @@ def test_practice_joining_the_federation_mid_year(tmp_path: Path) -> None:
         "groups:\n  - code: F1\n    level: federation\n    practices: [A, B, C]\n"
         "    joined: {C: 2024-10-01}\n"
     )
-    text = fill(POT, scaling="all_or_nothing", by="list_size", extra="").replace(
-        'pot: "10000"', 'pot: "4820"'
-    )
+    # joiner_share: prorate_weight (the rule this working is for; the default pro-rates the amount)
+    text = fill(
+        POT, scaling="all_or_nothing", by="list_size", extra="    joiner_share: prorate_weight\n"
+    ).replace('pot: "10000"', 'pot: "4820"')
     loaded = contract(tmp_path, text + groups)
     res = results(
         lists({"A": 1000, "B": 2000, "C": 3650})

@@ -241,6 +241,11 @@ class ConcordanceComponent(_Component):
     national_prevalence_percent: Decimal | None = Field(
         default=None, gt=0, le=100, description="National prevalence (%), the APDF denominator."
     )
+    period: str = Field(
+        default="performance",
+        description="Period of the measure's results this component pays on (a change "
+        "measure's 'performance vs baseline' row answers for 'performance').",
+    )
     paid: Literal["in_year", "year_end"] = Field(default="year_end")
 
     @model_validator(mode="after")
@@ -322,6 +327,21 @@ class PerformanceComponent(_Component):
         description="basis pot: the share of a practice below its floor goes to the other "
         "eligible practices (redistribute) or stays with the commissioner (return).",
     )
+    joiner_share: Literal[
+        "prorate_amount_return", "prorate_amount_redistribute", "prorate_weight"
+    ] = Field(
+        default="prorate_amount_return",
+        description="basis pot: a practice that joined its group part-way through the term "
+        "gets its full-year share x the fraction of the term it was a member; the unearned "
+        "part returns to the commissioner (prorate_amount_return) or is shared among the "
+        "group's other paid practices (prorate_amount_redistribute). prorate_weight "
+        "pro-rates the joiner's weight instead, so the whole earned pot is paid out.",
+    )
+    period: str = Field(
+        default="performance",
+        description="Period of the measure's results this component pays on (a change "
+        "measure's 'performance vs baseline' row answers for 'performance').",
+    )
 
     @model_validator(mode="after")
     def _floor_below_target(self) -> Self:
@@ -399,6 +419,11 @@ class WithholdComponent(_Component):
     measure: str = Field(description="Measure tested at the practice.")
     target_percent: Decimal = Field(description="Value the measure must reach.")
     direction: Literal["at_least", "at_most"] = Field(default="at_least")
+    period: str = Field(
+        default="performance",
+        description="Period of the measure's results this component pays on (a change "
+        "measure's 'performance vs baseline' row answers for 'performance').",
+    )
 
 
 Component = Annotated[

@@ -86,6 +86,10 @@ class MeasureInfo:
     compare: str = "relative"
 
 
+class AmbiguousPeriod(ValueError):
+    """A result asked for without a period, for a measure held in several periods."""
+
+
 class MeasureResults:
     """Measure results (a pyarrow table in RESULT_SCHEMA) plus what each measure means."""
 
@@ -102,21 +106,40 @@ class MeasureResults:
     def lookup(
         self, measure_id: str, level: str, org_code: str, period: str | None = None
     ) -> dict[str, object] | None:
-        """One result row as a dict (or None if absent)."""
-        rows = self._index().get((measure_id, level, org_code, period))
-        if rows is None and period is None:
-            return None
-        return rows
+        """One result row as a dict (or None if absent).
 
-    def _index(self) -> dict[tuple[str, str, str, str | None], dict[str, object]]:
+        With a `period`, the row for that period; a change measure's single row
+        ("performance vs baseline") answers for its first period. Without one, the measure's
+        only row: where it has rows for several periods the question is ambiguous, and
+        guessing (say, paying on the baseline year) is worse than refusing, so that raises
+        `AmbiguousPeriod`.
+        """
+        rows = self._index().get((measure_id, level, org_code), {})
+        if period is None:
+            if len(rows) > 1:
+                raise AmbiguousPeriod(
+                    f"'{measure_id}' has results for {len(rows)} periods "
+                    f"({', '.join(sorted(rows))}); say which one"
+                )
+            return next(iter(rows.values()), None)
+        if period in rows:
+            return rows[period]
+        changes = [k for k in rows if k.startswith(f"{period} vs ")]
+        return rows[changes[0]] if len(changes) == 1 else None
+
+    def _index(self) -> dict[tuple[str, str, str], dict[str, dict[str, object]]]:
         cached = getattr(self, "_idx", None)
         if cached is None:
             cached = {}
             for row in self.table.to_pylist():
-                cached[(row["measure_id"], row["level"], row["org_code"], row["period"])] = row
-                cached.setdefault((row["measure_id"], row["level"], row["org_code"], None), row)
+                key = (row["measure_id"], row["level"], row["org_code"])
+                cached.setdefault(key, {})[row["period"]] = row
             self._idx = cached
         return cached
+
+    def filter_rows(self, measure_id: str, level: str, org_code: str) -> list[dict[str, object]]:
+        """Every period's row for one measure and organisation."""
+        return list(self._index().get((measure_id, level, org_code), {}).values())
 
     def filter(
         self, *, measure_id: str | None = None, level: str | None = None, period: str | None = None

@@ -22,14 +22,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 
-from careis.contracts.schema import Contract, LoadedContract
+from careis.contracts.schema import Contract, LoadedContract, PerformanceComponent
 from careis.measures.results import MeasureResults
 from careis.money import ZERO, round_pence
 from careis.payments.components import STAGES, Context, NoData, kind_of
 from careis.payments.ledger import PaymentRun, build_ledger
 from careis.payments.lines import StatementLine
 
-__all__ = ["StatementLine", "evaluate", "statements", "totals_by_practice"]
+__all__ = ["StatementLine", "evaluate", "judged_with", "statements", "totals_by_practice"]
 
 
 def statements(
@@ -48,6 +48,7 @@ def evaluate(
     practices: Iterable[str],
     memberships_on_date: dict[tuple[str, str], str],
     joined: dict[tuple[str, str], dt.date] | None = None,
+    list_sizes: dict[str, int] | None = None,
 ) -> PaymentRun:
     """Evaluate every component for every provider; return statement lines and the ledger.
 
@@ -55,13 +56,16 @@ def evaluate(
     list-size date: the aggregate a practice is judged with. Groups stated in the contract
     override the data for their level. `joined` maps (practice, level) -> the first day of a
     membership that began part-way through the term (the practice's pot share and per-patient
-    performance pay are pro-rated by the days it was a member).
+    performance pay are pro-rated by the days it was a member). `list_sizes`: registered
+    patients per practice on the contract's list-size date (default: the `list_size`
+    measure's performance row).
     """
     contract: Contract = loaded.contract
     loaded.check_measures(set(results.catalogue))
     chosen = _providers(loaded, practices)
-    membership, starts = _judged_with(contract, memberships_on_date, joined or {})
-    ctx = Context(contract, results, chosen, membership, starts, loaded.path)
+    membership, starts = judged_with(contract, memberships_on_date, joined or {})
+    _check_group_results(loaded, results)
+    ctx = Context(contract, results, chosen, membership, starts, loaded.path, list_sizes)
     lines: list[StatementLine] = []
     for stage in STAGES:
         earlier = list(lines)
@@ -94,22 +98,49 @@ def _providers(loaded: LoadedContract, practices: Iterable[str]) -> list[str]:
     return sorted(set(contract.providers.practices))
 
 
-def _judged_with(
+def judged_with(
     contract: Contract,
     memberships_on_date: dict[tuple[str, str], str],
     joined: dict[tuple[str, str], dt.date],
 ) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], dt.date]]:
-    """Memberships and joining dates with the contract's own groups replacing the data's."""
-    membership = dict(memberships_on_date)
-    starts = dict(joined)
+    """Memberships and joining dates with the contract's own groups replacing the data's.
+
+    A level the contract states groups for is the contract's alone: the data's memberships
+    at that level are dropped once, then every contract group at the level is added (several
+    PCNs at one level are all kept).
+    """
+    levels = {group.level for group in contract.groups}
+    membership = {k: v for k, v in memberships_on_date.items() if k[1] not in levels}
+    starts = {k: v for k, v in joined.items() if k[1] not in levels}
     for group in contract.groups:
-        for key in [k for k in membership if k[1] == group.level]:
-            del membership[key]
         for code in group.practices:
             membership[(code, group.level)] = group.code
         for code, day in group.joined.items():
             starts[(code, group.level)] = day
     return membership, starts
+
+
+def _check_group_results(loaded: LoadedContract, results: MeasureResults) -> None:
+    """A contract group is judged on its own aggregate: refuse if the results hold none.
+
+    The run rolls the measures up over the contract's groups (careis.facts.membership
+    `with_contract_groups`); results rolled up over other groups cannot pay this contract.
+    """
+    contract = loaded.contract
+    for comp in contract.components:
+        if not isinstance(comp, PerformanceComponent):
+            continue  # the one kind judged on a group's aggregate
+        for gi, group in enumerate(contract.groups):
+            if group.level != comp.aggregate_level:
+                continue
+            if not results.filter_rows(comp.measure, group.level, group.code):
+                raise loaded.error(
+                    ("groups", gi, "code"),
+                    f"component '{comp.id}': no '{comp.measure}' result for the contract's "
+                    f"{group.level} {group.code}, so its aggregate cannot be computed.",
+                    fix="pay from a run of this contract, whose measures are rolled up over "
+                    "its groups.",
+                )
 
 
 def _management_fees(contract: Contract, lines: list[StatementLine]) -> list[StatementLine]:

@@ -65,7 +65,7 @@ class SchemeView:
 
 
 def _fill(row: Row, results: MeasureResults) -> Row:
-    def get(measure: str, period: str | None = None) -> dict[str, Any] | None:
+    def get(measure: str, period: str = "performance") -> dict[str, Any] | None:
         return results.lookup(measure, row.level, row.code, period)
 
     if (r := get("list_size")) is not None:

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from careis.contracts.schema import Contract
 from careis.errors import ConfigError
-from careis.measures.results import MeasureInfo, MeasureResults
+from careis.measures.results import AmbiguousPeriod, MeasureInfo, MeasureResults
 from careis.money import ZERO, to_decimal
-from careis.payments.lines import StatementLine
+from careis.payments.lines import StatementLine, evidence
 
 #: When a kind is evaluated: with the components, in the contract's order; after them
 #: (withholds take a % of lines already computed); or last (aspiration needs this year's
@@ -42,10 +42,33 @@ class Context:
     membership: dict[tuple[str, str], str]
     joined: dict[tuple[str, str], dt.date]
     path: Path | None = None
+    #: registered patients per practice on the contract's list-size date, where the caller
+    #: counted them from the registrations; else the `list_size` measure's performance row
+    list_sizes: dict[str, int] | None = None
 
     def list_size(self, practice: str) -> Decimal:
-        row = self.results.lookup("list_size", "practice", practice)
+        """Registered patients on the contract's list-size date ("per registered patient")."""
+        if self.list_sizes is not None:
+            return Decimal(self.list_sizes.get(practice, 0))
+        row = self.result("list_size", "practice", practice, "performance")
         return to_decimal(int(row["numerator"] or 0)) if row else ZERO  # type: ignore[call-overload]
+
+    def list_evidence(self, practice: str) -> str:
+        """Where a practice's list size comes from, for the statement's evidence column."""
+        if self.list_sizes is not None:
+            day = self.contract.list_size_date or self.contract.term.start
+            return f"registrations on {day.isoformat()} [practice {practice}]"
+        return evidence("list_size", "practice", practice)
+
+    def result(
+        self, measure: str, level: str, org: str, period: str | None
+    ) -> dict[str, object] | None:
+        """One result row for the period a component pays on; ambiguity is the contract's
+        error (NoData names the component), never a guess."""
+        try:
+            return self.results.lookup(measure, level, org, period)
+        except AmbiguousPeriod as exc:
+            raise NoData(f"{exc} (set the component's 'period').") from None
 
     def fraction(self, practice: str, level: str) -> Decimal:
         """Share of the term the practice was a member of its group at `level` (1 if all of it)."""

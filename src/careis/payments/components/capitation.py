@@ -28,7 +28,7 @@ def pay(
                     quantity=size,
                     rate=comp.rate,
                     amount=round_pence(size * comp.rate),
-                    evidence=evidence("list_size", "practice", p),
+                    evidence=ctx.list_evidence(p),
                     paid=comp.paid,
                 )
             )

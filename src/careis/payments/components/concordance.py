@@ -21,7 +21,7 @@ def pay(
 
 def _per_patient_line(ctx: Context, comp: ConcordanceComponent, practice: str) -> StatementLine:
     assert comp.rate is not None  # per_patient (qof_points lines come from _qof_line)
-    row = ctx.results.lookup(comp.measure, "practice", practice)
+    row = ctx.result(comp.measure, "practice", practice, comp.period)
     num = int(row["numerator"] or 0) if row else 0  # type: ignore[call-overload]
     qty = Decimal(num)
     shown = (
@@ -57,7 +57,7 @@ def _apdf(ctx: Context, comp: ConcordanceComponent, practice: str) -> tuple[Deci
     if comp.prevalence_measure is None:
         return Decimal(1), ""
     assert comp.national_prevalence_percent is not None
-    prev_row = ctx.results.lookup(comp.prevalence_measure, "practice", practice)
+    prev_row = ctx.result(comp.prevalence_measure, "practice", practice, comp.period)
     prev_value = prev_row["value"] if prev_row else None
     prev = to_decimal(float(prev_value)) if isinstance(prev_value, int | float) else ZERO
     apdf = prev / comp.national_prevalence_percent
@@ -71,7 +71,7 @@ def _qof_line(ctx: Context, comp: ConcordanceComponent, practice: str) -> Statem
     national = ctx.contract.national_qof()
     value = comp.point_value if comp.point_value is not None else national.point_value
     avg = comp.average_list_size or national.average_list_size
-    ratio = _exact_ratio(ctx.results.lookup(comp.measure, "practice", practice))
+    ratio = _exact_ratio(ctx.result(comp.measure, "practice", practice, comp.period))
     size = ctx.list_size(practice)
     lt, ut = comp.lower_threshold_percent, comp.upper_threshold_percent
     if ratio is None:

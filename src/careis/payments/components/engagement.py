@@ -11,7 +11,7 @@ from careis.errors import ConfigError
 from careis.measures.results import MeasureInfo
 from careis.money import ZERO, round_pence
 from careis.payments.components.base import Context, Kind, read_csv, what
-from careis.payments.lines import StatementLine, evidence
+from careis.payments.lines import StatementLine
 
 
 def pay(
@@ -34,10 +34,12 @@ def pay(
                 paid=comp.paid,
             )
         ]
-    return [_practice_line(comp, p, ctx.list_size(p)) for p in ctx.practices]
+    return [_practice_line(comp, p, ctx.list_size(p), ctx.list_evidence(p)) for p in ctx.practices]
 
 
-def _practice_line(comp: EngagementComponent, practice: str, list_size: Decimal) -> StatementLine:
+def _practice_line(
+    comp: EngagementComponent, practice: str, list_size: Decimal, source: str
+) -> StatementLine:
     assert comp.rate is not None  # milestone engagement is evaluated in _milestones
     per_patient = comp.basis == "per_registered_patient"
     qty = list_size if per_patient else Decimal(1)
@@ -53,7 +55,7 @@ def _practice_line(comp: EngagementComponent, practice: str, list_size: Decimal)
         quantity=qty,
         rate=comp.rate,
         amount=round_pence(qty * comp.rate),
-        evidence=evidence("list_size", "practice", practice),
+        evidence=source,
         paid=comp.paid,
     )
 

@@ -88,12 +88,12 @@ def judge(ctx: Context, comp: PerformanceComponent, group: str, members: list[st
     if comp.aggregate_level == "alliance":
         change = as_tested(_pooled_change(ctx, comp, members))
     else:
-        agg = ctx.results.lookup(comp.measure, comp.aggregate_level, group) if group else None
+        agg = ctx.result(comp.measure, comp.aggregate_level, group, comp.period) if group else None
         change = as_tested(agg["value"]) if agg else None
     own: dict[str, Decimal | None] = {}
     eligible: list[str] = []
     for p in members:
-        row = ctx.results.lookup(comp.measure, "practice", p)
+        row = ctx.result(comp.measure, "practice", p, comp.period)
         own[p] = value = as_tested(row["value"]) if row else None
         if value is not None and -value >= comp.practice_floor_reduction_percent:
             eligible.append(p)
@@ -164,15 +164,21 @@ def _all_or_nothing_line(
 
 
 def _weights(ctx: Context, comp: PerformanceComponent, j: Judgement) -> dict[str, Decimal]:
-    """Each sharing practice's claim on the group's pot, pro-rated by its time as a member."""
+    """Each sharing practice's claim on the group's pot (pro-rated by its time as a member
+    under `joiner_share: prorate_weight`; otherwise its full-year claim, the amount being
+    pro-rated in `_pot_shares`)."""
     weights: dict[str, Decimal] = {}
     sharing = j.eligible if comp.below_floor == "redistribute" else list(j.own)
     for p in sharing:
-        member = ctx.fraction(p, comp.aggregate_level)
+        member = (
+            ctx.fraction(p, comp.aggregate_level)
+            if comp.joiner_share == "prorate_weight"
+            else Decimal(1)
+        )
         if comp.distribute_by == "list_size":
             w = ctx.list_size(p)
         elif comp.distribute_by == "register":
-            r = ctx.results.lookup("register", "practice", p)
+            r = ctx.result("register", "practice", p, comp.period)
             w = to_decimal(int(r["numerator"] or 0)) if r else ZERO  # type: ignore[call-overload]
         else:
             own_v = j.own[p]
@@ -182,9 +188,17 @@ def _weights(ctx: Context, comp: PerformanceComponent, j: Judgement) -> dict[str
 
 
 def _pot_shares(
-    comp: PerformanceComponent, j: Judgement, weights: dict[str, Decimal]
+    comp: PerformanceComponent,
+    j: Judgement,
+    weights: dict[str, Decimal],
+    fractions: dict[str, Decimal],
 ) -> tuple[dict[str, Decimal], str]:
-    """The eligible practices' shares of the earned pot, and the working for the test."""
+    """The eligible practices' shares of the earned pot, and the working for the test.
+
+    `fractions`: each member's share of the term as a member (1 for a full-year member); a
+    joiner's full-year share is cut to it unless `joiner_share` is prorate_weight (then
+    `weights` are already pro-rated and the whole pot is shared).
+    """
     assert comp.pot is not None
     earned = round_pence(comp.pot * j.earned)
     text = f"; pot £{comp.pot:,.2f} -> £{earned:,.2f} by {comp.distribute_by}"
@@ -195,9 +209,37 @@ def _pot_shares(
         shares = {k: v for k, v in shares.items() if k in j.eligible}
         if returned:
             text += f" ({format_gbp(returned)} of practices below the floor returned)"
+        if comp.joiner_share != "prorate_weight":
+            shares, joiner_text = _joiner_amounts(comp, shares, weights, fractions)
+            text += joiner_text
     elif earned:
         text += " (no eligible practice: not paid)"
     return shares, text
+
+
+def _joiner_amounts(
+    comp: PerformanceComponent,
+    shares: dict[str, Decimal],
+    weights: dict[str, Decimal],
+    fractions: dict[str, Decimal],
+) -> tuple[dict[str, Decimal], str]:
+    """Joiners paid their full-year share x the fraction of the term they were members; the
+    unearned part returns to the commissioner or is shared among the full-year members."""
+    out = dict(shares)
+    unearned = ZERO
+    for p, share in shares.items():
+        frac = fractions.get(p, Decimal(1))
+        if frac != 1:
+            out[p] = round_pence(share * frac)
+            unearned += share - out[p]
+    if not unearned:
+        return out, ""
+    full_year = {p: weights[p] for p in shares if fractions.get(p, Decimal(1)) == 1}
+    if comp.joiner_share == "prorate_amount_redistribute" and sum(full_year.values()) > 0:
+        for p, extra in allocate(unearned, full_year).items():
+            out[p] += extra
+        return out, f" ({format_gbp(unearned)} unearned by joiners shared among full-year members)"
+    return out, f" ({format_gbp(unearned)} unearned by joiners returned)"
 
 
 def _group_lines(ctx: Context, comp: PerformanceComponent, j: Judgement) -> list[StatementLine]:
@@ -211,7 +253,8 @@ def _group_lines(ctx: Context, comp: PerformanceComponent, j: Judgement) -> list
     shares: dict[str, Decimal] = {}
     pot_text = ""
     if comp.basis == "pot":
-        shares, pot_text = _pot_shares(comp, j, weights)
+        fractions = {p: ctx.fraction(p, comp.aggregate_level) for p in j.own}
+        shares, pot_text = _pot_shares(comp, j, weights, fractions)
     out = []
     for p, own_v in j.own.items():
         floor_met = p in j.eligible

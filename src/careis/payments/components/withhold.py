@@ -29,7 +29,7 @@ def pay(ctx: Context, comp: WithholdComponent, earlier: list[StatementLine]) -> 
     out: list[StatementLine] = []
     for provider, amount in sorted(base.items()):
         withheld = round_pence(amount * comp.percent / 100)
-        row = ctx.results.lookup(comp.measure, "practice", provider)
+        row = ctx.result(comp.measure, "practice", provider, comp.period)
         value = as_tested(row["value"]) if row else None
         met = _met(comp, value)
         sign = ">=" if comp.direction == "at_least" else "<="
