@@ -76,7 +76,9 @@ def _default_out(run: Path, loaded: LoadedContract) -> Path:
     return run.parent / f"{run.name}-{loaded.contract.id}"
 
 
-def pay_from_run(run: Path, contract_path: Path, out: Path | None = None) -> tuple[Path, PaymentRun]:
+def pay_from_run(
+    run: Path, contract_path: Path, out: Path | None = None
+) -> tuple[Path, PaymentRun]:
     """Pay `contract_path` from run folder `run`; write the payments outputs to `out`."""
     loaded = load_contract(contract_path)
     _check_same_groups(run, loaded)
