@@ -128,3 +128,12 @@ def test_pooled_alliance_change_is_exact(tmp_path: Path, b_perf: str, paid: str)
     )
     run = evaluate(contract(tmp_path, fill(ALLIANCE_TARGET, target="20")), res, ["A", "B"], {})
     assert sum(amounts(run).values()) == Decimal(paid)
+
+
+def test_the_report_tests_the_change_as_the_statement_does() -> None:
+    # The report's federation "met" column used Jinja's round(2) (binary float, half even):
+    # -19.995 -> -19.99, "no" beside a statement that says met. It now uses the same rule.
+    from careis.report.scheme import Row
+
+    row = Row(level="federation", code="F1", name="F1", change=stored_change(160010, 200000))
+    assert row.change_tested == Decimal("-20.00") == as_tested(row.change)
