@@ -131,8 +131,8 @@ def test_pooled_alliance_change_is_exact(tmp_path: Path, b_perf: str, paid: str)
 
 
 def test_the_report_tests_the_change_as_the_statement_does() -> None:
-    # The report's federation "met" column used Jinja's round(2) (binary float, half even):
-    # -19.995 -> -19.99, "no" beside a statement that says met. It now uses the same rule.
+    # The report's federation "met" column used Jinja's round(2) on the float, so the old
+    # stored -19.994999999999997 read "no" whatever the statement said. Same rule now.
     from careis.report.scheme import Row
 
     row = Row(level="federation", code="F1", name="F1", change=stored_change(160010, 200000))

@@ -36,7 +36,8 @@ class _ConfigOrCommand(TyperGroup):
 app = typer.Typer(
     cls=_ConfigOrCommand,
     subcommand_metavar="CONFIG | COMMAND [ARGS]...",
-    help="Pay a scheme: statements per provider, a balancing ledger, evidence; or diff two "
+    help="Pay a scheme: statements per provider, a balancing ledger, evidence; re-pay a "
+    "contract from a finished run (`careis pay --run DIR --contract FILE`); or diff two "
     "runs. `careis pay CONFIG` is `careis pay run CONFIG`.",
     no_args_is_help=True,
 )
@@ -45,7 +46,7 @@ app = typer.Typer(
 OptionalConfigArg = Annotated[
     Path | None,
     typer.Argument(
-        metavar="[CONFIG]", help="Run config YAML (see examples/demo.yaml); not with --run.",
+        metavar="CONFIG", help="Run config YAML (see examples/demo.yaml); not with --run.",
         exists=True, dir_okay=False, show_default=False,
     ),
 ]  # fmt: skip
