@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from careis.cli import main
-
 GOLDEN = Path(__file__).parent / "demo"
 FILES = [
     "payments/statements.csv",
@@ -26,17 +24,8 @@ FILES = [
     "payments/summary.csv",
     "measures/published.csv",
 ]
+# the demo run is the `demo_run` fixture (conftest.py), shared with test_pay_from_run.py
 SHOWN = 60  # diff lines printed on failure
-
-
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`careis demo` as a user runs it (examples/demo.yaml), data generated into a tmp folder."""
-    base = tmp_path_factory.mktemp("demo")
-    with pytest.raises(SystemExit) as info:
-        main(["demo", "--out", str(base / "out"), "--data", str(base / "data")])
-    assert info.value.code in (0, None)
-    return base / "out"
 
 
 def readable_diff(golden: bytes, new: bytes, name: str) -> str:

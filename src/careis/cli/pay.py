@@ -1,4 +1,7 @@
-"""`careis pay CONFIG` and `careis pay diff RUN_A RUN_B`: pay a scheme, or compare two payments.
+"""`careis pay CONFIG`, `careis pay --run DIR --contract FILE` and `careis pay diff RUN_A RUN_B`.
+
+Pay a scheme (a full run), re-pay a contract from a finished run's results (seconds: no
+validation, risk or measures), or compare two payments.
 
 Why a group with a default command: paying is the common case and reads best as
 `careis pay CONFIG`; `diff` is a proper sub-command with its own arguments and help. The group
@@ -8,6 +11,7 @@ sends anything that is not a sub-command's name to `run`, so `careis pay CONFIG`
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +19,7 @@ import typer
 from rich.table import Table as RichTable
 from typer.core import TyperGroup
 
-from careis.cli._common import ConfigArg, ContractOpt, console, load_config, path_text, run_stages
+from careis.cli._common import ContractOpt, console, load_config, path_text, run_stages
 
 DEFAULT = "run"
 
@@ -32,24 +36,69 @@ class _ConfigOrCommand(TyperGroup):
 app = typer.Typer(
     cls=_ConfigOrCommand,
     subcommand_metavar="CONFIG | COMMAND [ARGS]...",
-    help="Pay a scheme: statements per provider, a balancing ledger, evidence; or diff two "
+    help="Pay a scheme: statements per provider, a balancing ledger, evidence; re-pay a "
+    "contract from a finished run (`careis pay --run DIR --contract FILE`); or diff two "
     "runs. `careis pay CONFIG` is `careis pay run CONFIG`.",
     no_args_is_help=True,
 )
 
 
+OptionalConfigArg = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="CONFIG", help="Run config YAML (see examples/demo.yaml); not with --run.",
+        exists=True, dir_okay=False, show_default=False,
+    ),
+]  # fmt: skip
+RunOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--run", metavar="DIR", exists=True, file_okay=False,
+        help="Pay --contract from this finished run's measures/results.csv and "
+        "payments/memberships.csv, without re-running validation, risk or measures. Output "
+        "goes to --out (default: DIR-<contract id> beside the run).",
+    ),
+]  # fmt: skip
+
+
 @app.command(DEFAULT)
 def run_cmd(
-    config: ConfigArg,
+    config: OptionalConfigArg = None,
     contract: ContractOpt = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", metavar="DIR", help="Output folder (overrides output.dir)."),
     ] = None,
+    run: RunOpt = None,
 ) -> None:
-    """Pay a scheme from a run config (the stages before payments run first). The default."""
+    """Pay a scheme from a run config (the stages before payments run first), or with --run
+    re-pay a contract from a finished run's results. The default."""
+    if (config is None) == (run is None):
+        raise typer.BadParameter("give a CONFIG or --run DIR (one of them).")
+    if run is not None:
+        _pay_from_run(run, contract, out)
+        return
+    assert config is not None
     overrides = {"output.dir": path_text(out), "contract": path_text(contract, resolve=True)}
     run_stages(load_config(config, overrides))
+
+
+def _pay_from_run(run: Path, contract: Path | None, out: Path | None) -> None:
+    """`careis pay --run DIR --contract FILE`: statements from the run's results."""
+    import time
+
+    from careis.payments.from_run import pay_from_run
+
+    if contract is None:
+        raise typer.BadParameter("--run needs --contract FILE (the contract to pay).")
+    start = time.perf_counter()
+    target, paid = pay_from_run(run, contract, out)
+    total = sum((line.amount for line in paid.lines), Decimal(0))
+    providers = len({line.provider for line in paid.lines})
+    console.print(
+        f"£{total:,.2f} to {providers} providers from {run} in "
+        f"{time.perf_counter() - start:.1f} s. Outputs in [bold]{target}[/bold]"
+    )
 
 
 @app.command("diff")

@@ -10,6 +10,7 @@ form a tagged union on `type`, so new kinds of component are added without touch
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -44,13 +45,26 @@ HOLDER_MODELS = frozenset({"prime_contractor", "prime_provider", "aco_partial", 
 ALLIANCE_MODELS = frozenset({"alliance", "aco_virtual"})
 CORE_GENERAL_PRACTICE = "core_general_practice"
 
-# National QOF figures by financial year (start year): £ per point, average practice list
-# (the Contractor Population Index denominator). Sources in /docs/payments.md (DOMAIN.md s.2).
-QOF_NATIONAL: dict[int, tuple[Decimal, int]] = {
-    2022: (Decimal("207.56"), 9374),
-    2023: (Decimal("213.43"), 9639),
-    2024: (Decimal("220.62"), 9964),
-}
+# Published national QOF figures by financial year (start year): £ per point and the national
+# average practice list (the Contractor Population Index denominator), from qof_national.csv,
+# which names the source of each figure. A year or figure not there was not found published;
+# a contract for it states the figure itself (docs/payments.md).
+QOF_FILE = Path(__file__).with_name("qof_national.csv")
+
+
+def _read_qof_national() -> dict[int, tuple[Decimal | None, int | None]]:
+    out: dict[int, tuple[Decimal | None, int | None]] = {}
+    with QOF_FILE.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            value, avg = row["point_value"], row["average_list_size"]
+            out[int(row["financial_year"][:4])] = (
+                Decimal(value) if value else None,
+                int(avg) if avg else None,
+            )
+    return out
+
+
+QOF_NATIONAL = _read_qof_national()
 
 
 class _Model(BaseModel):
@@ -721,18 +735,42 @@ class Contract(_Model):
                         f"group {g.code}: {p} joined on {day}, outside the term",
                     )
 
-    def national_qof(self) -> QofNational:
-        """£ per point and average list for the term's financial year (overridable)."""
-        if self.qof_national is not None:
-            return self.qof_national
+    def qof_figures(self, comp: ConcordanceComponent) -> tuple[Decimal | None, int | None]:
+        """£ per point and national average list for a qof_points component: the component's
+        own, else the contract's `qof_national`, else the published figure for the term's
+        financial year (qof_national.csv); None where none of them gives it."""
+        start = self.term.start
+        published = QOF_NATIONAL.get(start.year if start.month >= 4 else start.year - 1)
+        national = self.qof_national
+        value = comp.point_value
+        if value is None:
+            value = national.point_value if national else (published[0] if published else None)
+        avg = comp.average_list_size
+        if avg is None:
+            avg = national.average_list_size if national else (published[1] if published else None)
+        return value, avg
+
+    @model_validator(mode="after")
+    def _qof_rules(self) -> Self:
+        """Every QOF-points component can be priced: checked when the contract is loaded, not
+        after every stage of a run has been computed."""
         start = self.term.start
         year = start.year if start.month >= 4 else start.year - 1
-        if year not in QOF_NATIONAL:
-            raise ValueError(
-                f"no national QOF figures for {year}/{(year + 1) % 100:02d}; add 'qof_national'"
-            )
-        value, avg = QOF_NATIONAL[year]
-        return QofNational(point_value=value, average_list_size=avg)
+        for i, comp in enumerate(self.components):
+            if not isinstance(comp, ConcordanceComponent) or comp.basis != "qof_points":
+                continue
+            value, avg = self.qof_figures(comp)
+            missing = [
+                n for n, v in (("point_value", value), ("average_list_size", avg)) if v is None
+            ]
+            if missing:
+                raise RuleError(
+                    ("components", i),
+                    f"component '{comp.id}': careis has no published national QOF "
+                    f"{' or '.join(missing)} for {year}/{(year + 1) % 100:02d}; state "
+                    f"{' and '.join(missing)} on the component (or qof_national in the contract)",
+                )
+        return self
 
 
 def cc_missing(contract: Contract) -> bool:

@@ -21,6 +21,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import ibis
@@ -38,7 +39,7 @@ from careis.facts.population import (
     month_start_of,
     months_of,
 )
-from careis.measures import stats
+from careis.measures import exact, stats
 from careis.measures.definitions import (
     CodeCondition,
     CohortCondition,
@@ -938,6 +939,32 @@ def _indirect_columns(
 
 
 # --------------------------------------------------------------------------- changes
+def _change_value(
+    perf: dict[str, Any], base: dict[str, Any], of: MeasureInfo, compare: str
+) -> float | None:
+    """A change, exactly (careis.measures.exact): a relative change of a crude rate or a
+    proportion from its integer counts; otherwise from the two values as stored."""
+    pv, bv = perf["value"], base["value"]
+    if pv is None or bv is None:
+        return None
+    if compare == "absolute":
+        return exact.printed(Fraction(repr(float(pv))) - Fraction(repr(float(bv))))
+    if bv <= 0:
+        return None
+    p_counts = exact.counts(perf["numerator"], perf["denominator"], of.unit)
+    b_counts = exact.counts(base["numerator"], base["denominator"], of.unit)
+    if of.standardised or of.kind not in ("rate", "proportion") or not (p_counts and b_counts):
+        p_counts, b_counts = (
+            (Fraction(repr(float(pv))), Fraction(1)),
+            (
+                Fraction(repr(float(bv))),
+                Fraction(1),
+            ),
+        )
+    value = exact.change(p_counts, b_counts)
+    return None if value is None else exact.printed(value)
+
+
 def _changes(
     measures: MeasureSet,
     rows: list[dict[str, Any]],
@@ -962,12 +989,7 @@ def _changes(
             if perf is None or base is None:
                 continue
             pv, bv = perf["value"], base["value"]
-            value = None
-            if pv is not None and bv is not None:
-                if m.compare == "absolute":
-                    value = pv - bv
-                elif bv > 0:
-                    value = (pv / bv - 1.0) * 100.0
+            value = _change_value(perf, base, catalogue[m.of], m.compare)
             out.append(
                 {
                     "measure_id": m.id,

@@ -93,7 +93,8 @@ def read_run(run: Path) -> RunInputs:
     return RunInputs(rows, membership, joined, practices)
 
 
-def _results(rows: list[dict[str, Any]]) -> MeasureResults:
+def results_of(rows: list[dict[str, Any]]) -> MeasureResults:
+    """Results read back from a run's results.csv (the catalogue knows only ids and units)."""
     catalogue = {
         r["measure_id"]: MeasureInfo(r["measure_id"], r["measure_id"], "count", r["unit"], "")
         for r in rows
@@ -142,7 +143,7 @@ def scaled(
             f = factor(r["level"], r["org_code"])
             row["value"] = ((1 + r["value"] / 100) * f - 1) * 100
         out.append(row)
-    return _results(out)
+    return results_of(out)
 
 
 def party_nets(
@@ -179,7 +180,7 @@ def compare(
     sd_practice: float,
 ) -> Comparison:
     """Scenario table and Monte-Carlo range for every contract (see the module docstring)."""
-    base = _results(inputs.rows)
+    base = results_of(inputs.rows)
     scenario_rows: list[dict[str, str]] = []
     range_rows: list[dict[str, str]] = []
     rng = np.random.default_rng(seed)

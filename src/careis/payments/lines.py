@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Literal
 
+from careis.measures import exact
 from careis.money import to_decimal
 
 #: What a line is: earned (a payment for a component); management_fee / fee_retained (the
@@ -97,11 +99,14 @@ def as_tested(value: object) -> Decimal | None:
     """A percentage as tested: rounded half up to 2 decimal places, exactly as printed.
 
     Thresholds are compared with the figure on the statement, so a practice shown at -10.00%
-    against a 10% target has met it, whatever the float carried beyond the second decimal.
+    against a 10% target has met it. A stored float is taken as the decimal results.csv
+    prints (careis.measures.exact: the one rounding rule), a Fraction exactly.
     """
     if value is None:
         return None
-    return to_decimal(float(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # type: ignore[arg-type]
+    if isinstance(value, Fraction):
+        return exact.tested(value)
+    return exact.tested(to_decimal(float(value)))  # type: ignore[arg-type]
 
 
 def quantity4(value: Decimal) -> Decimal:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from careis.measures import exact
 from careis.measures.results import MeasureResults
 from careis.money import ZERO
 from careis.payments.calculate import StatementLine
@@ -41,6 +42,12 @@ class Row:
     @property
     def total(self) -> Decimal:
         return sum(self.payments.values(), ZERO)
+
+    @property
+    def change_tested(self) -> Decimal | None:
+        """The change as the statement tests it (careis.measures.exact: half up to 2 dp), so
+        the report's "met" agrees with the statement's to the last half-way case."""
+        return exact.tested(self.change)
 
 
 @dataclass

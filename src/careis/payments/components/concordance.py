@@ -68,9 +68,8 @@ def _qof_line(ctx: Context, comp: ConcordanceComponent, practice: str) -> Statem
     """QOF arithmetic (SFE): points from the exact achievement ratio, then CPI and APDF."""
     assert comp.max_points is not None
     assert comp.lower_threshold_percent is not None and comp.upper_threshold_percent is not None
-    national = ctx.contract.national_qof()
-    value = comp.point_value if comp.point_value is not None else national.point_value
-    avg = comp.average_list_size or national.average_list_size
+    value, avg = ctx.contract.qof_figures(comp)  # checked at load time (Contract._qof_rules)
+    assert value is not None and avg is not None
     ratio = _exact_ratio(ctx.result(comp.measure, "practice", practice, comp.period))
     size = ctx.list_size(practice)
     lt, ut = comp.lower_threshold_percent, comp.upper_threshold_percent

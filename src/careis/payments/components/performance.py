@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from fractions import Fraction
 
 from careis.contracts.schema import PerformanceComponent
+from careis.measures import exact
 from careis.measures.results import MeasureInfo
 from careis.money import ZERO, allocate, format_gbp, round_pence, to_decimal
 from careis.payments.components.base import Context, Kind, plain_requirement, what, words
@@ -50,24 +52,24 @@ def earned_fraction(comp: PerformanceComponent, reduction: Decimal | None) -> De
     return min(max(share, Decimal(0)), Decimal(1))
 
 
-def _pooled_change(ctx: Context, comp: PerformanceComponent, members: list[str]) -> Decimal | None:
-    """% change in a rate over several practices: sums of numerators over sums of
-    denominators in each period (never an average of the practices' changes)."""
+def _pooled_change(ctx: Context, comp: PerformanceComponent, members: list[str]) -> Fraction | None:
+    """% change in a rate over several practices, exactly: sums of the integer numerators
+    over sums of the denominators in each period (never an average of the practices'
+    changes; careis.measures.exact)."""
     assert comp.rate_measure is not None
-    sums: dict[str, list[Decimal]] = {}
+    sums: dict[str, tuple[Fraction, Fraction]] = {}
     for period in ("baseline", "performance"):
-        num = den = ZERO
+        num = den = Fraction(0)
         for p in members:
             row = ctx.results.lookup(comp.rate_measure, "practice", p, period)
-            if row is None or row["denominator"] is None:
+            found = row and exact.counts(
+                row["numerator"] or 0, row["denominator"], str(row["unit"])
+            )
+            if not found:
                 return None
-            num += to_decimal(float(row["numerator"] or 0))  # type: ignore[arg-type]
-            den += to_decimal(float(row["denominator"]))  # type: ignore[arg-type]
-        sums[period] = [num, den]
-    (bn, bd), (pn, pd) = sums["baseline"], sums["performance"]
-    if bn == 0 or bd == 0 or pd == 0:
-        return None
-    return ((pn / pd) / (bn / bd) - 1) * 100
+            num, den = num + found[0], den + found[1]
+        sums[period] = (num, den)
+    return exact.change(sums["performance"], sums["baseline"])
 
 
 def groups(ctx: Context, comp: PerformanceComponent) -> dict[str, list[str]]:
