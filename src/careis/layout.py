@@ -18,6 +18,9 @@ from careis.errors import DataError
 #: A code that may become one folder name: letters, digits, '_' and '-', not starting with a
 #: separator-like character. ODS codes (e.g. P82001, 00T, RMC) all match.
 SAFE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+#: The same rule as a pattern for schemas (pydantic fields, table columns), so a code that
+#: could not become a folder is refused where it is read, with its file and line.
+SAFE_CODE_PATTERN = "^" + SAFE_CODE.pattern + "$"
 
 # Paths relative to the run folder. Readers (compare, diff, business case) and the evidence
 # strings on statement lines use these names, never their own spelling.

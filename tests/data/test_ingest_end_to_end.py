@@ -74,6 +74,16 @@ output: {{dir: {tmp_path / "out"}}}
 """,
         encoding="utf-8",
     )
+    if fmt == "hes":
+        # Hospital extracts alone carry no GP events: the care-plan component cannot be
+        # assessed, and the run says so in one line rather than paying £0 (issue 15 item 7).
+        with pytest.raises(SystemExit) as info:
+            main(["run", str(config)])
+        err = capsys.readouterr().err
+        assert info.value.code == 2
+        assert "the events table has no accepted rows" in err and "'care_plans'" in err
+        assert not (tmp_path / "out").exists()
+        return
     out = _cli(["run", str(config)], capsys)
     assert "Finished in" in out
     report = tmp_path / "out" / "report.html"

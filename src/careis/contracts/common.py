@@ -16,6 +16,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from careis.layout import SAFE_CODE_PATTERN
+
 
 class ContractType(StrEnum):
     """Kinds of contract in English NHS primary and community care commissioning."""
@@ -76,7 +78,9 @@ class Party(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    code: str = Field(description="ODS code, or a local code where there is none.")
+    code: str = Field(
+        pattern=SAFE_CODE_PATTERN, description="ODS code, or a local code where there is none."
+    )
     name: str = Field(default="", description="Display name.")
     kind: PartyKind = Field(description="What kind of organisation it is.")
 

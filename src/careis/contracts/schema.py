@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from careis.contracts.common import Party
 from careis.errors import ConfigError
+from careis.layout import SAFE_CODE_PATTERN
 from careis.money import to_decimal
 from careis.periods import Period
 from careis.yamlio import Loc, line_of, load_yaml, model_from_data
@@ -93,12 +94,14 @@ def _money(value: Any) -> Decimal:
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
 Percent = Annotated[Decimal, Field(ge=0, le=100)]
+#: An organisation code: becomes a folder name and a CSV key, so only letters, digits, '_', '-'.
+OrgCode = Annotated[str, Field(pattern=SAFE_CODE_PATTERN)]
 
 
 class Organisation(_Model):
     """The commissioner: an ICB or sub-ICB location (or NHS England / a local authority)."""
 
-    code: str = Field(description="ODS code (or local code).")
+    code: OrgCode = Field(description="ODS code (or local code).")
     name: str = Field(default="", description="Display name.")
     kind: Literal["icb", "sub_icb", "nhs_england", "local_authority"] = Field(
         default="sub_icb", description="What kind of commissioner (a PartyKind)."
@@ -112,7 +115,7 @@ class ProviderSelection(_Model):
         default="all_practices",
         description="all_practices: every practice in the data; listed: only `practices`.",
     )
-    practices: list[str] = Field(
+    practices: list[OrgCode] = Field(
         default_factory=list, description="Practice codes when select is 'listed'."
     )
 
@@ -406,7 +409,7 @@ class GainShareComponent(_Component):
     type: Literal["gain_share"]
     measure: str = Field(description="A count/rate measure with baseline and performance periods.")
     level: AggregateLevel = Field(description="Level of the aggregate judged.")
-    org: str = Field(description="Code of the aggregate organisation.")
+    org: OrgCode = Field(description="Code of the aggregate organisation.")
     unit_cost: Money = Field(
         description="£ per unit of the measure's numerator (e.g. an admission)."
     )
@@ -511,9 +514,9 @@ class CoreContract(_Model):
 class Group(_Model):
     """A grouping of practices stated in the contract (overrides the data's memberships)."""
 
-    code: str
+    code: OrgCode
     level: GroupLevel
-    practices: list[str] = Field(min_length=1)
+    practices: list[OrgCode] = Field(min_length=1)
     joined: dict[str, dt.date] = Field(
         default_factory=dict,
         description="Practices that joined part-way through the term: code -> first day a member.",

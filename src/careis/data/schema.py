@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from careis.layout import SAFE_CODE_PATTERN
+
 DType = Literal["string", "date", "int64", "float64", "boolean"]
 
 SEXES = ("F", "M", "U")  # female, male, unknown / indeterminate
@@ -85,7 +87,12 @@ ORGANISATIONS = TableSpec(
     description="Every organisation careis reports on or pays: practices and their groupings.",
     key=("org_code",),
     columns=(
-        Column("org_code", "string", "ODS code (or a local code for federations)."),
+        Column(
+            "org_code",
+            "string",
+            "ODS code (or a local code for federations): letters, digits, '_' and '-'.",
+            pattern=SAFE_CODE_PATTERN,
+        ),
         Column("org_type", "string", "What the organisation is.", allowed=ORG_TYPES),
         Column("name", "string", "Display name."),
     ),
@@ -101,7 +108,7 @@ MEMBERSHIPS = TableSpec(
     columns=(
         Column("practice_code", "string", "The member practice.", pattern=PATTERNS["ods_practice"]),
         Column("group_type", "string", "Kind of grouping.", allowed=GROUP_TYPES),
-        Column("group_code", "string", "The grouping's org_code."),
+        Column("group_code", "string", "The grouping's org_code.", pattern=SAFE_CODE_PATTERN),
         Column("valid_from", "date", "First day of membership (inclusive)."),
         Column(
             "valid_to", "date", "Last day of membership (inclusive); null = open.", nullable=True
