@@ -304,8 +304,11 @@ def _measures(
             cohorts=cohorts(engine, risk, tables, library, config.risk, config.index_date),
         )
         groups = membership_on(engine, tables, config.periods.performance.end)
+        # The baseline's roll-up used the groups of its own days: an attacker differencing a
+        # baseline PCN total against its members must meet the baseline's membership.
+        by_period = {"baseline": membership_on(engine, tables, config.periods.baseline.end)}
         published = suppress_results(
-            evaluated.results, evaluated.catalogue, config.suppression, groups
+            evaluated.results, evaluated.catalogue, config.suppression, groups, by_period
         )
         write_measure_outputs(evaluated, published, r.layout)
         note["note"] = (
