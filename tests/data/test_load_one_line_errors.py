@@ -94,3 +94,38 @@ def test_latin1_code_list_names_the_line(tmp_path: Path) -> None:
     message = str(err.value)
     assert message.startswith(f"{path}, line 3: the code list is not UTF-8 text (byte 0xe9).")
     assert "iconv" in message
+
+
+def test_living_patient_born_in_1890_is_quarantined(tmp_path: Path) -> None:
+    tables = base_tables()
+    tables["patients"][0]["birth_month"] = "1890-05-01"
+    tables["patients"][0]["death_date"] = ""
+    folder = write_dataset(tmp_path / "d", tables, "csv")
+    with Engine.duckdb() as engine:
+        result = load_dataset(engine, folder, extract_date=EXTRACT)
+        rows = result.quarantine["patients"].to_pyarrow().to_pylist()
+    assert len(rows) == 1 and "older than 117" in rows[0]["_reason"]
+
+
+def test_a_patient_who_died_long_ago_is_kept(tmp_path: Path) -> None:
+    tables = base_tables()
+    tables["patients"][0]["birth_month"] = "1890-05-01"
+    tables["patients"][0]["death_date"] = "1970-01-01"
+    folder = write_dataset(tmp_path / "d", tables, "csv")
+    with Engine.duckdb() as engine:
+        result = load_dataset(engine, folder, extract_date=EXTRACT)
+        rows = result.quarantine["patients"].to_pyarrow().to_pylist()
+    assert not any("older than" in r["_reason"] for r in rows)
+
+
+def test_1e400_is_not_infinity(tmp_path: Path) -> None:
+    tables = base_tables()
+    row = next(r for r in tables["events"] if "value" in r)
+    row["value"] = "1e400"
+    folder = write_dataset(tmp_path / "d", tables, "csv")
+    with Engine.duckdb() as engine:
+        result = load_dataset(engine, folder, extract_date=EXTRACT)
+        rows = result.quarantine["events"].to_pyarrow().to_pylist()
+        values = result.tables["events"].value.to_pyarrow().to_pylist()
+    assert [r["_reason"].split(":")[0] for r in rows] == ["value"]  # quarantined, named
+    assert all(v is None or abs(v) < 1e300 for v in values)

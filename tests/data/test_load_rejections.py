@@ -367,7 +367,7 @@ NEAR_MISSES: list[tuple[str, dict[str, list[dict[str, Any]]]]] = [
     ("full birth date (truncated to the month)", {"patients": [pat("p92", birth="1960-05-17")]}),
     ("padded whole number", {"patients": [pat("p93", imd=" 7 ")]}),
     ("number with exponent", {"events": [ev("p1", value="4.85e1")]}),
-    ("earliest date itself", {"patients": [pat("p94", birth="1880-01-01")]}),
+    ("earliest date itself", {"patients": [pat("p94", birth="1880-01-01", death="1950-06-01")]}),
     ("extract date itself", {"ae_attendances": [ae("a91", arrived="2024-03-31")]}),
     (
         "death in the birth month",

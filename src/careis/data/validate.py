@@ -259,7 +259,9 @@ def _parse(text: ir.StringValue, target: str) -> ir.Value:
     if target == "int64":
         return ibis.ifelse(text.re_search(_INTEGER), text, ibis.null("string")).try_cast("int64")
     if target == "float64":
-        return ibis.ifelse(text.re_search(_NUMBER), text, ibis.null("string")).try_cast("float64")
+        value = ibis.ifelse(text.re_search(_NUMBER), text, ibis.null("string")).try_cast("float64")
+        # 1e400 parses as infinity: out of range, not a value (it would poison every sum).
+        return ibis.ifelse(value.isinf(), ibis.null("float64"), value)
     if target == "boolean":
         low = text.lower()
         return ibis.cases(
@@ -533,6 +535,8 @@ def row_checks(prep: Prepared, extract_date: date) -> list[Check]:
     for col in spec.columns:
         if col.dtype == "date":
             checks.extend(_date_checks(spec, col, extract_date))
+    if spec.name == "patients":
+        checks.append(_implausible_age(extract_date))
     for earlier, later in DATE_ORDER.get(spec.name, ()):
         checks.append(
             Check(
@@ -544,6 +548,27 @@ def row_checks(prep: Prepared, extract_date: date) -> list[Check]:
             )
         )
     return checks
+
+
+#: No living person has been verified older than 117 (Gerontology Research Group tables); a
+#: living patient older than this is a typing error in the birth date, not a patient to count.
+MAX_LIVING_AGE_YEARS = 117
+
+
+def _implausible_age(extract_date: date) -> Check:
+    born_by = date(extract_date.year - MAX_LIVING_AGE_YEARS, extract_date.month, 1)
+    return Check(
+        f"living patient older than {MAX_LIVING_AGE_YEARS}",
+        lambda t: t.death_date.isnull() & (t.birth_month < born_by),
+        lambda t: (
+            _lit("birth_month: ")
+            + _show(t.birth_month)
+            + _lit(
+                f" makes a living patient older than {MAX_LIVING_AGE_YEARS} on the extract date "
+                "(a typing error? give death_date if the patient has died)"
+            )
+        ),
+    )
 
 
 def _code_checks(col: Column) -> list[Check]:
