@@ -7,6 +7,7 @@ from the same contract file careis pays from, it cannot.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -125,11 +126,34 @@ def build_spec(
     )
 
 
+_MD_SPECIAL = re.compile(r"([\\`\[\]|<>&])")
+_MD_LINE_START = re.compile(r"^([#+\-=>]|\d+(?=[.)](?:\s|$)))")
+
+
+def md_escape(value: object) -> str:
+    """Text from a contract, inert in Markdown: characters that make markup, links or table cells (or the HTML a renderer
+    passes through) acts on anywhere are backslash-escaped, and so is a start that would make
+    a heading or a list; newlines become spaces so a value cannot break a table row."""
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    match = _MD_LINE_START.match(text)
+    if match and match.group(1).isdigit():
+        end = match.end()
+        return text[:end] + "\\" + text[end:]
+    return _MD_LINE_START.sub(r"\\\1", text, count=1)
+
+
+def md_code(value: object) -> str:
+    """Text for inside a `code span`: backticks cannot close it early."""
+    return " ".join(str(value).split()).replace("`", "'")
+
+
 def render_spec(spec: ServiceSpec, out_dir: Path) -> tuple[Path, Path]:
     """Write service_specification.html and .md; returns their paths."""
     from careis.commissioning.report import template_env
 
     env = template_env()
+    env.filters["md"] = md_escape
+    env.filters["md_code"] = md_code
     out_dir.mkdir(parents=True, exist_ok=True)
     html = out_dir / "service_specification.html"
     md = out_dir / "service_specification.md"
