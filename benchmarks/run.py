@@ -15,6 +15,8 @@ Benchmarks:
 - risk train: training each model family (logistic, LightGBM) on 1 million patients.
 - payments: every example contract paid for every practice in England from synthetic measure
   results (benchmarks/payments.py), seconds per contract; no generated data needed.
+- ingest: `careis ingest` throughput (records/s) per format (Synthea CSV, OMOP, FHIR NDJSON,
+  HES) on the shared samples copied 40 times with unique ids (benchmarks/ingest_bench.py).
 - measures: the measures stage alone (`careis measures run`) for 6 (the foundation's fixed set), 12
   and all shipped measures, to show how its time grows with the number of measures.
 """
@@ -181,6 +183,22 @@ MORE = ("care_plan_12m", "care_plan_review", "named_gp", "ae_attendances", "read
 MEASURE_STEPS: tuple[tuple[str, ...] | None, ...] = (CORE, CORE + MORE, None)  # None = all
 
 
+def bench_ingest() -> dict[str, Any]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / "ingest.json"
+    wall, peak = timed([sys.executable, str(ROOT / "benchmarks" / "ingest_bench.py"), str(target)])
+    detail = json.loads(target.read_text(encoding="utf-8"))
+    return {
+        "name": "ingest",
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak, 2),
+        "patients_per_s": "",
+        "copies": detail["copies"],
+        "stages_s": {f: v["wall_s"] for f, v in detail["formats"].items()},
+        "records_per_s": {f: v["records_per_s"] for f, v in detail["formats"].items()},
+    }
+
+
 def bench_measures() -> dict[str, Any]:
     """Measures-stage seconds for growing subsets of the shipped library (same data, same run)."""
     import yaml
@@ -235,7 +253,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["generate", "run", "risk-score", "risk-train", "payments", "measures"],
+        choices=["generate", "run", "risk-score", "risk-train", "payments", "ingest", "measures"],
         help="run one benchmark (run, risk-* and measures need generated data)",
     )
     args = parser.parse_args()
@@ -256,6 +274,9 @@ def main() -> None:
             print(json.dumps(results[-1], indent=2))
     if args.only in (None, "payments"):
         results.append(bench_payments())
+        print(json.dumps(results[-1], indent=2))
+    if args.only in (None, "ingest"):
+        results.append(bench_ingest())
         print(json.dumps(results[-1], indent=2))
     if args.only in (None, "measures"):
         if not (DATA / "patients.parquet").exists():
