@@ -113,13 +113,15 @@ def _efi(tables: dict[str, Any], library: CodelistLibrary) -> Any:
     return t.select("patient_id", "practice_code", category=t.efi_category)
 
 
-def evaluate_core_library(ds: Dataset, lists: Path) -> MeasureResults:
+def evaluate_core_library(ds: Dataset, lists: Path, engine: Engine | None = None) -> MeasureResults:
     """The whole shipped measure library on `ds`, with the cohorts a points-method run builds.
 
-    Evaluated in a DuckDB engine of its own, closed before returning; the results are an
-    immutable Arrow table and a read-only catalogue, so a session can share them safely.
+    Evaluated in `engine` (default: a DuckDB engine of its own, closed before returning); the
+    results are an immutable Arrow table and a read-only catalogue, so a session can share
+    them safely.
     """
-    engine = Engine.duckdb()
+    own = engine is None
+    engine = engine or Engine.duckdb()
     try:
         tables = ds.tables(engine)
         library = CodelistLibrary(lists)
@@ -139,5 +141,6 @@ def evaluate_core_library(ds: Dataset, lists: Path) -> MeasureResults:
             check_data=False,
         )
     finally:
-        engine.close()
+        if own:
+            engine.close()
     return MeasureResults(ev.results, MappingProxyType(ev.catalogue))  # type: ignore[arg-type]

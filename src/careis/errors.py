@@ -60,3 +60,8 @@ class SchemaMismatchError(CareisError):
 
 class MissingFactError(CareisError):
     """A decision needs a fact the user has not supplied; the message names the fact."""
+
+
+class EngineError(CareisError):
+    """The query engine failed for a reason the user can fix by configuration (Spark out of
+    memory, a lost worker, no Java): the message names the `engine.*` setting to change."""

@@ -183,18 +183,19 @@ def _run_stages(
     _prepare_data(r)
     engine = Engine.open(r.config.engine)
     try:
-        data = _validate(r, engine)
-        if not measures_only:
-            _check_assessable(loaded, measure_set, data)
-        _judge_with_contract_groups(data.tables, loaded)
-        risk = _risk(r, engine, data.tables, library)
-        measured = _measures(r, engine, data.tables, library, measure_set, risk)
-        if not measures_only:
-            paid = _payments(r, engine, data.tables, loaded, measured.results)
-            outcome.totals = paid.totals
-            write_registers(risk, r.layout, r.config.suppression)
-            comparison = _compare(r, loaded, measured.evaluated.results, paid)
-            outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
+        with engine.errors():  # a Spark failure: one line naming the setting
+            data = _validate(r, engine)
+            if not measures_only:
+                _check_assessable(loaded, measure_set, data)
+            _judge_with_contract_groups(data.tables, loaded)
+            risk = _risk(r, engine, data.tables, library)
+            measured = _measures(r, engine, data.tables, library, measure_set, risk)
+            if not measures_only:
+                paid = _payments(r, engine, data.tables, loaded, measured.results)
+                outcome.totals = paid.totals
+                write_registers(risk, r.layout, r.config.suppression)
+                comparison = _compare(r, loaded, measured.evaluated.results, paid)
+                outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
     finally:
         engine.close()
     _write_manifest(r, loaded, library)

@@ -10,10 +10,10 @@ import pytest
 from tests_measures_data import build, write_lists
 
 from careis.codelists import CodelistLibrary
-from careis.engine import Engine
 from careis.measures.compile import Evaluated, evaluate
 from careis.measures.definitions import load_measures
 from careis.periods import financial_year
+from engines import open_engine
 
 PERIODS = {"baseline": financial_year(2023), "performance": financial_year(2024)}
 INDEX = PERIODS["performance"].start
@@ -95,8 +95,11 @@ measures:
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Evaluated:
-    """The measures above on the hand-made data, evaluated once for this module.
+def evaluated(
+    tmp_path_factory: pytest.TempPathFactory, engine_kind: str, request: pytest.FixtureRequest
+) -> Evaluated:
+    """The measures above on the hand-made data, evaluated once per engine for this module
+    (the spec suite: every hand-worked figure below is checked on DuckDB and on Spark).
 
     Every test only reads the results: the tables are immutable Arrow tables and the catalogue
     is a read-only mapping, so a test cannot change what the next one sees.
@@ -104,7 +107,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Evaluated:
     folder = tmp_path_factory.mktemp("measure-kinds")
     path = folder / "m.yaml"
     path.write_text(MEASURES)
-    engine = Engine.duckdb()
+    engine = open_engine(engine_kind, request)
     try:
         ev = evaluate(
             engine,

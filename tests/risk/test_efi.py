@@ -100,9 +100,9 @@ EXPECTED = {
 }
 
 
-def test_hand_computed_efi(duck) -> None:  # type: ignore[no-untyped-def]
-    tables = build().tables(duck)
-    rows = duck.to_arrow(efi.efi(tables, INDEX, LIB)).to_pylist()
+def test_hand_computed_efi(engine) -> None:  # type: ignore[no-untyped-def]
+    tables = build().tables(engine)
+    rows = engine.to_arrow(efi.efi(tables, INDEX, LIB)).to_pylist()
     got = {r["patient_id"]: r for r in rows}
     assert set(got) == set(EXPECTED)  # P6 is under 65
     for pid, (deficits, category) in EXPECTED.items():
@@ -113,12 +113,12 @@ def test_hand_computed_efi(duck) -> None:  # type: ignore[no-untyped-def]
     assert got["P3"]["n_medicines"] == 4 and got["P3"]["polypharmacy"] == 0
 
 
-def test_category_boundaries_exact(duck) -> None:  # type: ignore[no-untyped-def]
+def test_category_boundaries_exact(engine) -> None:  # type: ignore[no-untyped-def]
     """0.12 x 36 = 4.32, 0.24 x 36 = 8.64, 0.36 x 36 = 12.96: the published cut-offs."""
     expected = ["fit"] * 5 + ["mild"] * 4 + ["moderate"] * 4 + ["severe"] * 24
     assert [efi.category_of(n) for n in range(37)] == expected
     t = ibis.memtable({"n": list(range(37))}, schema={"n": "int64"})
-    got = duck.to_arrow(t.mutate(c=efi.category_expr(t.n)).order_by("n")).column("c")
+    got = engine.to_arrow(t.mutate(c=efi.category_expr(t.n)).order_by("n")).column("c")
     assert got.to_pylist() == expected
     # score at each boundary count, against the published cut-offs
     assert 4 / 36 <= 0.12 < 5 / 36
@@ -126,38 +126,38 @@ def test_category_boundaries_exact(duck) -> None:  # type: ignore[no-untyped-def
     assert 12 / 36 <= 0.36 < 13 / 36
 
 
-def test_distribution_counts_reconcile(duck) -> None:  # type: ignore[no-untyped-def]
-    tables = build().tables(duck)
-    dist = duck.to_arrow(efi.distribution(efi.efi(tables, INDEX, LIB))).to_pylist()
+def test_distribution_counts_reconcile(engine) -> None:  # type: ignore[no-untyped-def]
+    tables = build().tables(engine)
+    dist = engine.to_arrow(efi.distribution(efi.efi(tables, INDEX, LIB))).to_pylist()
     by_cat = {r["efi_category"]: r["patients"] for r in dist}
     assert by_cat == {"fit": 2, "mild": 2, "moderate": 1, "severe": 1}
 
 
-def test_user_list_replaces_deficit(duck, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_user_list_replaces_deficit(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A user's own efi list is used: replacing one of P1's deficits with an unrelated code
     drops P1 to 4 deficits (fit)."""
     (tmp_path / f"{DEF[0]}.csv").write_text("code,term\n44054006,Diabetes type 2\n")
     lib = CodelistLibrary(tmp_path)
-    tables = build().tables(duck)
-    rows = duck.to_arrow(efi.efi(tables, INDEX, lib)).to_pylist()
+    tables = build().tables(engine)
+    rows = engine.to_arrow(efi.efi(tables, INDEX, lib)).to_pylist()
     p1 = next(r for r in rows if r["patient_id"] == "P1")
     assert (p1["efi_deficits"], p1["efi_category"]) == (4, "fit")
 
 
-def test_index_date_moves_window(duck) -> None:  # type: ignore[no-untyped-def]
+def test_index_date_moves_window(engine) -> None:  # type: ignore[no-untyped-def]
     """A day later, P1's post-index code counts (6 deficits)."""
-    tables = build().tables(duck)
-    rows = duck.to_arrow(efi.efi(tables, INDEX + dt.timedelta(days=1), LIB)).to_pylist()
+    tables = build().tables(engine)
+    rows = engine.to_arrow(efi.efi(tables, INDEX + dt.timedelta(days=1), LIB)).to_pylist()
     p1 = next(r for r in rows if r["patient_id"] == "P1")
     assert p1["efi_deficits"] == 6
 
 
-def test_model_features_count_the_same_deficits(duck) -> None:  # type: ignore[no-untyped-def]
+def test_model_features_count_the_same_deficits(engine) -> None:  # type: ignore[no-untyped-def]
     """The model's one-pass feature build and the eFI cohort agree patient by patient."""
     from careis.risk.features import build_features
 
-    tables = build().tables(duck)
-    rows = duck.to_arrow(build_features(tables, INDEX, LIB)).to_pylist()
+    tables = build().tables(engine)
+    rows = engine.to_arrow(build_features(tables, INDEX, LIB)).to_pylist()
     got = {r["patient_id"]: (r["efi_deficits"], r["efi_category"]) for r in rows}
     assert {k: v for k, v in got.items() if k in EXPECTED} == EXPECTED
     assert got["P6"] == (9, "moderate")  # under 65: not in the frailty cohort, still a predictor
@@ -165,7 +165,7 @@ def test_model_features_count_the_same_deficits(duck) -> None:  # type: ignore[n
     assert (p2["n_medicines"], p2["polypharmacy"]) == (5, 1)
 
 
-def test_shipped_efi_measure_uses_the_efi_cohort(duck, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_shipped_efi_measure_uses_the_efi_cohort(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`medication_review_efi_frail` counts the moderate/severe eFI patients (P4 severe, P5
     moderate; P6 is under 65 with the same deficits) and those with a medication review in the
     12 months to the year end (P5 only; P4's review is 13 months before): 1 of 2 = 50%."""
@@ -182,13 +182,13 @@ def test_shipped_efi_measure_uses_the_efi_cohort(duck, tmp_path) -> None:  # typ
     ds.event("P5", D(2024, 11, 1), review)
     ds.event("P4", D(2024, 3, 1), review)  # 13 months before 2025-03-31: outside
     ds.event("P6", D(2024, 11, 1), review)  # under 65: not in the population
-    tables = ds.tables(duck)
+    tables = ds.tables(engine)
     library = yaml.safe_load((shipped_library() / "scheme.yaml").read_text(encoding="utf-8"))
     chosen = [m for m in library["measures"] if m["id"] == "medication_review_efi_frail"]
     (tmp_path / "m.yaml").write_text(yaml.safe_dump({"measures": chosen}), encoding="utf-8")
     cohort = efi_cohort_for_measures(tables, INDEX, LIB, None)
     ev = evaluate(
-        duck,
+        engine,
         tables,
         load_measures([tmp_path / "m.yaml"]),
         periods={"baseline": financial_year(2023), "performance": financial_year(2024)},

@@ -30,8 +30,8 @@ def _scored() -> ibis.Table:
     return ibis.memtable(rows)
 
 
-def test_tiers_cut_each_practice_by_rank(duck: Engine) -> None:
-    got = duck.to_arrow(tiers(_scored(), percent=2.0, min_age=18)).to_pylist()
+def test_tiers_cut_each_practice_by_rank(engine: Engine) -> None:
+    got = engine.to_arrow(tiers(_scored(), percent=2.0, min_age=18)).to_pylist()
     by = {r["patient_id"]: r["category"] for r in got}
     assert "A99" not in by  # a child: not an adult, in no tier
     counts = Counter((r["practice_code"], r["category"]) for r in got)
@@ -43,19 +43,19 @@ def test_tiers_cut_each_practice_by_rank(duck: Engine) -> None:
     assert by["A32"] == "low" and by["B10"] == "very_high" and by["B09"] == "moderate"
 
 
-def test_very_high_tier_is_exactly_the_register(duck: Engine) -> None:
+def test_very_high_tier_is_exactly_the_register(engine: Engine) -> None:
     for percent in (2.0, 3.5, 10.0):
         scored = _scored()
-        reg = duck.to_arrow(register(scored, percent=percent, min_age=18)).to_pylist()
-        tier = duck.to_arrow(tiers(scored, percent=percent, min_age=18)).to_pylist()
+        reg = engine.to_arrow(register(scored, percent=percent, min_age=18)).to_pylist()
+        tier = engine.to_arrow(tiers(scored, percent=percent, min_age=18)).to_pylist()
         assert {r["patient_id"] for r in reg} == {
             r["patient_id"] for r in tier if r["category"] == "very_high"
         }
 
 
-def test_register_wider_than_a_tier_absorbs_it(duck: Engine) -> None:
+def test_register_wider_than_a_tier_absorbs_it(engine: Engine) -> None:
     """A 10% register: 'high' (5%) would sit inside it, so it is empty; 'moderate' reaches 20%."""
-    got = duck.to_arrow(tiers(_scored(), percent=10.0, min_age=18)).to_pylist()
+    got = engine.to_arrow(tiers(_scored(), percent=10.0, min_age=18)).to_pylist()
     counts = Counter((r["practice_code"], r["category"]) for r in got)
     assert counts[("A", "very_high")] == 4 and counts[("A", "high")] == 0
     assert counts[("A", "moderate")] == 4

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from itertools import count
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from ibis.expr.types import Table
 from pydantic import BaseModel, ConfigDict, Field
 
+from careis.engine.spark import default_conf, spark_errors
 from careis.errors import ConfigError, DataError
 
 Backend = Literal["duckdb", "pyspark"]
@@ -62,6 +63,7 @@ class Engine:
         self.backend: Backend = backend
         self._owns_session = owns_session
         self._spill_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._spark_conf: dict[str, str] = {}
 
     # ---------------------------------------------------------------- opening
     @classmethod
@@ -109,7 +111,6 @@ class Engine:
                 .appName("careis")
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.ui.enabled", "false")
-                .config("spark.sql.shuffle.partitions", "4")
                 .config("spark.sql.ansi.enabled", "false")
                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                 .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="careis-spark-"))
@@ -120,19 +121,39 @@ class Engine:
                 # for ever; exiting turns it into an error. (Applies when careis starts the JVM.)
                 .config("spark.driver.extraJavaOptions", "-XX:+ExitOnOutOfMemoryError")
             )
-            for key, value in config.spark_conf.items():
+            conf = {**default_conf(config.spark_master), **config.spark_conf}
+            for key, value in conf.items():
                 builder = builder.config(key, value)
-            session = builder.getOrCreate()
-            session.sparkContext.setLogLevel("ERROR")
+            # A session someone else started (a notebook, a test run) is theirs to stop.
+            owns = SparkSession.getActiveSession() is None
+            with spark_errors(conf):
+                session = builder.getOrCreate()
+                session.sparkContext.setLogLevel("ERROR")
+        else:
+            conf = dict(config.spark_conf)
         con = ibis.pyspark.connect(session)
-        return cls(con, "pyspark", owns_session=owns)
+        engine = cls(con, "pyspark", owns_session=owns)
+        engine._spark_conf = conf
+        return engine
 
     def close(self) -> None:
-        if self.backend == "duckdb" or self._owns_session:
+        if self.backend == "duckdb":
             self.con.disconnect()
+        elif self._owns_session:
+            # After a JVM died (out of memory) stopping it fails too: the error that killed it
+            # is the one to report, not this.
+            with suppress(Exception):
+                self.con.disconnect()
         if self._spill_dir is not None:
             self._spill_dir.cleanup()
             self._spill_dir = None
+
+    def errors(self) -> AbstractContextManager[None]:
+        """A block in which a Spark failure (out of memory, a lost worker) becomes one line
+        naming the `engine.spark_conf` setting to change; DuckDB errors pass through."""
+        if self.backend == "pyspark":
+            return spark_errors(self._spark_conf)
+        return nullcontext()
 
     def __enter__(self) -> Engine:
         return self

@@ -1,0 +1,47 @@
+"""A whole `pipeline.run` on a tiny synthetic dataset, and how to compare two runs' outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from careis.config import load_run_config
+from careis.pipeline import run
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+#: Files that legitimately differ between engines: the manifest records the engine, timings and
+#: package versions; the report names the engine that ran it.
+ENGINE_SPECIFIC = ("manifest.json", "report")
+
+
+def write_config(folder: Path, data: Path, out: Path, engine: str) -> Path:
+    path = folder / f"{out.name}.yaml"
+    path.write_text(
+        f"""name: Spec run
+data: {{path: {data}, extract_date: 2025-06-30}}
+periods: {{baseline: 2023/24, performance: 2024/25}}
+contract: {EXAMPLES / "contracts" / "enhanced_service.yaml"}
+output: {{dir: {out}, report: false}}
+{engine}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_on(folder: Path, data: Path, out: Path, engine: str) -> Path:
+    run(load_run_config(write_config(folder, data, out, engine)))
+    return out
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    """Every output file's bytes by relative path, less the engine-specific ones."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not str(p.relative_to(root)).startswith(ENGINE_SPECIFIC)
+    }
+
+
+def differences(a: dict[str, bytes], b: dict[str, bytes]) -> list[str]:
+    names = sorted(set(a) | set(b))
+    return [n for n in names if a.get(n) != b.get(n)]
