@@ -10,7 +10,8 @@ from careis.pipeline import run
 EXAMPLES = Path(__file__).parents[2] / "examples"
 #: Files that legitimately differ between engines: the manifest records the engine, timings and
 #: package versions; the report names the engine that ran it.
-ENGINE_SPECIFIC = ("manifest.json", "report")
+#: run_log.json holds wall-clock timings.
+ENGINE_SPECIFIC = ("manifest.json", "report", "run_log.json")
 
 
 def write_config(folder: Path, data: Path, out: Path, engine: str) -> Path:
