@@ -21,9 +21,8 @@ from .spec_run import differences, outputs, run_on, write_config
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.xfail(
-    reason="known failure, open in issue 17: after the 2026-12-02 merges `careis run` on the "
-    "standalone cluster exits 2 (it passed on the i17-spark branch before the merge; local "
-    "Spark gives DuckDB's outputs); the cause is not yet found",
+    reason="known failure, open in issue 17: `careis run` on the standalone cluster exits 2 "
+    "(the test has never passed; local Spark gives DuckDB's outputs); cause not yet found",
     strict=False,
 )
 def test_a_standalone_cluster_gives_duckdbs_outputs(tmp_path: Path) -> None:
