@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from careis.money import format_gbp
 
@@ -60,4 +61,6 @@ def render(template: str, context: dict[str, Any]) -> str:
     css = (
         Path(str(resources.files("careis.report").joinpath("templates"))) / "report.css"
     ).read_text("utf-8")
-    return env.get_template(template).render(css=css, **context)
+    # Our own stylesheet, not user text: marked safe, or autoescape turns its quotes into
+    # &#34; and the font-family rule (and with it the page font) is lost.
+    return env.get_template(template).render(css=Markup(css), **context)
