@@ -23,6 +23,7 @@ from careis.payments.components import rule_text
 from careis.payments.ledger import PaymentRun, balances
 from careis.periods import Period
 from careis.report import charts
+from careis.report.headline import build_headline, mdc_summary
 from careis.report.html import render
 from careis.report.measures_view import build_measures_section
 from careis.report.scheme import SchemeView
@@ -229,6 +230,12 @@ def _context(ctx: ReportContext, res: RunResults) -> dict[str, Any]:
     contract = res.loaded.contract
     perf = next((c for c in contract.components if isinstance(c, PerformanceComponent)), None)
     periods = {"baseline": ctx.periods.baseline, "performance": ctx.periods.performance}
+    measure_section = build_measures_section(
+        res.evaluated, res.published, ctx.suppression, names_of(res.view), periods
+    )
+    practices = {p.code for p in res.view.practices} | set(
+        res.pay_run.practices if res.pay_run else ()
+    )
     return {
         "scheme": {"name": ctx.name, "description": ctx.description},
         "contract": contract,
@@ -245,11 +252,27 @@ def _context(ctx: ReportContext, res: RunResults) -> dict[str, Any]:
         "money": money_view(res.loaded, res.pay_run, {p.code for p in res.view.practices}),
         "comparison": res.comparison,
         "measures": list(res.evaluated.catalogue.values()),
-        "measure_section": build_measures_section(
-            res.evaluated, res.published, ctx.suppression, names_of(res.view), periods
-        ),
+        "measure_section": measure_section,
+        "headline": build_headline(contract, res.pay_run.lines, res.names, practices)
+        if res.pay_run is not None
+        else None,
+        "mdc": mdc_summary(measure_section.get("spc_summary", []) if measure_section else []),
+        "targets_met": _targets_met(res.view, perf),
         "manifest": {"careis_version": ctx.version, "git_commit": ctx.commit, "inputs": ctx.inputs},
     }
+
+
+def _targets_met(view: SchemeView, perf: PerformanceComponent | None) -> dict[str, int] | None:
+    """How many federations met the performance target (as the statements test it)."""
+    if perf is None:
+        return None
+    target = -perf.target_reduction_percent
+    met = [
+        f
+        for f in view.federations
+        if (tested := f.row.change_tested) is not None and tested <= target
+    ]
+    return {"met": len(met), "of": len(view.federations)}
 
 
 def write_report(ctx: ReportContext, res: RunResults, path: Path) -> Path:

@@ -40,7 +40,7 @@ from careis.commissioning.spec import ServiceSpec, build_spec, render_spec
 from careis.contracts.schema import load_contract
 from careis.errors import ConfigError, MissingFactError
 from careis.manifest import describe_files
-from careis.report.html import environment
+from careis.report.html import environment, scrollable_tables
 from careis.yamlio import load_yaml, validation_error
 
 
@@ -81,8 +81,6 @@ def template_env() -> Environment:
     base = env.loader
     assert base is not None
     env.loader = ChoiceLoader([FileSystemLoader(here), base])
-    css = Path(str(resources.files("careis.report").joinpath("templates"))) / "report.css"
-    env.globals["css"] = css.read_text("utf-8")
     return env
 
 
@@ -314,7 +312,9 @@ def write_records(wb: Workbench, out: Path, env: Environment) -> list[Path]:
             continue
         stem = f"decision_record_{o.stem}"
         notices = f"notices_{o.stem}.txt"
-        html = template.render(r=o.record, version=__version__, stem=stem, notices_name=notices)
+        html = scrollable_tables(
+            template.render(r=o.record, version=__version__, stem=stem, notices_name=notices)
+        )
         (out / f"{stem}.html").write_text(html, encoding="utf-8")
         (out / f"{stem}.txt").write_text(record_text(o.record), encoding="utf-8")
         (out / notices).write_text(notices_text(o.record), encoding="utf-8")
@@ -360,7 +360,7 @@ def write_workbench(wb: Workbench, out: Path) -> list[Path]:
         cash_svg=charts.cumulative_cash(wb.business_case) if wb.business_case else "",
         tornado_svg=charts.tornado(wb.business_case) if wb.business_case else "",
     )
-    (out / "commissioning_report.html").write_text(html, encoding="utf-8")
+    (out / "commissioning_report.html").write_text(scrollable_tables(html), encoding="utf-8")
     written.append(out / "commissioning_report.html")
     manifest = {
         "careis_version": __version__,

@@ -150,6 +150,7 @@ def md_code(value: object) -> str:
 def render_spec(spec: ServiceSpec, out_dir: Path) -> tuple[Path, Path]:
     """Write service_specification.html and .md; returns their paths."""
     from careis.commissioning.report import template_env
+    from careis.report.html import scrollable_tables
 
     env = template_env()
     env.filters["md"] = md_escape
@@ -157,7 +158,8 @@ def render_spec(spec: ServiceSpec, out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     html = out_dir / "service_specification.html"
     md = out_dir / "service_specification.md"
-    html.write_text(env.get_template("service_spec.html.j2").render(s=spec), encoding="utf-8")
+    page = env.get_template("service_spec.html.j2").render(s=spec)
+    html.write_text(scrollable_tables(page), encoding="utf-8")
     # the Markdown template is not autoescaped (its name does not end in .j2 or .html)
     md.write_text(env.get_template("service_spec.md").render(s=spec), encoding="utf-8")
     return html, md

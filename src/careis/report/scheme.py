@@ -16,6 +16,7 @@ from careis.measures import exact
 from careis.measures.results import MeasureResults
 from careis.money import ZERO
 from careis.payments.calculate import StatementLine
+from careis.report.headline import performance_why
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Row:
     change: float | None = None
     payments: dict[str, Decimal] = field(default_factory=dict)
     performance_met: str = ""
+    performance_why: str = ""  # "Met", "Missed: own floor", "Missed: group target", ...
 
     @property
     def total(self) -> Decimal:
@@ -108,18 +110,21 @@ def build_view(
     lines = list(lines)
     pay: dict[str, dict[str, Decimal]] = defaultdict(dict)
     met: dict[str, str] = {}
+    why: dict[str, str] = {}
     for line in lines:
         pay[line.provider][line.component_id] = (
             pay[line.provider].get(line.component_id, ZERO) + line.amount
         )
         if line.component_type == "performance" and line.kind == "earned":
             met[line.provider] = line.met
+            why[line.provider] = performance_why(line)
     practices = sorted({line.provider for line in lines} | set(practices_in_scope))
     rows = {}
     for code in practices:
         row = _fill(Row("practice", code, names.get(code, code)), results)
         row.payments = dict(pay.get(code, {}))
         row.performance_met = met.get(code, "")
+        row.performance_why = why.get(code, "")
         rows[code] = row
 
     def group_row(level: str, code: str, members: list[Row]) -> Row:
