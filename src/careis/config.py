@@ -96,6 +96,11 @@ class OutputConfig(_Model):
         default=Path("out/run"), description="Output folder, relative to the working directory."
     )
     report: bool = Field(default=True, description="Write the HTML report.")
+    documents: bool = Field(
+        default=True,
+        description="Write each paid provider's statement as a document (statement.html and "
+        "statement.pdf in its folder) and payments/statements.html, an index of them.",
+    )
 
 
 class CodelistsConfig(_Model):

@@ -75,6 +75,17 @@ def input_key(entry: dict[str, Any]) -> str:
     return f"{entry['role']}:{entry['name']}" if entry["name"] else str(entry["role"])
 
 
+def inputs_digest(inputs: list[dict[str, Any]]) -> str:
+    """One SHA-256 over every input (role:name and content hash), the run's reference.
+
+    Why: a statement cannot carry the hash of the manifest that lists the statement itself;
+    this digest is known before any output is written, is printed on every statement and is
+    recorded as `inputs_sha256` in manifest.json, so a statement is tied to exactly its inputs.
+    """
+    lines = sorted(f"{input_key(e)}={e['sha256']}" for e in inputs)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
 def files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file())
 
@@ -115,6 +126,7 @@ def build(
         "packages": package_versions(),
         "config": config,
         "inputs": inputs,
+        "inputs_sha256": inputs_digest(inputs),
         "outputs": outputs,
     }
 

@@ -47,7 +47,13 @@ from careis.facts.membership import (
 from careis.facts.population import data_span
 from careis.layout import RunLayout
 from careis.manifest import build as build_manifest
-from careis.manifest import describe_files, describe_inputs, files_under, git_commit
+from careis.manifest import (
+    describe_files,
+    describe_inputs,
+    files_under,
+    git_commit,
+    inputs_digest,
+)
 from careis.manifest import write as write_manifest
 from careis.measures.compile import Evaluated
 from careis.measures.compile import evaluate as evaluate_measures
@@ -69,6 +75,12 @@ from careis.payments.ledger import PaymentRun, reconcile
 from careis.payments.outputs import write_ledger, write_memberships, write_statements
 from careis.report import charts
 from careis.report.scheme import build_view
+from careis.report.statements import (
+    StatementRun,
+    statement_parties,
+    write_statement_documents,
+    write_statement_index,
+)
 from careis.risk.stage import COHORTS, RiskRun, RiskStage, cohorts, run_risk, write_registers
 from careis.run_report import (
     ComparisonView,
@@ -196,6 +208,7 @@ def _run_stages(
                 write_registers(risk, r.layout, r.config.suppression)
                 comparison = _compare(r, loaded, measured.evaluated.results, paid)
                 outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
+                _documents(r, loaded, library, measured, paid)
     finally:
         engine.close()
     _write_manifest(r, loaded, library)
@@ -443,6 +456,30 @@ def _report(
         path = write_report(_report_context(r.config, engine.backend), res, r.layout.report)
         note["note"] = str(r.config.output.dir / path.name)
     return path
+
+
+def _documents(
+    r: _Run, loaded: LoadedContract, library: CodelistLibrary, measured: _Measured, paid: _Paid
+) -> None:
+    """Each paid provider's statement as HTML and PDF, and an index, when the config asks."""
+    if not r.config.output.documents:
+        return
+    from careis import __version__
+
+    with r.stage("documents", "Writing statements as documents") as note:
+        perf = r.config.periods.performance
+        run = StatementRun(
+            contract=loaded.contract,
+            pay_run=paid.pay_run,
+            measure_names={k: v.name for k, v in measured.evaluated.catalogue.items()},
+            digest=inputs_digest(_inputs(r.config, loaded, library)),
+            period=f"{perf.name} ({perf.start} to {perf.end})",
+            careis_version=__version__,
+        )
+        parties = statement_parties(loaded.contract, paid.pay_run, paid.names, r.layout)
+        written = write_statement_documents(run, parties)
+        write_statement_index(run, parties, r.layout)
+        note["note"] = f"{len(parties)} statements, {len(written)} files"
 
 
 def _inputs(config: RunConfig, loaded: LoadedContract, library: CodelistLibrary) -> list[Any]:

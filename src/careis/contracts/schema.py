@@ -106,6 +106,11 @@ class Organisation(_Model):
     kind: Literal["icb", "sub_icb", "nhs_england", "local_authority"] = Field(
         default="sub_icb", description="What kind of commissioner (a PartyKind)."
     )
+    contact: str = Field(
+        default="",
+        description="Where providers send queries about their statements (a team, e-mail or "
+        "address); printed on every statement. Defaults to the commissioner's name.",
+    )
 
 
 class ProviderSelection(_Model):

@@ -75,7 +75,7 @@ class Headline:
         return len(self.recipients)
 
 
-def _roles(contract: Contract) -> dict[str, tuple[str, str]]:
+def party_roles(contract: Contract) -> dict[str, tuple[str, str]]:
     """(name, role) of every named party of the contract, by code."""
     roles: dict[str, tuple[str, str]] = {}
     if contract.holder is not None:
@@ -114,7 +114,7 @@ def build_headline(
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for line in lines:
         totals[line.provider] += line.amount
-    roles = _roles(contract)
+    roles = party_roles(contract)
     others, practice_recipients = [], []
     for code in sorted(totals):
         if totals[code] == ZERO:
