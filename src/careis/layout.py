@@ -27,12 +27,14 @@ SAFE_CODE_PATTERN = "^" + SAFE_CODE.pattern + "$"
 MANIFEST = "manifest.json"
 RUN_LOG = "run_log.json"
 REPORT = "report.html"
+WORKBOOK = "results.xlsx"
 QUARANTINE = "quarantine"
 RESULTS = "measures/results.csv"
 PUBLISHED = "measures/published.csv"
 MONTHLY = "measures/monthly.csv"
 STATEMENTS = "payments/statements.csv"
 PAYMENT_SUMMARY = "payments/summary.csv"
+PAYMENT_FILE = "payments/payment_file.csv"
 LEDGER = "payments/ledger.csv"
 LEDGER_SUMMARY = "payments/ledger_summary.csv"
 MEMBERSHIPS = "payments/memberships.csv"
@@ -74,6 +76,10 @@ class RunLayout:
     @property
     def report(self) -> Path:
         return self.root / REPORT
+
+    @property
+    def workbook(self) -> Path:
+        return self.root / WORKBOOK
 
     @property
     def quarantine(self) -> Path:
