@@ -36,7 +36,8 @@ STATEMENT_FIELDS = [
 MEMBERSHIP_FIELDS = ["practice_code", "level", "group_code", "joined"]
 LEDGER_SUMMARY_FIELDS = ["account", "role", "received", "paid", "net"]
 PAYMENT_FILE_FIELDS = [
-    "provider", "name", "payment_date", "amount", "paid_by", "contract", "period_start", "period_end",
+    "provider", "name", "payment_date", "amount", "paid_by", "paid_to", "contract", "period_start",
+    "period_end",
 ]  # fmt: skip
 
 Membership = dict[tuple[str, str], str]
@@ -168,7 +169,9 @@ def payment_file_rows(
     ledger: list[LedgerEntry], contract: Contract, names: Mapping[str, str]
 ) -> list[dict[str, str]]:
     """What each provider nets on each payment date: every movement of its account that day
-    (received, less what it passes on, has withheld or pays as a fee), with who paid it.
+    (received, less what it passes on, has withheld, pays as a fee or into a pool), with the
+    accounts that paid it (`paid_by`) and those it paid (`paid_to`). A negative amount is
+    money the provider pays (an alliance member's share of a loss, a claw-back).
 
     A provider's rows sum to its ledger net, which every run checks equals its statement total
     (`ledger.reconcile`). The commissioner and holding accounts (`POOL:`, `WITHHOLD:`) are not
@@ -178,6 +181,7 @@ def payment_file_rows(
     commissioner = contract.commissioner.code
     net: dict[tuple[str, dt.date], Decimal] = {}
     payers: dict[tuple[str, dt.date], set[str]] = {}
+    payees: dict[tuple[str, dt.date], set[str]] = {}
     for e in ledger:
         if _role(e.payee, commissioner) == "provider":
             key = (e.payee, e.date)
@@ -186,14 +190,15 @@ def payment_file_rows(
         if _role(e.payer, commissioner) == "provider":
             key = (e.payer, e.date)
             net[key] = net.get(key, ZERO) - e.amount
-            payers.setdefault(key, set())
+            payees.setdefault(key, set()).add(e.payee)
     return [
         {
             "provider": provider,
             "name": names.get(provider, ""),
             "payment_date": day.isoformat(),
             "amount": f"{amount:.2f}",
-            "paid_by": ";".join(sorted(payers[(provider, day)])),
+            "paid_by": ";".join(sorted(payers.get((provider, day), ()))),
+            "paid_to": ";".join(sorted(payees.get((provider, day), ()))),
             "contract": contract.id,
             "period_start": contract.term.start.isoformat(),
             "period_end": contract.term.end.isoformat(),

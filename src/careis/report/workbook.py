@@ -59,7 +59,7 @@ __all__ = ["GBP", "SHEETS", "WorkbookContext", "build_workbook", "save", "write_
 GBP = "£#,##0.00"
 DATE = "yyyy-mm-dd"
 SHEETS = ["Summary", "Statements", "Providers", "Ledger", "Accounts", "Measures", "Practices"]
-MAX_WIDTH = 60
+MIN_WIDTH, MAX_WIDTH = 8, 60
 
 MODEL_WORDS = {
     "enhanced_service": "Enhanced service (the commissioner pays each practice)",
@@ -370,7 +370,9 @@ def _table(sheet: Worksheet, columns: Sequence[Column], rows: Iterable[Row]) -> 
             _put(sheet, i, j, _value(text, col.kind), col.kind)
             widths[j - 1] = max(widths[j - 1], _shown_width(text, col.kind))
     for j, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(j)].width = min(width + 2, MAX_WIDTH)
+        sheet.column_dimensions[get_column_letter(j)].width = min(
+            max(width + 2, MIN_WIDTH), MAX_WIDTH
+        )
     sheet.freeze_panes = "A2"
     last = get_column_letter(len(columns))
     sheet.auto_filter.ref = f"A1:{last}{count + 1}"
