@@ -116,6 +116,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     totals: dict[str, Decimal] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    workbook: Path | None = None
 
 
 @dataclass
@@ -170,12 +171,15 @@ def run(
         result = RunResult(out_dir=target, report=None, timings=r.timings, totals=report.totals)
     if report.report:
         result.report = target / report.report.relative_to(r.layout.root)
+    if report.workbook:
+        result.workbook = target / report.workbook.relative_to(r.layout.root)
     return result
 
 
 @dataclass
 class _Outcome:
     report: Path | None = None
+    workbook: Path | None = None
     totals: dict[str, Decimal] = field(default_factory=dict)
 
 
@@ -204,7 +208,7 @@ def _run_stages(
                 write_registers(risk, r.layout, r.config.suppression)
                 comparison = _compare(r, loaded, measured.evaluated.results, paid)
                 outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
-                _workbook(r, loaded, paid)
+                outcome.workbook = _workbook(r, loaded, paid)
     finally:
         engine.close()
     _write_manifest(r, loaded, library)
@@ -456,7 +460,7 @@ def _report(
     return path
 
 
-def _workbook(r: _Run, loaded: LoadedContract, paid: _Paid) -> None:
+def _workbook(r: _Run, loaded: LoadedContract, paid: _Paid) -> Path:
     """results.xlsx, from the CSVs the payments and measures stages wrote (every full run)."""
     from careis import __version__
 
@@ -474,6 +478,7 @@ def _workbook(r: _Run, loaded: LoadedContract, paid: _Paid) -> None:
         )
         path = write_workbook(r.layout, ctx)
         note["note"] = str(r.config.output.dir / path.name)
+    return path
 
 
 def _inputs(config: RunConfig, loaded: LoadedContract, library: CodelistLibrary) -> list[Any]:
