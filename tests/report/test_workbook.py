@@ -141,7 +141,7 @@ def test_no_cell_is_a_formula_and_money_has_the_pound_format(small_run: Path) ->
     assert pence(summary["Total paid"]) == sum(
         (Decimal(r["amount"]) for r in read_csv(small_run / STATEMENTS)), Decimal(0)
     )
-    assert summary["Providers paid"] == 7
+    assert summary["Providers with a statement"] == 7
 
 
 def test_measures_sheet_holds_only_the_published_figures(small_run: Path) -> None:

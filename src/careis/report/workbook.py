@@ -176,7 +176,7 @@ def _summary(
         ("Baseline period", ctx.baseline.name, "text"),
         ("Performance period", ctx.performance.name, "text"),
         ("Total paid", paid, "money"),
-        ("Providers paid", len(providers), "int"),
+        ("Providers with a statement", len(providers), "int"),
         ("of which practices", len(practices), "int"),
         ("Payment dates", ", ".join(dates), "text"),
         ("Ledger balance (must be 0.00)", _money(balance) if balance else "", "money"),
