@@ -235,3 +235,14 @@ def test_demo_workbook_totals_equal_its_csvs(demo_run: Path) -> None:
     summary = read_csv(demo_run / "payments/summary.csv")
     totals = {r["provider"]: Decimal(r["total"]) for r in summary}
     assert {str(r["Practice code"]): pence(r["Total paid"]) for r in practices} == totals
+
+
+def test_a_figure_that_is_no_number_stays_text() -> None:
+    from careis.report.workbook import _value
+
+    assert _value("12.50", "money") == Decimal("12.50")
+    assert _value("2025-03-31", "date") == dt.date(2025, 3, 31)
+    assert _value("NaN", "number") == "NaN"
+    assert _value("Infinity", "number") == "Infinity"
+    assert _value("n/a", "int") == "n/a"
+    assert _value("", "money") == ""

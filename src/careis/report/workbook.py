@@ -392,9 +392,12 @@ def _value(text: str, kind: str) -> Any:
     if text == "" or kind == "text":
         return text
     try:
-        return _PARSE[kind](text)
+        value = _PARSE[kind](text)
     except (ValueError, InvalidOperation):
         return text
+    if isinstance(value, Decimal) and not value.is_finite():
+        return text  # "NaN" or "Infinity" is no number a spreadsheet can hold
+    return value
 
 
 def _shown_width(text: str, kind: str) -> int:
