@@ -10,6 +10,7 @@ import pytest
 
 import federation as fed
 from builders import Dataset
+from careis.cli import main
 from careis.engine import Engine
 from careis.measures.results import MeasureResults
 from engines import ENGINES, open_engine
@@ -133,3 +134,15 @@ def federation_results(
         return fed.evaluate_core_library(fed.build(), federation_lists, engine)
     finally:
         engine.close()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`careis demo` as a user runs it (examples/demo.yaml), data generated into a tmp folder:
+    one full demo per test session, shared read-only by the golden files (tests/golden) and
+    the demo's workbook check (tests/report)."""
+    base = tmp_path_factory.mktemp("demo")
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--out", str(base / "out"), "--data", str(base / "data")])
+    assert info.value.code in (0, None)
+    return base / "out"

@@ -27,6 +27,7 @@ SAFE_CODE_PATTERN = "^" + SAFE_CODE.pattern + "$"
 MANIFEST = "manifest.json"
 RUN_LOG = "run_log.json"
 REPORT = "report.html"
+WORKBOOK = "results.xlsx"
 QUARANTINE = "quarantine"
 RESULTS = "measures/results.csv"
 PUBLISHED = "measures/published.csv"
@@ -34,6 +35,7 @@ MONTHLY = "measures/monthly.csv"
 STATEMENTS = "payments/statements.csv"
 STATEMENTS_INDEX = "payments/statements.html"
 PAYMENT_SUMMARY = "payments/summary.csv"
+PAYMENT_FILE = "payments/payment_file.csv"
 LEDGER = "payments/ledger.csv"
 LEDGER_SUMMARY = "payments/ledger_summary.csv"
 MEMBERSHIPS = "payments/memberships.csv"
@@ -75,6 +77,10 @@ class RunLayout:
     @property
     def report(self) -> Path:
         return self.root / REPORT
+
+    @property
+    def workbook(self) -> Path:
+        return self.root / WORKBOOK
 
     @property
     def quarantine(self) -> Path:

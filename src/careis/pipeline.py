@@ -10,9 +10,10 @@ Outputs of a run (under `output.dir`):
 - `quarantine/`: rejected input rows with reasons, and `summary.csv`;
 - `measures/results.csv` (exact; restricted) and `measures/published.csv` (suppressed);
 - `payments/statements.csv` (every line) and `payments/summary.csv` (per practice);
+  `payments/payment_file.csv` (each provider's net per payment date, named, for finance);
 - `practices/<code>/register.csv` and `statement.csv`: patient-level data only in the
   practice's own folder;
-- `report.html`.
+- `report.html` and `results.xlsx` (the tables above as an Excel workbook).
 """
 
 from __future__ import annotations
@@ -72,7 +73,13 @@ from careis.payments.compare import (
     write_comparison,
 )
 from careis.payments.ledger import PaymentRun, reconcile
-from careis.payments.outputs import write_ledger, write_memberships, write_statements
+from careis.payments.outputs import (
+    party_names,
+    write_ledger,
+    write_memberships,
+    write_payment_file,
+    write_statements,
+)
 from careis.report import charts
 from careis.report.scheme import build_view
 from careis.report.statements import (
@@ -81,6 +88,7 @@ from careis.report.statements import (
     write_statement_documents,
     write_statement_index,
 )
+from careis.report.workbook import WorkbookContext, write_workbook
 from careis.risk.stage import COHORTS, RiskRun, RiskStage, cohorts, run_risk, write_registers
 from careis.run_report import (
     ComparisonView,
@@ -120,6 +128,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     totals: dict[str, Decimal] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    workbook: Path | None = None
 
 
 @dataclass
@@ -174,12 +183,15 @@ def run(
         result = RunResult(out_dir=target, report=None, timings=r.timings, totals=report.totals)
     if report.report:
         result.report = target / report.report.relative_to(r.layout.root)
+    if report.workbook:
+        result.workbook = target / report.workbook.relative_to(r.layout.root)
     return result
 
 
 @dataclass
 class _Outcome:
     report: Path | None = None
+    workbook: Path | None = None
     totals: dict[str, Decimal] = field(default_factory=dict)
 
 
@@ -209,6 +221,7 @@ def _run_stages(
                 comparison = _compare(r, loaded, measured.evaluated.results, paid)
                 outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
                 _documents(r, loaded, library, measured, paid)
+                outcome.workbook = _workbook(r, loaded, paid)
     finally:
         engine.close()
     _write_manifest(r, loaded, library)
@@ -357,6 +370,8 @@ def _payments(
             raise RuntimeError("payment ledger does not reconcile: " + "; ".join(problems))
         write_statements(pay_run.lines, membership, r.layout, set(practices))
         write_ledger(pay_run, contract.commissioner.code, r.layout)
+        names = org_names(engine, tables)
+        write_payment_file(pay_run, contract, party_names(contract, names), r.layout)
         write_memberships(membership, joined, r.layout)
         providers = len({line.provider for line in pay_run.lines})
         totals = _totals(pay_run)
@@ -365,7 +380,7 @@ def _payments(
             f"£{total:,.2f} to {providers} providers; "
             f"{len(pay_run.ledger):,} ledger movements balance"
         )
-    return _Paid(pay_run, membership, joined, practices, org_names(engine, tables), totals)
+    return _Paid(pay_run, membership, joined, practices, names, totals)
 
 
 def _judge_with_contract_groups(tables: dict[str, Any], loaded: LoadedContract) -> None:
@@ -480,6 +495,27 @@ def _documents(
         written = write_statement_documents(run, parties)
         write_statement_index(run, parties, r.layout)
         note["note"] = f"{len(parties)} statements, {len(written)} files"
+
+
+def _workbook(r: _Run, loaded: LoadedContract, paid: _Paid) -> Path:
+    """results.xlsx, from the CSVs the payments and measures stages wrote (every full run)."""
+    from careis import __version__
+
+    with r.stage("workbook", "Writing Excel workbook") as note:
+        contract = loaded.contract
+        periods = r.config.periods
+        ctx = WorkbookContext(
+            run_name=r.config.name,
+            contract=contract,
+            baseline=periods.baseline,
+            performance=periods.performance,
+            names=party_names(contract, paid.names),
+            practices=paid.practices,
+            version=__version__,
+        )
+        path = write_workbook(r.layout, ctx)
+        note["note"] = str(r.config.output.dir / path.name)
+    return path
 
 
 def _inputs(config: RunConfig, loaded: LoadedContract, library: CodelistLibrary) -> list[Any]:

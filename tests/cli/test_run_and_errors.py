@@ -62,8 +62,10 @@ def test_run_writes_every_output_and_is_byte_identical_when_repeated(
     code, stdout, _ = cli(["run", str(write_config(tmp_path, small_data, out1))], capsys)
     assert code == 0, stdout
     assert "Report:" in stdout
+    assert "Workbook:" in stdout
     for name in ("report.html", "manifest.json", "measures/results.csv", "measures/published.csv",
-                 "payments/statements.csv", "payments/summary.csv", "quarantine/summary.csv"):  # fmt: skip
+                 "payments/statements.csv", "payments/summary.csv", "quarantine/summary.csv",
+                 "results.xlsx", "payments/payment_file.csv"):  # fmt: skip
         assert (out1 / name).is_file(), name
     registers = sorted(out1.glob("practices/*/register.csv"))
     assert len(registers) == 4

@@ -24,7 +24,8 @@ FILES = [
     "payments/summary.csv",
     "measures/published.csv",
 ]
-# the demo run is the `demo_run` fixture (conftest.py), shared with test_pay_from_run.py
+# the demo run is the `demo_run` fixture (tests/conftest.py), shared with test_pay_from_run.py
+# and tests/report/test_workbook.py
 SHOWN = 60  # diff lines printed on failure
 
 

@@ -12,6 +12,10 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 #: package versions; the report names the engine that ran it.
 #: run_log.json holds wall-clock timings.
 ENGINE_SPECIFIC = ("manifest.json", "report", "run_log.json")
+#: Statement documents print the run reference (inputs_sha256), which hashes the settings file,
+#: and each engine's run has its own settings file (it names the engine). Their figures are the
+#: statement lines, which statement.csv carries and which are compared.
+ENGINE_SPECIFIC_NAMES = ("statement.html", "statement.pdf", "statements.html")
 
 
 def write_config(folder: Path, data: Path, out: Path, engine: str) -> Path:
@@ -39,7 +43,9 @@ def outputs(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and not str(p.relative_to(root)).startswith(ENGINE_SPECIFIC)
+        if p.is_file()
+        and not str(p.relative_to(root)).startswith(ENGINE_SPECIFIC)
+        and p.name not in ENGINE_SPECIFIC_NAMES
     }
 
 

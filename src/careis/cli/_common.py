@@ -121,6 +121,8 @@ def run_stages(cfg: RunConfig, *, measures_only: bool = False) -> RunResult:
     if result.report is not None:
         link = f"link=file://{result.report.resolve()}"
         console.print(f"Report: [bold {link}]{result.report}[/bold {link}]")
+    if result.workbook is not None:
+        console.print(f"Workbook: [bold]{result.workbook}[/bold]")
     return result
 
 

@@ -10,14 +10,16 @@ are the payments layer's to define.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from careis.contracts.schema import Contract
 from careis.csvio import write_rows
 from careis.layout import (
     LEDGER,
     LEDGER_SUMMARY,
     MEMBERSHIPS,
+    PAYMENT_FILE,
     PAYMENT_SUMMARY,
     STATEMENTS,
     RunLayout,
@@ -33,6 +35,10 @@ STATEMENT_FIELDS = [
 ]  # fmt: skip
 MEMBERSHIP_FIELDS = ["practice_code", "level", "group_code", "joined"]
 LEDGER_SUMMARY_FIELDS = ["account", "role", "received", "paid", "net"]
+PAYMENT_FILE_FIELDS = [
+    "provider", "name", "payment_date", "amount", "paid_by", "paid_to", "contract", "period_start",
+    "period_end",
+]  # fmt: skip
 
 Membership = dict[tuple[str, str], str]
 
@@ -140,3 +146,70 @@ def write_memberships(
         for (practice, level), group in sorted(membership.items())
     ]
     write_rows(rows, MEMBERSHIP_FIELDS, layout.file(MEMBERSHIPS))
+
+
+def party_names(contract: Contract, org_names: Mapping[str, str]) -> dict[str, str]:
+    """Code -> name for every party a run can pay or be paid by: the data's organisations
+    (practices, PCNs, federations), then the contract's own parties (commissioner, holder,
+    subcontractors, alliance members), whose names the data may not hold."""
+    names = dict(org_names)
+    parties = [(contract.commissioner.code, contract.commissioner.name)]
+    if contract.holder is not None:
+        parties.append((contract.holder.party.code, contract.holder.party.name))
+    parties += [(s.party.code, s.party.name) for s in contract.subcontractors]
+    if contract.alliance is not None:
+        parties += [(m.party.code, m.party.name) for m in contract.alliance.members]
+    for code, name in parties:
+        if name and not names.get(code):
+            names[code] = name
+    return names
+
+
+def payment_file_rows(
+    ledger: list[LedgerEntry], contract: Contract, names: Mapping[str, str]
+) -> list[dict[str, str]]:
+    """What each provider nets on each payment date: every movement of its account that day
+    (received, less what it passes on, has withheld, pays as a fee or into a pool), with the
+    accounts that paid it (`paid_by`) and those it paid (`paid_to`). A negative amount is
+    money the provider pays (an alliance member's share of a loss, a claw-back).
+
+    A provider's rows sum to its ledger net, which every run checks equals its statement total
+    (`ledger.reconcile`). The commissioner and holding accounts (`POOL:`, `WITHHOLD:`) are not
+    providers and have no rows; in holder models the holder's row is what it keeps, and
+    ledger.csv shows the money it passes on.
+    """
+    commissioner = contract.commissioner.code
+    net: dict[tuple[str, dt.date], Decimal] = {}
+    payers: dict[tuple[str, dt.date], set[str]] = {}
+    payees: dict[tuple[str, dt.date], set[str]] = {}
+    for e in ledger:
+        if _role(e.payee, commissioner) == "provider":
+            key = (e.payee, e.date)
+            net[key] = net.get(key, ZERO) + e.amount
+            payers.setdefault(key, set()).add(e.payer)
+        if _role(e.payer, commissioner) == "provider":
+            key = (e.payer, e.date)
+            net[key] = net.get(key, ZERO) - e.amount
+            payees.setdefault(key, set()).add(e.payee)
+    return [
+        {
+            "provider": provider,
+            "name": names.get(provider, ""),
+            "payment_date": day.isoformat(),
+            "amount": f"{amount:.2f}",
+            "paid_by": ";".join(sorted(payers.get((provider, day), ()))),
+            "paid_to": ";".join(sorted(payees.get((provider, day), ()))),
+            "contract": contract.id,
+            "period_start": contract.term.start.isoformat(),
+            "period_end": contract.term.end.isoformat(),
+        }
+        for (provider, day), amount in sorted(net.items())
+    ]
+
+
+def write_payment_file(
+    run: PaymentRun, contract: Contract, names: Mapping[str, str], layout: RunLayout
+) -> None:
+    """payments/payment_file.csv: one row per provider and payment date, named, for finance."""
+    rows = payment_file_rows(run.ledger, contract, names)
+    write_rows(rows, PAYMENT_FILE_FIELDS, layout.file(PAYMENT_FILE))
