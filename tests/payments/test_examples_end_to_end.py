@@ -293,3 +293,62 @@ def test_contracts_compare_is_seeded_and_shows_who_carries_risk(
         for r in scen
         if r["scenario_admissions_percent"] == "+0"
     )
+
+
+# ------------------------------------------------------------------ the report's headline
+def _summary_section(report: Path) -> str:
+    """The report's Summary section (from its heading to the contents list), as text."""
+    html = report.read_text(encoding="utf-8")
+    start = html.index('id="summary"')
+    return html[start : html.index('aria-label="Contents"', start)]
+
+
+def _totals(path: Path) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for r in rows(path):
+        out[r["provider"]] = out.get(r["provider"], Decimal(0)) + Decimal(r["amount"])
+    return out
+
+
+def test_report_headline_is_every_statement_and_names_every_party_paid(paid: PaidRun) -> None:
+    """The prime contractor pays a holder and a subcontractor as well as the practices: the
+    headline total is the sum of *all* statements and each party paid is named in it."""
+    from careis.money import format_gbp
+
+    totals = _totals(paid.folder / "payments" / "statements.csv")
+    summary = _summary_section(paid.folder / "report.html")
+    assert f"In total <strong>{format_gbp(sum(totals.values()))}</strong>" in summary
+    contract = load_contract(RUN_CONTRACT).contract
+    named = {contract.holder.party.code: contract.holder.party.name} if contract.holder else {}
+    named |= {s.party.code: s.party.name for s in contract.subcontractors}
+    assert named, "the prime contractor example names its holder and subcontractors"
+    for code, name in named.items():
+        if totals.get(code, Decimal(0)) != 0:
+            assert name in summary and code in summary, code
+    practices_paid = sum(1 for c, t in totals.items() if t != 0 and c not in named)
+    assert f"{practices_paid} practices" in summary
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_headline_of_every_example_is_the_sum_of_its_statements(
+    name: str, run_results: tuple[MeasureResults, RunInputs]
+) -> None:
+    """Every model: the headline's total is all statements' and every party paid is a
+    recipient, named as the contract names it (a practice by its data name)."""
+    from careis.report.headline import build_headline, party_roles
+
+    pay_run = pay_example(name, run_results)
+    contract = load_contract(EXAMPLES / name).contract
+    practices = set(run_results[1].practices)
+    headline = build_headline(contract, pay_run.lines, {}, practices)
+    by_provider: dict[str, Decimal] = {}
+    for line in pay_run.lines:
+        by_provider[line.provider] = by_provider.get(line.provider, Decimal(0)) + line.amount
+    assert headline.total == sum(by_provider.values())
+    paid_to = {c for c, t in by_provider.items() if t != 0}
+    assert {r.code for r in headline.recipients} == paid_to
+    roles = party_roles(contract)
+    for r in headline.others:
+        if r.code in roles and roles[r.code][0]:
+            assert r.name == roles[r.code][0]
+    assert sum((r.amount for r in headline.recipients), Decimal(0)) == headline.total
