@@ -85,6 +85,7 @@ def scrollable_tables(html: str) -> str:
     out: list[str] = []
     last = 0
     heading = "Table"
+    used: dict[str, int] = {}
     for m in _TABLE_OR_HEADING.finditer(html):
         out.append(html[last : m.start()])
         token = m.group(0)
@@ -94,7 +95,9 @@ def scrollable_tables(html: str) -> str:
         elif token.startswith("</"):
             out.append(token + "</div>")
         else:
-            label = escape(f"Table: {heading}")
+            used[heading] = used.get(heading, 0) + 1  # landmarks need unique names
+            n = used[heading]
+            label = escape(f"Table: {heading}" + (f" ({n})" if n > 1 else ""))
             out.append(
                 f'<div class="careis-scroll" role="region" aria-label="{label}" tabindex="0">'
             )

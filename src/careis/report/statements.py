@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +30,8 @@ from careis.payments.ledger import LedgerEntry, PaymentRun
 from careis.payments.lines import StatementLine
 from careis.report.headline import MODEL_WORDS, party_roles, performance_why
 from careis.report.html import environment, scrollable_tables
+
+_ANCHOR = re.compile(r' id="[^"]*"')
 
 MET_WORDS = {
     "yes": "Met",
@@ -149,7 +152,8 @@ def write_statement_documents(
         html_path = party.folder / "statement.html"
         html_path.write_text(scrollable_tables(page.render(**ctx)), encoding="utf-8")
         written.append(html_path)
-        printed.append((party, env.get_template("statement_body.html.j2").render(**ctx)))
+        body = env.get_template("statement_body.html.j2").render(**ctx)
+        printed.append((party, _ANCHOR.sub("", body)))  # one PDF layout: ids must be unique
     if pdf and printed:
         written += _pdfs(printed)
     return written
