@@ -90,6 +90,7 @@ from careis.report.statements import (
 )
 from careis.report.workbook import WorkbookContext, write_workbook
 from careis.risk.stage import COHORTS, RiskRun, RiskStage, cohorts, run_risk, write_registers
+from careis.risk.worklist import write_worklists
 from careis.run_report import (
     ComparisonView,
     ReportContext,
@@ -218,6 +219,7 @@ def _run_stages(
                 paid = _payments(r, engine, data.tables, loaded, measured.results)
                 outcome.totals = paid.totals
                 write_registers(risk, r.layout, r.config.suppression)
+                _worklists(r, measured)
                 comparison = _compare(r, loaded, measured.evaluated.results, paid)
                 outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
                 _documents(r, loaded, library, measured, paid)
@@ -471,6 +473,14 @@ def _report(
         path = write_report(_report_context(r.config, engine.backend), res, r.layout.report)
         note["note"] = str(r.config.output.dir / path.name)
     return path
+
+
+def _worklists(r: _Run, measured: _Measured) -> None:
+    """practices/<code>/worklist.csv: register and frailty patients, what is still to do."""
+    root = r.layout.root / "practices"
+    if root.is_dir():
+        names = {k: v.name for k, v in measured.evaluated.catalogue.items()}
+        write_worklists(root, names)
 
 
 def _documents(

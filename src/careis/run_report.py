@@ -18,7 +18,7 @@ import pyarrow as pa
 from careis.contracts.schema import LoadedContract, PerformanceComponent
 from careis.data.load import LoadResult
 from careis.measures.compile import Evaluated
-from careis.money import ZERO
+from careis.money import ZERO, format_gbp
 from careis.payments.components import rule_text
 from careis.payments.ledger import PaymentRun, balances
 from careis.periods import Period
@@ -194,7 +194,42 @@ def _charts(view: SchemeView, perf: PerformanceComponent | None) -> dict[str, st
         "change": charts.change_by_practice(prows, target, floor),
         "scatter": charts.concordance_vs_change(prows),
         "payments": charts.payments_by_federation(pay_rows),
+        "change_text": _change_text(prows, floor),
+        "scatter_text": _scatter_text(prows),
+        "payments_text": "; ".join(
+            f"{f.row.name} {format_gbp(f.row.total)}" for f in view.federations
+        ),
     }
+
+
+def _change_text(prows: list[dict[str, Any]], floor: float | None) -> str:
+    """The change chart in one sentence, for readers who cannot see it."""
+    known = [r for r in prows if r["change"] is not None]
+    if not known:
+        return ""
+    fell = sum(1 for r in known if r["change"] < 0)
+    low = min(known, key=lambda r: r["change"])
+    high = max(known, key=lambda r: r["change"])
+    text = f"Of {len(known)} practices, {fell} had fewer emergency admissions per 1,000 than in the baseline year and {len(known) - fell} had the same or more"
+    if floor is not None:
+        reached = sum(1 for r in known if r["change"] <= -floor)
+        text += f"; {reached} fell by at least the {floor:g}% floor"
+    return (
+        text + f". Largest fall: {low['label']} ({low['change']:+.1f}%); "
+        f"largest rise or smallest fall: {high['label']} ({high['change']:+.1f}%)."
+    )
+
+
+def _scatter_text(prows: list[dict[str, Any]]) -> str:
+    known = [r for r in prows if r["care_plan_pct"] is not None and r["change"] is not None]
+    if not known:
+        return ""
+    lo = min(r["care_plan_pct"] for r in known)
+    hi = max(r["care_plan_pct"] for r in known)
+    return (
+        f"{len(known)} practices; the share of the register with a care plan ranged from "
+        f"{lo:.1f}% to {hi:.1f}%."
+    )
 
 
 def _quality(data: LoadResult) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ with no network and print cleanly. vl-convert renders Vega-Lite without a browse
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import altair as alt
@@ -19,7 +20,13 @@ NHS_RED = "#D5281B"
 NHS_GREY = "#768692"
 NHS_WARM_YELLOW = "#FFB81C"
 _LEGEND = alt.Legend(labelLimit=320, orient="bottom", direction="vertical")
-PALETTE = [NHS_BLUE, NHS_WARM_YELLOW, NHS_GREEN, "#330072", "#AE2573", "#00A499", NHS_GREY, NHS_RED]
+#: NHS identity colours with at least 3:1 contrast on white (WCAG 1.4.11 for graphics): blue
+#: 5.9, green 5.1, purple 14.7, pink 5.6, dark grey 7.6, red 4.9, dark blue 12.6, dark red 9.1.
+#: (Warm yellow 1.9:1 and aqua green 2.9:1 are not used for marks.)
+PALETTE = [NHS_BLUE, NHS_GREEN, "#330072", "#AE2573", "#425563", NHS_RED, NHS_DARK_BLUE, "#8A1538"]
+FONT = "Arial, Liberation Sans, DejaVu Sans, sans-serif"
+_MARK = re.compile(r'<(path|circle|rect|line|symbol)\b([^>]*role="graphics-symbol"[^>]*?)(/>|>)')
+_LABEL = re.compile(r'aria-label="([^"]*)"')
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:
@@ -27,9 +34,37 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
     # validate=False: the charts are built through Altair's typed API and tests render every
     # one; schema validation of each spec cost ~0.2 s a chart (most of the report stage at
     # ICB scale, where there are dozens of SPC charts).
-    spec: dict[str, Any] = chart.to_dict(validate=False)
+    readable = (
+        chart.configure(font=FONT)
+        .configure_axis(
+            labelFontSize=12, titleFontSize=13, labelColor="#212B32", titleColor="#212B32"
+        )
+        .configure_legend(labelFontSize=12, titleFontSize=13)
+        .configure_header(labelFontSize=13, titleFontSize=13)
+        .configure_title(fontSize=14)
+    )
+    spec: dict[str, Any] = readable.to_dict(validate=False)
     svg: str = vlc.vegalite_to_svg(spec)
-    return svg
+    return with_tooltips(svg)
+
+
+def with_tooltips(svg: str) -> str:
+    """Give every mark a <title> from its aria-label, so a browser shows it on hover.
+
+    Why: a static SVG has no Vega tooltip handler; Vega already writes each mark's tooltip
+    fields into aria-label (for screen readers), and an SVG <title> child is what browsers
+    show as a tooltip.
+    """
+
+    def titled(m: re.Match[str]) -> str:
+        tag, attrs, end = m.group(1), m.group(2), m.group(3)
+        label = _LABEL.search(attrs)
+        if label is None:
+            return m.group(0)
+        title = f"<title>{label.group(1)}</title>"
+        return f"<{tag}{attrs}>{title}</{tag}>" if end == "/>" else f"<{tag}{attrs}>{title}"
+
+    return _MARK.sub(titled, svg)
 
 
 def change_by_practice(
@@ -43,32 +78,38 @@ def change_by_practice(
     if df.empty:
         return ""
     df = df.dropna(subset=["change"])
+    if df.empty:
+        return ""
     base = alt.Chart(df)
+    order = alt.EncodingSortField("change", order="ascending")
     bars = base.mark_bar().encode(
-        x=alt.X("label:N", sort=alt.EncodingSortField("change", order="ascending"), title=None,
-                axis=alt.Axis(labels=False, ticks=False)),
-        y=alt.Y("change:Q", title="Change in emergency admissions per 1,000 (%)"),
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("change:Q", title="Change in emergency admissions per 1,000 (%)"),
         color=alt.Color("federation:N", title="Federation", scale=alt.Scale(range=PALETTE), legend=_LEGEND),
-        tooltip=["label", "federation", alt.Tooltip("change:Q", format=".1f")],
+        tooltip=[alt.Tooltip("label:N", title="Practice"), alt.Tooltip("federation:N", title="Federation"),
+                 alt.Tooltip("change:Q", title="Change (%)", format="+.1f")],
     )  # fmt: skip
     layers: list[alt.Chart] = [bars]
     rules = []
     if target is not None:
-        rules.append({"y": -target, "what": f"federation target (-{target:g}%)"})
+        rules.append({"x": -target, "what": f"federation target (-{target:g}%)"})
     if floor is not None:
-        rules.append({"y": -floor, "what": f"practice floor (-{floor:g}%)"})
+        rules.append({"x": -floor, "what": f"practice floor (-{floor:g}%)"})
     if rules:
         layers.append(
             alt.Chart(pd.DataFrame(rules))
             .mark_rule(strokeDash=[6, 4], strokeWidth=2)
             .encode(
-                y="y:Q",
+                x="x:Q",
                 color=alt.Color(
                     "what:N", title="Threshold", scale=alt.Scale(range=[NHS_RED, NHS_DARK_BLUE])
                 ),
             )
         )
-    chart = alt.layer(*layers).resolve_scale(color="independent").properties(width=760, height=260)
+    height = max(120, 16 * len(df))
+    chart = (
+        alt.layer(*layers).resolve_scale(color="independent").properties(width=520, height=height)
+    )
     return to_svg(chart)
 
 
