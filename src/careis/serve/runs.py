@@ -138,6 +138,10 @@ class RunFolder:
     def practice_register(self, code: str) -> list[Row]:
         return self._rows("practices", code, "register.csv")
 
+    def practice_file(self, code: str, file: str) -> list[Row]:
+        """Any CSV in `practices/<code>/` (the caller checks the name and who asks)."""
+        return self._rows("practices", code, file)
+
     def practices(self) -> list[str]:
         """Every practice with a statement line, sorted."""
         return sorted({r["provider"] for r in self.statements() if self._is_practice(r)})
