@@ -29,7 +29,7 @@ def default_url(runs_dir: Path) -> str:
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets foreign keys on and may be used from any thread."""
+    """An engine for `url`; SQLite gets foreign keys, WAL and use from any thread."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -40,6 +40,9 @@ def open_engine(url: str) -> Engine:
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL: pages keep reading while a decision is written; wait rather than fail when busy.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
