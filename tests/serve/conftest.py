@@ -7,8 +7,9 @@ SQLite file keeps each state-changing test independent at a few milliseconds eac
 from __future__ import annotations
 
 import re
-import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,10 +70,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     return Served(runs_dir, database)
 
 
+def copy_database(source: Path, target: Path) -> None:
+    """SQLite's online backup: correct in WAL mode, where a file copy can miss the -wal part."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
 def make_app(served: Served, tmp_path: Path) -> FastAPI:
     """A fresh app on a copy of the template database."""
     database = tmp_path / "state.sqlite"
-    shutil.copy(served.database, database)
+    copy_database(served.database, database)
     return create_app(Settings(served.runs_dir, f"sqlite:///{database}", passwords=PASSWORDS))
 
 
