@@ -152,6 +152,13 @@ class Authorizer:
         except DataError as exc:
             raise Missing("no such file.") from exc
 
+    def practice_files(self, name: str, code: str) -> list[str]:
+        """The patient-level files present in the practice's folder (its own users only)."""
+        self._require("practice")
+        view = self.run(name)
+        self._practice_scope(view, code, patient_level=True)
+        return [f for f in sorted(PRACTICE_FILES) if view.folder.has_file("practices", code, f)]
+
     def decide(self, name: str, code: str) -> RunView:
         """Accepting or querying a statement: that practice's own users only."""
         self._require("practice")

@@ -24,7 +24,7 @@ from careis.serve.app import (
     render,
     set_session_cookie,
 )
-from careis.serve.authorize import PRACTICE_FILES, Denied
+from careis.serve.authorize import Denied
 from careis.serve.runs import Row
 
 auth_router = APIRouter()
@@ -128,7 +128,7 @@ def practice_page(request: Request, ctx: CtxDep, run: str, code: str) -> Respons
     files: list[str] = []
     if ctx.user.role == "practice":
         register = ctx.az.practice_file(run, code, "register.csv")[1]
-        files = [f for f in sorted(PRACTICE_FILES) if view.folder.path("practices", code, f).is_file()]
+        files = ctx.az.practice_files(run, code)
     values = views.practice(ctx.db, view, code, lines)
     return render(request, "practice.html.j2", register=register, files=files, **values)
 

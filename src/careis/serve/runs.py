@@ -92,6 +92,13 @@ class RunFolder:
             raise DataError(f"{'/'.join(parts)!r} resolves outside the run folder.")
         return path
 
+    def has_file(self, *parts: str) -> bool:
+        """Whether a file exists inside the run folder (a link leading out of it does not)."""
+        try:
+            return self.path(*parts).is_file()
+        except DataError:
+            return False
+
     def _rows(self, *parts: str) -> list[Row]:
         key = "/".join(parts)
         if key not in self._cache:
