@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,11 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tiny_run import build_run
 
 from careis.serve import security, workflow
 from careis.serve.app import Settings, create_app
 from careis.serve.models import Run, User
-from tiny_run import build_run
 
 #: Cheap argon2 parameters: the tests log in hundreds of times.
 PASSWORDS = security.Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
@@ -99,16 +98,11 @@ def login(app: FastAPI, name: str, password: str = PASSWORD) -> TestClient:
     """A client logged in as `name` (fails the test if the login is refused)."""
     client = TestClient(app, follow_redirects=False)
     response = client.post(
-        "/login", data={"username": name, "password": password, "csrf_token": csrf_of(client, "/login")}
+        "/login",
+        data={"username": name, "password": password, "csrf_token": csrf_of(client, "/login")},
     )
     assert response.status_code == 303, response.text
     return client
-
-
-@pytest.fixture
-def client_for(app: FastAPI) -> Iterator[Callable[[str], TestClient]]:
-    """Log in as a user name from USERS on this test's app."""
-    yield lambda name: login(app, name)
 
 
 def user(app: FastAPI, name: str) -> User:

@@ -90,7 +90,9 @@ def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
 
 
 def expected_allowed(rule: str, scope: str, run: str) -> bool:
-    return rule == "all" or (rule == "own" and scope == "in") or (rule == "approved" and run == "paid")
+    return (
+        rule == "all" or (rule == "own" and scope == "in") or (rule == "approved" and run == "paid")
+    )
 
 
 def url_for(path: str, scope: str, run: str) -> str:
@@ -144,7 +146,9 @@ def test_anonymous_is_sent_to_login(method: str, path: str, app: FastAPI) -> Non
 
 
 @pytest.mark.parametrize("role", ["commissioner", "federation", "finance"])
-def test_no_patient_level_data_reaches_other_roles(role: str, get_clients: dict[str, TestClient]) -> None:
+def test_no_patient_level_data_reaches_other_roles(
+    role: str, get_clients: dict[str, TestClient]
+) -> None:
     client = get_clients[role]
     for method, path in MATRIX:
         if method == "GET":

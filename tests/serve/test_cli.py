@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from tiny_run import build_run
 
 from careis.cli import main
 from careis.serve import db
 from careis.serve.models import Run, User
-from tiny_run import build_run
 
 
 def _main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -58,7 +58,9 @@ def test_users_add_refuses_bad_input_in_one_line(
     assert code == 2 and message in out and "Traceback" not in out
 
 
-def test_users_add_needs_a_database(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_users_add_needs_a_database(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CAREIS_DATABASE_URL", raising=False)
     code, out = _main(["users", "add", "--role", "finance", "--org", "00T", "x"], capsys)
     assert code == 2 and "no state database named" in out
@@ -72,7 +74,7 @@ def test_serve_registers_a_single_run_folder(
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
     run = build_run(tmp_path / "demo")
-    code, out = _main(["serve", str(run), "--port", "8123"], capsys)
+    code, _ = _main(["serve", str(run), "--port", "8123"], capsys)
     assert code == 0 and seen["host"] == "127.0.0.1" and seen["port"] == 8123
     assert not (run / "careis-serve.sqlite").exists()  # the run folder stays untouched
     url = f"sqlite:///{tmp_path / 'demo.careis-serve.sqlite'}"

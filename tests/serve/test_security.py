@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from test_access_matrix import FORMS, MATRIX, url_for
 
 from careis.errors import DataError
 from careis.serve.app import SESSION_COOKIE
 from careis.serve.runs import RunFolder
 from conftest import PASSWORD, csrf_of, login
-from test_access_matrix import FORMS, MATRIX, url_for
 
 ALLOWED_USER = {"commissioner": "comm", "federation": "fed", "practice": "prac", "finance": "fin"}
 

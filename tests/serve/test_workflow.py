@@ -27,11 +27,17 @@ def test_practices_decide_commissioner_answers_and_approves_finance_exports(
     assert "accepted" in comm.get(base).text
     # a query needs a comment; with one it is open and blocks approval
     assert _post(prac3, f"{base}/practices/A00003/decision", decision="query") == 409
-    assert _post(prac3, f"{base}/practices/A00003/decision", decision="query", comment="Why £0?") == 303
+    assert (
+        _post(prac3, f"{base}/practices/A00003/decision", decision="query", comment="Why £0?")
+        == 303
+    )
     assert "Why £0?" in comm.get(base).text
     assert "fresh" not in fin.get("/").text  # finance sees approved runs only
     assert _post(comm, f"{base}/approve") == 409
-    assert _post(comm, f"{base}/practices/A00003/answer", answer="The federation missed its target.") == 303
+    assert (
+        _post(comm, f"{base}/practices/A00003/answer", answer="The federation missed its target.")
+        == 303
+    )
     assert "The federation missed its target." in prac3.get(f"{base}/practices/A00003").text
     assert _post(comm, f"{base}/approve") == 303
     # approved: nothing changes any more
@@ -65,10 +71,14 @@ def _check_audit(app: FastAPI, digest: str) -> None:
 def test_approval_with_open_query_needs_an_override_reason(app: FastAPI) -> None:
     comm = login(app, "comm")
     assert _post(comm, "/runs/open/approve") == 409
-    assert "open queries from A00001, A00003" in comm.post(
-        "/runs/open/approve", data={"csrf_token": csrf_of(comm)}
-    ).text
-    assert _post(comm, "/runs/open/approve", override_reason="Paid now, queries settled next month") == 303
+    assert (
+        "open queries from A00001, A00003"
+        in comm.post("/runs/open/approve", data={"csrf_token": csrf_of(comm)}).text
+    )
+    assert (
+        _post(comm, "/runs/open/approve", override_reason="Paid now, queries settled next month")
+        == 303
+    )
     page = comm.get("/runs/open").text
     assert "override: Paid now, queries settled next month" in page
     audit = comm.get("/runs/open/audit").text
@@ -88,9 +98,10 @@ def test_statement_is_named_lined_and_totalled(app: FastAPI) -> None:
 
 
 def test_changed_manifest_is_refused(served: Served, app: FastAPI, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tiny_run import build_run
+
     from careis.serve.app import Settings, create_app
     from conftest import PASSWORDS, copy_database
-    from tiny_run import build_run
 
     runs = tmp_path / "runs"
     build_run(runs / "open")

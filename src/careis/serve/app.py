@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -85,7 +85,7 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-async def context(request: Request, db: Session = Depends(get_db)) -> Ctx:
+async def context(request: Request, db: Annotated[Session, Depends(get_db)]) -> Ctx:
     """The logged-in user for this request; every POST must carry its session's CSRF token."""
     session = security.session_from_cookie(
         db, request.app.state.key, request.cookies.get(SESSION_COOKIE)

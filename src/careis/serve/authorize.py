@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from careis.errors import DataError
 from careis.serve.models import Run, User
-from careis.serve.runs import RunFolder, Row, manifest_hash, valid_name
+from careis.serve.runs import Row, RunFolder, manifest_hash, valid_name
 
 #: Patient-level files a practice may download from its own folder (and nobody else may).
 PRACTICE_FILES = frozenset(

@@ -18,7 +18,9 @@ from rich.console import Console
 from careis.errors import ConfigError
 
 console = Console()
-users_app = typer.Typer(name="users", help="Local accounts for `careis serve`.", no_args_is_help=True)
+users_app = typer.Typer(
+    name="users", help="Local accounts for `careis serve`.", no_args_is_help=True
+)
 
 ROLE_NAMES = ("commissioner", "federation", "practice", "finance")
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -60,12 +62,16 @@ def serve(
     runs_dir: Annotated[
         Path,
         typer.Argument(
-            metavar="RUNS_DIR", exists=True, file_okay=False,
+            metavar="RUNS_DIR",
+            exists=True,
+            file_okay=False,
             help="A run folder (e.g. out/demo) or a folder of run folders; each is registered.",
         ),
-    ],  # fmt: skip
+    ],
     database: DatabaseOpt = None,
-    host: Annotated[str, typer.Option(help="Address to listen on (keep 127.0.0.1 behind a proxy).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (keep 127.0.0.1 behind a proxy).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     secure_cookies: Annotated[
         bool, typer.Option(help="Mark the session cookie Secure (set this when served over HTTPS).")
@@ -111,14 +117,21 @@ def add(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The user name to log in with.")],
     role: Annotated[str, typer.Option(help="commissioner, federation, practice or finance.")],
     org: Annotated[
-        str, typer.Option(help="The organisation the user acts for: sub-ICB, federation/PCN or practice code.")
+        str,
+        typer.Option(
+            help="The organisation the user acts for: sub-ICB, federation/PCN or practice code."
+        ),
     ],
     database: DatabaseOpt = None,
     runs: Annotated[
-        Path | None, typer.Option("--runs", metavar="RUNS_DIR", help="The folder you serve (finds its SQLite file).")
+        Path | None,
+        typer.Option(
+            "--runs", metavar="RUNS_DIR", help="The folder you serve (finds its SQLite file)."
+        ),
     ] = None,
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
     ] = False,
 ) -> None:
     """Add a local account (the password is stored only as an argon2 hash)."""

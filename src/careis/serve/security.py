@@ -107,9 +107,7 @@ def throttled(db: Session, user_name: str, client: str) -> bool:
     """Whether this user name or this client address has too many recent failures."""
     since = now() - FAILURE_WINDOW
     for column, value in ((LoginFailure.user_name, user_name), (LoginFailure.client, client)):
-        count = db.scalar(
-            select(func.count()).where(column == value, LoginFailure.at >= since)
-        )
+        count = db.scalar(select(func.count()).where(column == value, LoginFailure.at >= since))
         if (count or 0) >= MAX_FAILURES:
             return True
     return False

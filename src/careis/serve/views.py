@@ -50,7 +50,9 @@ def run_link(user: User, view: RunView) -> RunLink:
         "practice": f"/runs/{run}/practices/{user.org_code}",
         "finance": f"/runs/{run}/ledger",
     }[user.role]
-    return RunLink(run, view.folder.scheme_name, view.record.status, view.record.manifest_hash, href)
+    return RunLink(
+        run, view.folder.scheme_name, view.record.status, view.record.manifest_hash, href
+    )
 
 
 def state_of(decision: Decision | None) -> str:

@@ -22,9 +22,7 @@ class StateError(Exception):
     """409: the action is not allowed in the run's current state."""
 
 
-def audit(
-    db: Session, user: str, action: str, detail: str = "", run: Run | None = None
-) -> None:
+def audit(db: Session, user: str, action: str, detail: str = "", run: Run | None = None) -> None:
     """Add one audit row (committed with the caller's transaction)."""
     db.add(
         AuditEvent(
