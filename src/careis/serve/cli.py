@@ -84,7 +84,10 @@ def serve(
 
     url = _database_url(database, runs_dir)
     app = create_app(Settings(runs_dir, url, secure_cookies=secure_cookies))
-    console.print(f"careis serve: {runs_dir} at http://{host}:{port}/ (state: {_shown(url)})")
+    console.print(
+        f"careis serve: {runs_dir} at http://{host}:{port}/ (state: {_shown(url)})",
+        highlight=False, soft_wrap=True,
+    )
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
 
 
@@ -147,4 +150,4 @@ def add(
             workflow.add_user(session, name, security.Passwords.default().hash(password), role, org)
         except workflow.StateError as exc:
             raise ConfigError(str(exc)) from exc
-    console.print(f"Added {name} ({role}, {org}) to {_shown(url)}.", highlight=False)
+    console.print(f"Added {name} ({role}, {org}) to {_shown(url)}.", highlight=False, soft_wrap=True)
