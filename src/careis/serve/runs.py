@@ -149,11 +149,13 @@ class RunFolder:
         return self._rows("practices", code, file)
 
     def practices(self) -> list[str]:
-        """Every practice with a statement line, sorted."""
-        return sorted({r["provider"] for r in self.statements() if self._is_practice(r)})
+        """Every practice with a statement line, sorted (read once: asked on every request)."""
+        return self._practices
 
-    def _is_practice(self, row: Row) -> bool:
-        return any(m["practice_code"] == row["provider"] for m in self.memberships())
+    @cached_property
+    def _practices(self) -> list[str]:
+        in_groups = {m["practice_code"] for m in self.memberships()}
+        return sorted({r["provider"] for r in self.statements()} & in_groups)
 
     def groups(self, level: str) -> list[str]:
         """The codes of the groups (federation, pcn) practices belong to, sorted."""
