@@ -80,3 +80,24 @@ def test_serve_registers_a_single_run_folder(
     url = f"sqlite:///{tmp_path / 'demo.careis-serve.sqlite'}"
     with db.session_factory(db.open_engine(url))() as session:
         assert [r.name for r in session.scalars(select(Run))] == ["demo"]
+
+
+def test_users_demo_makes_one_account_per_role_and_resets_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = build_run(tmp_path / "demo")
+    code, first = _main(["users", "demo", str(run)], capsys)
+    assert code == 0 and f"careis serve {run}" in first
+    code, second = _main(["users", "demo", str(run)], capsys)
+    assert code == 0
+    url = f"sqlite:///{tmp_path / 'demo.careis-serve.sqlite'}"
+    with db.session_factory(db.open_engine(url))() as session:
+        users = {u.name: (u.role, u.org_code) for u in session.scalars(select(User))}
+    assert users == {
+        "demo-commissioner": ("commissioner", "00T"),
+        "demo-federation": ("federation", "FEDA"),
+        "demo-practice": ("practice", "A00001"),
+        "demo-finance": ("finance", "00T"),
+    }
+    password = next(line.split()[1] for line in first.splitlines() if "demo-practice" in line)
+    assert password not in second  # a new password each time

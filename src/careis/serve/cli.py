@@ -86,7 +86,8 @@ def serve(
     app = create_app(Settings(runs_dir, url, secure_cookies=secure_cookies))
     console.print(
         f"careis serve: {runs_dir} at http://{host}:{port}/ (state: {_shown(url)})",
-        highlight=False, soft_wrap=True,
+        highlight=False,
+        soft_wrap=True,
     )
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
 
@@ -150,4 +151,62 @@ def add(
             workflow.add_user(session, name, security.Passwords.default().hash(password), role, org)
         except workflow.StateError as exc:
             raise ConfigError(str(exc)) from exc
-    console.print(f"Added {name} ({role}, {org}) to {_shown(url)}.", highlight=False, soft_wrap=True)
+    console.print(
+        f"Added {name} ({role}, {org}) to {_shown(url)}.", highlight=False, soft_wrap=True
+    )
+
+
+def demo_accounts(run_dir: Path) -> list[tuple[str, str, str]]:
+    """(name, role, organisation) of one account per role for a run: its commissioner, its
+    first federation and first practice, and finance."""
+    from careis.serve.runs import RunFolder
+
+    folder = RunFolder(run_dir)
+    federations, practices = folder.groups("federation"), folder.practices()
+    if not folder.commissioner_code or not federations or not practices:
+        raise ConfigError(
+            "this run names no commissioner, federation or practice to make accounts for.",
+            file=run_dir,
+        )
+    commissioner = folder.commissioner_code
+    return [
+        ("demo-commissioner", "commissioner", commissioner),
+        ("demo-federation", "federation", federations[0]),
+        ("demo-practice", "practice", practices[0]),
+        ("demo-finance", "finance", commissioner),
+    ]
+
+
+@users_app.command("demo")
+def demo(
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN_DIR",
+            exists=True,
+            file_okay=False,
+            help="A run folder, e.g. out/demo (its SQLite file, beside it, is used).",
+        ),
+    ],  # fmt: skip
+    database: DatabaseOpt = None,
+) -> None:
+    """One account per role to try a run with; new random passwords each time, printed once."""
+    import secrets
+
+    from careis.serve import db, security, workflow
+
+    if not (run_dir / "manifest.json").is_file():
+        raise ConfigError("not a run folder (no manifest.json).", file=run_dir)
+    url = _database_url(database, run_dir)
+    engine = db.open_engine(url)
+    db.upgrade(engine)
+    passwords = security.Passwords.default()
+    console.print(
+        f"Demo accounts in {_shown(url)} (passwords shown once):", highlight=False, soft_wrap=True
+    )
+    with db.session_factory(engine)() as session:
+        for name, role, org in demo_accounts(run_dir):
+            password = secrets.token_urlsafe(12)
+            workflow.set_user(session, name, passwords.hash(password), role, org)
+            console.print(f"  {name:<18} {password}  ({role}, {org})", highlight=False)
+    console.print(f"Try them: careis serve {run_dir}", highlight=False, soft_wrap=True)

@@ -131,3 +131,14 @@ def add_user(db: Session, name: str, password_hash: str, role: str, org: str) ->
     audit(db, SYSTEM, "user_added", f"{name} ({role}, {org})")
     db.commit()
     return user
+
+
+def set_user(db: Session, name: str, password_hash: str, role: str, org: str) -> User:
+    """Create the account, or give an existing one this role, scope and password (audited)."""
+    user = db.scalar(select(User).where(User.name == name))
+    if user is None:
+        return add_user(db, name, password_hash, role, org)
+    user.password_hash, user.role, user.org_code = password_hash, role, org
+    audit(db, SYSTEM, "user_reset", f"{name} ({role}, {org})")
+    db.commit()
+    return user
