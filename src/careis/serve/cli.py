@@ -187,7 +187,7 @@ def demo(
             file_okay=False,
             help="A run folder, e.g. out/demo (its SQLite file, beside it, is used).",
         ),
-    ],  # fmt: skip
+    ],
     database: DatabaseOpt = None,
 ) -> None:
     """One account per role to try a run with; new random passwords each time, printed once."""
