@@ -144,3 +144,19 @@ def test_a_link_out_of_the_run_folder_is_refused(tmp_path: Path) -> None:
     page = client.get("/runs/run/practices/A00001")
     assert page.status_code == 200 and "frailty.csv" not in page.text
     assert client.get("/runs/run/practices/A00001/files/frailty.csv").status_code == 404
+
+
+def test_expired_sessions_are_deleted(app: FastAPI) -> None:
+    import datetime as dt
+
+    from sqlalchemy import func, select, update
+
+    from careis.serve.models import WebSession
+
+    login(app, "comm")
+    with app.state.sessions() as db:
+        db.execute(update(WebSession).values(created_at=dt.datetime(2020, 1, 1)))
+        db.commit()
+    TestClient(app).get("/login")  # a new anonymous session clears the expired ones
+    with app.state.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(WebSession)) == 1

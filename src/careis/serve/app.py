@@ -85,8 +85,8 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-async def context(request: Request, db: Annotated[Session, Depends(get_db)]) -> Ctx:
-    """The logged-in user for this request; every POST must carry its session's CSRF token."""
+def logged_in(request: Request, db: Annotated[Session, Depends(get_db)]) -> Ctx:
+    """The logged-in user for this request (sync: FastAPI runs it off the event loop)."""
     session = security.session_from_cookie(
         db, request.app.state.key, request.cookies.get(SESSION_COOKIE)
     )
@@ -95,10 +95,15 @@ async def context(request: Request, db: Annotated[Session, Depends(get_db)]) -> 
         raise LoginRequired
     ctx = Ctx(db, user, session, Authorizer(user, db, request.app.state.folders))
     request.state.ctx = ctx
+    return ctx
+
+
+async def context(request: Request, ctx: Annotated[Ctx, Depends(logged_in)]) -> Ctx:
+    """`logged_in`, and every POST must carry its session's CSRF token."""
     if request.method == "POST":
         form = await request.form()
         token = form.get("csrf_token")
-        if not security.csrf_ok(session, token if isinstance(token, str) else None):
+        if not security.csrf_ok(ctx.session, token if isinstance(token, str) else None):
             raise Denied("the form's security token is missing or out of date; reload the page.")
     return ctx
 

@@ -26,6 +26,7 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 #: A session lasts at most this long (the signed cookie is refused after it).
 SESSION_MAX_AGE_S = 8 * 60 * 60
+SESSION_MAX_AGE = dt.timedelta(seconds=SESSION_MAX_AGE_S)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,12 @@ def session_from_cookie(db: Session, key: str, cookie: str | None) -> WebSession
 
 
 def new_session(db: Session, user: User | None = None) -> WebSession:
-    """A fresh session with a fresh id and CSRF token (anonymous when `user` is None)."""
+    """A fresh session with a fresh id and CSRF token (anonymous when `user` is None).
+
+    Expired sessions and old login failures are deleted here, so neither table grows for ever.
+    """
+    db.execute(delete(WebSession).where(WebSession.created_at < now() - SESSION_MAX_AGE))
+    db.execute(delete(LoginFailure).where(LoginFailure.at < now() - FAILURE_WINDOW))
     row = WebSession(
         id=secrets.token_urlsafe(32),
         user_id=user.id if user else None,
