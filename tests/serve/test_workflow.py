@@ -90,6 +90,7 @@ def test_federation_page_shows_members_against_target_and_floor(app: FastAPI) ->
     assert "target a 10% reduction" in page and "practice floor 5%" in page
     assert "A00001" in page and "A00002" in page and "A00003" not in page
     assert page.count("below floor") == 1  # A00002: -3% against a 5% floor
+    assert 'This federation: -7.50% <span class="nhsuk-tag nhsuk-tag--red">target not met' in page
 
 
 def test_statement_is_named_lined_and_totalled(app: FastAPI) -> None:

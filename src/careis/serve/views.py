@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from careis.serve import workflow
 from careis.serve.authorize import RunView
 from careis.serve.models import AuditEvent, Decision, User
-from careis.serve.runs import Row, org_names, total
+from careis.serve.runs import Row, Target, org_names, total
 
 
 @cache
@@ -108,14 +108,22 @@ def _member_row(view: RunView, code: str, floors: dict[str, Decimal | None]) -> 
     }  # fmt: skip
 
 
+def _aim(target: Target, value: str) -> dict[str, Any]:
+    """The group's change against the target reduction, at the two decimals statements print."""
+    number = _num(value)
+    shown = None if number is None else number.quantize(Decimal("0.01"))
+    met = None
+    if shown is not None and target.target_percent is not None:
+        met = shown <= -target.target_percent
+    return {"target": target, "value": shown, "met": met}
+
+
 def federation(view: RunView, org: str, members: list[str]) -> dict[str, Any]:
     """Members against the contract's federation target and practice floor."""
     targets = view.folder.targets()
     floors = {t.component_id: t.floor_percent for t in targets}
     level = "federation" if "federation" in view.folder.group_levels(org) else "pcn"
-    aims = [
-        {"target": t, "value": view.folder.measure_value(t.measure, level, org)} for t in targets
-    ]
+    aims = [_aim(t, view.folder.measure_value(t.measure, level, org)) for t in targets]
     rows = [_member_row(view, code, floors) for code in members]
     return {
         "run": view.record, "scheme": view.folder.scheme_name, "org": org,
