@@ -12,7 +12,7 @@ from test_access_matrix import FORMS, MATRIX, url_for
 from careis.errors import DataError
 from careis.serve.app import SESSION_COOKIE
 from careis.serve.runs import RunFolder
-from conftest import PASSWORD, csrf_of, login
+from conftest import PASSWORD, Served, csrf_of, login
 
 ALLOWED_USER = {"commissioner": "comm", "federation": "fed", "practice": "prac", "finance": "fin"}
 
@@ -160,3 +160,29 @@ def test_expired_sessions_are_deleted(app: FastAPI) -> None:
     TestClient(app).get("/login")  # a new anonymous session clears the expired ones
     with app.state.sessions() as db:
         assert db.scalar(select(func.count()).select_from(WebSession)) == 1
+
+
+def test_secure_cookie_option(served: Served, tmp_path: Path) -> None:
+    from careis.serve.app import Settings, create_app
+    from conftest import PASSWORDS, copy_database
+
+    copy_database(served.database, tmp_path / "db.sqlite")
+    settings = Settings(
+        served.runs_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", secure_cookies=True,
+        passwords=PASSWORDS,
+    )  # fmt: skip
+    header = TestClient(create_app(settings)).get("/login").headers["set-cookie"].lower()
+    assert "; secure" in header
+
+
+@pytest.mark.parametrize("role", ["commissioner", "finance", "federation", "practice"])
+def test_another_areas_users_do_not_see_the_runs(role: str, app: FastAPI) -> None:
+    from careis.serve import workflow
+    from conftest import PASSWORDS
+
+    with app.state.sessions() as db:
+        workflow.add_user(db, "elsewhere", PASSWORDS.hash(PASSWORD), role, "99X")
+    client = login(app, "elsewhere")
+    assert "/runs/" not in client.get("/").text
+    for url in ("/runs/paid", "/runs/paid/ledger", "/runs/paid/practices/A00001"):
+        assert client.get(url).status_code in (403, 404)
