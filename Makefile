@@ -12,8 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
 	touch $(STAMP)
 
+# The web app's demo state is made afresh with the run: one account per role, new passwords.
 demo: $(STAMP)
 	$(BIN)/careis demo --out $(OUT)
+	rm -f $(OUT).careis-serve.sqlite $(OUT).careis-serve.sqlite-wal $(OUT).careis-serve.sqlite-shm
+	$(BIN)/careis users demo $(OUT)
 	$(BIN)/careis commission report examples/commissioning/workbench.yaml --run $(OUT) --out $(OUT)/commission
 
 test: $(STAMP)

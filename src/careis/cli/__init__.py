@@ -78,6 +78,7 @@ def _add_subapps() -> None:
     from careis.commissioning.cli import app as commission_app
     from careis.data.sources.cli import app as ingest_app
     from careis.risk.cli import app as risk_app
+    from careis.serve.cli import serve, users_app
 
     app.add_typer(pay.app, name="pay")
     app.add_typer(measures.app, name="measures")
@@ -86,6 +87,8 @@ def _add_subapps() -> None:
     app.add_typer(commission_app, name="commission")
     app.add_typer(ingest_app, name="ingest")
     app.add_typer(examples.app, name="examples")
+    app.command()(serve)
+    app.add_typer(users_app, name="users")
 
 
 _add_commands()

@@ -1,0 +1,208 @@
+"""The one place that decides who may read what: every page and download asks the Authorizer.
+
+Why one module: a practice user must never read another practice's file by guessing a URL,
+and a federation or commissioner user must never get a patient-level file. When every read
+goes through these methods (they return the data, not a yes/no), a new page cannot forget the
+check; the access-matrix test walks every route against every role to prove it.
+
+Rules (role x organisation scope, the user's `org_code`):
+- commissioner: runs whose contract names its code as commissioner; every federation, PCN
+  and practice statement in them; the ledger and audit log; never patient-level files.
+- federation (or PCN): runs it has members in; its own page and its members' statements;
+  never patient-level files.
+- practice: runs it is paid in; its own statement, register and worklist files only.
+- finance: approved runs of its commissioner only; the ledger and the payment file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careis.errors import DataError
+from careis.serve.models import Run, User
+from careis.serve.runs import Row, RunFolder, manifest_hash, valid_name
+
+#: Patient-level files a practice may download from its own folder (and nobody else may).
+PRACTICE_FILES = frozenset(
+    {"register.csv", "frailty.csv", "register_changes.csv", "measure_flags.csv"}
+)
+FILE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}\.csv")
+
+
+class Denied(Exception):
+    """403: the user is logged in but this is not theirs to see or do."""
+
+
+class Missing(Exception):
+    """404: no such run, organisation or file (or not one this user may know of)."""
+
+
+class Changed(Exception):
+    """409: the run folder's manifest no longer matches the one registered."""
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A registered run with its folder, handed out only by the Authorizer."""
+
+    record: Run
+    folder: RunFolder
+
+
+class Folders:
+    """RunFolder objects kept between requests (their CSVs are read once)."""
+
+    def __init__(self) -> None:
+        self._by_path: dict[str, RunFolder] = {}
+
+    def get(self, record: Run) -> RunFolder:
+        if record.path not in self._by_path:
+            self._by_path[record.path] = RunFolder(Path(record.path))
+        return self._by_path[record.path]
+
+
+class Authorizer:
+    """Role x scope checks for one logged-in user; each method returns only what they may see."""
+
+    def __init__(self, user: User, db: Session, folders: Folders) -> None:
+        self.user = user
+        self.db = db
+        self.folders = folders
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    def _require(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise Denied(f"a {self.role} account cannot do this.")
+
+    def _in_scope(self, view: RunView) -> bool:
+        folder, org = view.folder, self.user.org_code
+        if self.role == "finance":
+            return view.record.status == "approved" and folder.commissioner_code == org
+        if self.role == "commissioner":
+            return folder.commissioner_code == org
+        if self.role == "federation":
+            return org in folder.groups("federation") or org in folder.groups("pcn")
+        return org in folder.practices()
+
+    def _view(self, record: Run) -> RunView:
+        return RunView(record, self.folders.get(record))
+
+    def runs(self) -> list[RunView]:
+        """The registered runs this user may know of, by name."""
+        records = self.db.scalars(select(Run).order_by(Run.name)).all()
+        return [v for v in (self._view(r) for r in records) if self._in_scope(v)]
+
+    def run(self, name: str) -> RunView:
+        """One run by its URL name: 404 unless it exists and is in scope; 409 if changed."""
+        if not valid_name(name):
+            raise Missing("no such run.")
+        record = self.db.scalar(select(Run).where(Run.name == name))
+        if record is None:
+            raise Missing("no such run.")
+        view = self._view(record)
+        if not self._in_scope(view):
+            raise Missing("no such run.")
+        if manifest_hash(view.folder.root) != record.manifest_hash:
+            raise Changed(
+                "this run folder's manifest.json has changed since it was registered; register "
+                "the new outputs as a new run (a new folder name)."
+            )
+        return view
+
+    def overview(self, name: str) -> RunView:
+        """The whole run (all statements and groups): commissioner only."""
+        self._require("commissioner")
+        return self.run(name)
+
+    def federation(self, name: str, code: str) -> tuple[RunView, list[str]]:
+        """A federation or PCN and its member practices: the commissioner, or that group."""
+        self._require("commissioner", "federation")
+        view = self.run(name)
+        if self.role == "federation" and code != self.user.org_code:
+            raise Denied("this is another federation's page.")
+        members = view.folder.members(code) if valid_name(code) else []
+        if not members or not view.folder.group_levels(code) & {"federation", "pcn"}:
+            raise Missing("no such federation or PCN in this run.")
+        return view, members
+
+    def statement(self, name: str, code: str) -> tuple[RunView, list[Row]]:
+        """A practice's statement lines: that practice, its federation/PCN, or the commissioner."""
+        self._require("commissioner", "federation", "practice")
+        view = self.run(name)
+        self._practice_scope(view, code, patient_level=False)
+        return view, view.folder.practice_statement(code)
+
+    def practice_file(self, name: str, code: str, file: str) -> tuple[RunView, list[Row]]:
+        """A patient-level file of one practice: that practice's own users only."""
+        self._require("practice")
+        view = self.run(name)
+        self._practice_scope(view, code, patient_level=True)
+        if not FILE_NAME.fullmatch(file) or file not in PRACTICE_FILES:
+            raise Missing("no such file.")
+        try:
+            return view, view.folder.practice_file(code, file)
+        except DataError as exc:
+            raise Missing("no such file.") from exc
+
+    def practice_files(self, name: str, code: str) -> list[str]:
+        """The patient-level files present in the practice's folder (its own users only)."""
+        self._require("practice")
+        view = self.run(name)
+        self._practice_scope(view, code, patient_level=True)
+        return [f for f in sorted(PRACTICE_FILES) if view.folder.has_file("practices", code, f)]
+
+    def decide(self, name: str, code: str) -> RunView:
+        """Accepting or querying a statement: that practice's own users only."""
+        self._require("practice")
+        view = self.run(name)
+        self._practice_scope(view, code, patient_level=True)
+        return view
+
+    def answer(self, name: str, code: str) -> RunView:
+        """Answering a practice's query: the commissioner."""
+        self._require("commissioner")
+        view = self.run(name)
+        self._practice_scope(view, code, patient_level=False)
+        return view
+
+    def approve(self, name: str) -> RunView:
+        self._require("commissioner")
+        return self.run(name)
+
+    def ledger(self, name: str) -> tuple[RunView, list[Row]]:
+        """Every money movement: finance (approved runs only) or the commissioner."""
+        self._require("commissioner", "finance")
+        view = self.run(name)
+        return view, view.folder.ledger()
+
+    def payment_file(self, name: str) -> tuple[RunView, list[Row]]:
+        """The payment export: only for an approved run, for finance or the commissioner."""
+        view, rows = self.ledger(name)
+        if view.record.status != "approved":
+            raise Denied("the payment file is exported only from an approved run.")
+        return view, rows
+
+    def audit(self, name: str) -> RunView:
+        self._require("commissioner")
+        return self.run(name)
+
+    def _practice_scope(self, view: RunView, code: str, *, patient_level: bool) -> None:
+        """Whether this user may see practice `code` (patient level: only the practice itself)."""
+        folder, org = view.folder, self.user.org_code
+        if self.role == "practice":
+            if code != org:
+                raise Denied("this is another practice's page.")
+        elif patient_level:
+            raise Denied("patient-level data is shown only to the practice's own users.")
+        elif self.role == "federation" and code not in folder.members(org):
+            raise Denied("this practice is not a member of your federation or PCN.")
+        if not valid_name(code) or code not in folder.practices():
+            raise Missing("no such practice in this run.")

@@ -1,0 +1,166 @@
+"""View-models: what each page shows, built from data the Authorizer has already handed out.
+
+Why separate from the routes: these are plain functions of rows and decisions, testable
+without a browser, and they never open a file themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from careis.serve import workflow
+from careis.serve.authorize import RunView
+from careis.serve.models import AuditEvent, Decision, User
+from careis.serve.runs import Row, Target, org_names, total
+
+
+@cache
+def _names() -> dict[str, str]:
+    return org_names()
+
+
+def name_of(code: str) -> str:
+    """An organisation's name, or '' when careis's reference data does not know the code."""
+    return _names().get(code, "")
+
+
+@dataclass(frozen=True)
+class RunLink:
+    """One row of the run list: the run and this role's page in it."""
+
+    name: str
+    scheme: str
+    status: str
+    manifest_hash: str
+    href: str
+
+
+def run_link(user: User, view: RunView) -> RunLink:
+    """Where this user's work in a run is: the overview, their group, practice or the ledger."""
+    run = view.record.name
+    href = {
+        "commissioner": f"/runs/{run}",
+        "federation": f"/runs/{run}/federations/{user.org_code}",
+        "practice": f"/runs/{run}/practices/{user.org_code}",
+        "finance": f"/runs/{run}/ledger",
+    }[user.role]
+    return RunLink(
+        run, view.folder.scheme_name, view.record.status, view.record.manifest_hash, href
+    )
+
+
+def state_of(decision: Decision | None) -> str:
+    """A practice's position on its statement, in words."""
+    if decision is None:
+        return "no decision yet"
+    if decision.decision == "accept":
+        return "accepted"
+    return "query answered" if decision.answer is not None else "query open"
+
+
+def _run_values(db: Session, view: RunView) -> dict[str, Any]:
+    approval = workflow.approval(db, view.record)
+    return {
+        "run": view.record, "scheme": view.folder.scheme_name,
+        "commissioner": view.folder.commissioner_name, "approval": approval,
+    }  # fmt: skip
+
+
+def overview(db: Session, view: RunView) -> dict[str, Any]:
+    """Every practice with its total and decision; the groups; open queries."""
+    decisions = workflow.current_decisions(db, view.record)
+    practices = [
+        {
+            "code": r["provider"], "name": name_of(r["provider"]), "pcn": r["pcn"],
+            "federation": r["federation"], "total": r["total"],
+            "state": state_of(decisions.get(r["provider"])),
+        }
+        for r in view.folder.summary()
+        if r["provider"] in view.folder.practices()
+    ]  # fmt: skip
+    groups = [(level, g) for level in ("federation", "pcn") for g in view.folder.groups(level)]
+    return {
+        **_run_values(db, view), "practices": practices, "groups": groups,
+        "queries": workflow.open_queries(db, view.record),
+        "grand_total": total(view.folder.summary(), "total"),
+    }  # fmt: skip
+
+
+def _member_row(view: RunView, code: str, floors: dict[str, Decimal | None]) -> dict[str, Any]:
+    lines = view.folder.practice_statement(code)
+    performance = [r for r in lines if r["component_type"] == "performance"]
+    below = [
+        r["component_id"]
+        for r in performance
+        if floors.get(r["component_id"]) is not None
+        and _num(r["measure_value"]) is not None
+        and _num(r["measure_value"]) > -floors[r["component_id"]]  # type: ignore[operator]
+    ]
+    return {
+        "code": code, "name": name_of(code), "total": total(lines),
+        "performance": performance, "below_floor": below,
+    }  # fmt: skip
+
+
+def _aim(target: Target, value: str) -> dict[str, Any]:
+    """The group's change against the target reduction, at the two decimals statements print."""
+    number = _num(value)
+    shown = None if number is None else number.quantize(Decimal("0.01"))
+    met = None
+    if shown is not None and target.target_percent is not None:
+        met = shown <= -target.target_percent
+    return {"target": target, "value": shown, "met": met}
+
+
+def federation(view: RunView, org: str, members: list[str]) -> dict[str, Any]:
+    """Members against the contract's federation target and practice floor."""
+    targets = view.folder.targets()
+    floors = {t.component_id: t.floor_percent for t in targets}
+    level = "federation" if "federation" in view.folder.group_levels(org) else "pcn"
+    aims = [_aim(t, view.folder.measure_value(t.measure, level, org)) for t in targets]
+    rows = [_member_row(view, code, floors) for code in members]
+    return {
+        "run": view.record, "scheme": view.folder.scheme_name, "org": org,
+        "org_name": name_of(org), "level": level, "aims": aims, "members": rows,
+        "group_total": sum((r["total"] for r in rows), Decimal("0")),
+    }  # fmt: skip
+
+
+def practice(db: Session, view: RunView, code: str, lines: list[Row]) -> dict[str, Any]:
+    """The statement (named and totalled), the decision history and the current state."""
+    history = db.scalars(
+        select(Decision)
+        .where(Decision.run_id == view.record.id, Decision.practice_code == code)
+        .order_by(Decision.id)
+    ).all()
+    first = lines[0] if lines else {}
+    return {
+        **_run_values(db, view), "code": code, "name": name_of(code),
+        "pcn": first.get("pcn", ""), "federation": first.get("federation", ""),
+        "lines": lines, "total": total(lines), "history": history,
+        "state": state_of(history[-1] if history else None),
+    }  # fmt: skip
+
+
+def ledger(db: Session, view: RunView, rows: list[Row]) -> dict[str, Any]:
+    return {**_run_values(db, view), "rows": rows}
+
+
+def audit(db: Session, view: RunView) -> dict[str, Any]:
+    events = db.scalars(
+        select(AuditEvent).where(AuditEvent.run_name == view.record.name).order_by(AuditEvent.id)
+    ).all()
+    return {**_run_values(db, view), "events": events}
+
+
+def _num(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return None

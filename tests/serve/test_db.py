@@ -1,0 +1,27 @@
+"""The state database: the Alembic migration builds exactly the tables the models declare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from careis.serve import db
+from careis.serve.models import Base
+
+
+def test_migration_matches_the_models(tmp_path: Path) -> None:
+    engine = db.open_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    db.upgrade(engine)
+    db.upgrade(engine)  # a second upgrade is a no-op, not an error
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_database_sits_beside_the_runs_not_inside_a_run(tmp_path: Path) -> None:
+    run = tmp_path / "demo"
+    run.mkdir()
+    (run / "manifest.json").write_text("{}")
+    assert db.default_url(run) == f"sqlite:///{tmp_path / 'demo.careis-serve.sqlite'}"
+    assert db.default_url(tmp_path) == f"sqlite:///{tmp_path / 'careis-serve.sqlite'}"

@@ -1,0 +1,121 @@
+"""Declare, query, answer, approve, pay: the workflow end to end through the pages."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from careis.serve.models import AuditEvent, Run
+from careis.serve.runs import manifest_hash
+from conftest import Served, csrf_of, login
+
+
+def _post(client, url: str, **form: str) -> int:  # type: ignore[no-untyped-def]
+    return client.post(url, data={**form, "csrf_token": csrf_of(client)}).status_code
+
+
+def test_practices_decide_commissioner_answers_and_approves_finance_exports(
+    app: FastAPI, served: Served
+) -> None:
+    prac, prac3, comm, fin = (login(app, n) for n in ("prac", "prac3", "comm", "fin"))
+    base = "/runs/fresh"
+    assert "Fewer emergency admissions" in prac.get(f"{base}/practices/A00001").text
+    assert _post(prac, f"{base}/practices/A00001/decision", decision="accept") == 303
+    assert "accepted" in comm.get(base).text
+    # a query needs a comment; with one it is open and blocks approval
+    assert _post(prac3, f"{base}/practices/A00003/decision", decision="query") == 409
+    assert (
+        _post(prac3, f"{base}/practices/A00003/decision", decision="query", comment="Why £0?")
+        == 303
+    )
+    assert "Why £0?" in comm.get(base).text
+    assert "fresh" not in fin.get("/").text  # finance sees approved runs only
+    assert _post(comm, f"{base}/approve") == 409
+    assert (
+        _post(comm, f"{base}/practices/A00003/answer", answer="The federation missed its target.")
+        == 303
+    )
+    assert "The federation missed its target." in prac3.get(f"{base}/practices/A00003").text
+    assert _post(comm, f"{base}/approve") == 303
+    # approved: nothing changes any more
+    assert _post(prac, f"{base}/practices/A00001/decision", decision="query", comment="late") == 409
+    assert _post(comm, f"{base}/approve") == 409
+    # finance: the run is listed, the ledger shown, the payment file carries the manifest hash
+    assert 'href="/runs/fresh/ledger"' in fin.get("/").text
+    export = fin.get(f"{base}/payments.csv")
+    assert export.status_code == 200
+    assert 'filename="fresh-payments.csv"' in export.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    digest = manifest_hash(served.runs_dir / "fresh")
+    assert rows and {r["manifest_sha256"] for r in rows} == {digest}
+    assert rows[0]["memo"].startswith("'=")  # a formula in a cell is defused for spreadsheets
+    _check_audit(app, digest)
+
+
+def _check_audit(app: FastAPI, digest: str) -> None:
+    with app.state.sessions() as db:
+        events = db.scalars(select(AuditEvent).where(AuditEvent.run_name == "fresh")).all()
+        actions = [e.action for e in events]
+        assert actions == [
+            "register_run", "statement_accept", "statement_query", "query_answered",
+            "run_approved", "payment_file_exported",
+        ]  # fmt: skip
+        assert {e.manifest_hash for e in events} == {digest}
+        assert [e.user_name for e in events][1:] == ["prac", "prac3", "comm", "comm", "fin"]
+        assert db.scalar(select(Run).where(Run.name == "fresh")).status == "approved"  # type: ignore[union-attr]
+
+
+def test_approval_with_open_query_needs_an_override_reason(app: FastAPI) -> None:
+    comm = login(app, "comm")
+    assert _post(comm, "/runs/open/approve") == 409
+    assert (
+        "open queries from A00001, A00003"
+        in comm.post("/runs/open/approve", data={"csrf_token": csrf_of(comm)}).text
+    )
+    assert (
+        _post(comm, "/runs/open/approve", override_reason="Paid now, queries settled next month")
+        == 303
+    )
+    page = comm.get("/runs/open").text
+    assert "override: Paid now, queries settled next month" in page
+    audit = comm.get("/runs/open/audit").text
+    assert "run_approved" in audit and "override with 2 open" in audit
+
+
+def test_federation_page_shows_members_against_target_and_floor(app: FastAPI) -> None:
+    page = login(app, "fed").get("/runs/open/federations/FEDA").text
+    assert "target a 10% reduction" in page and "practice floor 5%" in page
+    assert "A00001" in page and "A00002" in page and "A00003" not in page
+    assert page.count("below floor") == 1  # A00002: -3% against a 5% floor
+    assert 'This federation: -7.50% <span class="nhsuk-tag nhsuk-tag--red">target not met' in page
+
+
+def test_statement_is_named_lined_and_totalled(app: FastAPI) -> None:
+    page = login(app, "prac").get("/runs/open/practices/A00001").text
+    assert "Taking part" in page and "£750.00" in page and "£2,750.00" in page
+
+
+def test_changed_manifest_is_refused(served: Served, app: FastAPI, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tiny_run import build_run
+
+    from careis.serve.app import Settings, create_app
+    from conftest import PASSWORDS, copy_database
+
+    runs = tmp_path / "runs"
+    build_run(runs / "open")
+    copy_database(served.database, tmp_path / "db.sqlite")
+    moved = create_app(Settings(runs, f"sqlite:///{tmp_path / 'db.sqlite'}", passwords=PASSWORDS))
+    # the database registered `open` at the session's folder; re-point it to this copy
+    with moved.state.sessions() as db:
+        run = db.scalar(select(Run).where(Run.name == "open"))
+        assert run is not None
+        run.path = str((runs / "open").resolve())
+        db.commit()
+    comm = login(moved, "comm")
+    assert comm.get("/runs/open").status_code == 200
+    (runs / "open" / "manifest.json").write_text('{"changed": true}')
+    response = comm.get("/runs/open")
+    assert response.status_code == 409 and "has changed since it was registered" in response.text

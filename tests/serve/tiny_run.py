@@ -1,0 +1,119 @@
+"""A small run folder with the shape `careis run` writes, for the web app's tests.
+
+Why hand-built: the web app only reads a run's files (statements, summary, ledger,
+memberships, practice folders, manifest); building them directly keeps tests/serve to
+seconds, while the file shapes follow out/demo (same columns).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+
+STATEMENT_COLUMNS = [
+    "provider", "pcn", "federation", "component_id", "component_type", "description",
+    "measure_id", "measure_level", "measure_org", "measure_value", "test", "met", "quantity",
+    "rate", "amount", "evidence", "kind", "paid",
+]  # fmt: skip
+REGISTER_COLUMNS = [
+    "register_rank", "patient_id", "age", "sex", "risk_score", "top_factors", "efi_score",
+    "efi_category", "prior_emergency_admissions", "prior_ae_attendances", "n_conditions",
+    "care_home", "housebound",
+]  # fmt: skip
+#: practice -> (PCN, federation, list size, admissions change %)
+PRACTICES = {
+    "A00001": ("U00001", "FEDA", 1000, "-12.00"),
+    "A00002": ("U00001", "FEDA", 2000, "-3.00"),
+    "A00003": ("U00002", "FEDB", 1500, "-11.00"),
+    "A00004": ("U00002", "FEDB", 500, "-9.00"),
+}
+COMMISSIONER = "00T"
+#: HTML in a name the pages show: it must come out escaped.
+COMMISSIONER_NAME = 'Tiny <script>alert("x")</script> ICB'
+
+
+def _write(path: Path, columns: list[str], rows: list[dict[str, object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _lines(code: str) -> list[dict[str, object]]:
+    pcn, fed, size, change = PRACTICES[code]
+    met = "yes" if Decimal(change) <= -5 else "no"
+    earned = Decimal(size) * 2 if met == "yes" else Decimal("0")
+    base = {"provider": code, "pcn": pcn, "federation": fed, "kind": "earned"}
+    return [
+        {**base, "component_id": "engagement", "component_type": "engagement",
+         "description": "Taking part", "measure_id": "list_size", "measure_level": "practice",
+         "measure_org": code, "measure_value": size, "test": "", "met": "", "quantity": size,
+         "rate": "0.75", "amount": f"{Decimal(size) * Decimal('0.75'):.2f}",
+         "evidence": "measures/results.csv", "paid": "in_year"},
+        {**base, "component_id": "admissions_reduction", "component_type": "performance",
+         "description": "Fewer emergency admissions", "measure_id": "emergency_admissions_change",
+         "measure_level": "federation", "measure_org": fed, "measure_value": change,
+         "test": f"practice change {change}% <= -5.00%", "met": met, "quantity": size,
+         "rate": "2.00", "amount": f"{earned:.2f}", "evidence": "measures/results.csv",
+         "paid": "year_end"},
+    ]  # fmt: skip
+
+
+def _register(code: str) -> list[dict[str, object]]:
+    return [
+        {"register_rank": i, "patient_id": f"pid-{code}-{i}", "age": 70 + i, "sex": "F",
+         "risk_score": "0.5", "top_factors": "frailty (eFI) (0.3)", "efi_score": "0.3",
+         "efi_category": "moderate", "prior_emergency_admissions": 1, "prior_ae_attendances": 0,
+         "n_conditions": 3, "care_home": 0, "housebound": 0}
+        for i in (1, 2, 3)
+    ]  # fmt: skip
+
+
+def _manifest(name: str) -> dict[str, object]:
+    contract = {
+        "name": f"Tiny scheme {name}",
+        "commissioner": {"code": COMMISSIONER, "kind": "sub_icb", "name": COMMISSIONER_NAME},
+        "components": [
+            {"id": "admissions_reduction", "type": "performance",
+             "measure": "emergency_admissions_change", "target_reduction_percent": "10",
+             "practice_floor_reduction_percent": "5"},
+        ],
+    }  # fmt: skip
+    return {"careis_version": "test", "config": {"name": name, "contract_resolved": contract}}
+
+
+def build_run(root: Path) -> Path:
+    """Write one small run folder at `root` (its folder name is the run's name)."""
+    lines = [line for code in PRACTICES for line in _lines(code)]
+    _write(root / "payments" / "statements.csv", STATEMENT_COLUMNS, lines)
+    summary = []
+    for code, (pcn, fed, _, _) in PRACTICES.items():
+        amount = sum(Decimal(str(x["amount"])) for x in _lines(code))
+        summary.append({"provider": code, "pcn": pcn, "federation": fed, "total": f"{amount:.2f}"})
+        _write(root / "practices" / code / "statement.csv", STATEMENT_COLUMNS, _lines(code))
+        _write(root / "practices" / code / "register.csv", REGISTER_COLUMNS, _register(code))
+    _write(root / "payments" / "summary.csv", ["provider", "pcn", "federation", "total"], summary)
+    ledger = [
+        {"seq": i, "date": "2025-03-31", "payer": COMMISSIONER, "payee": x["provider"],
+         "amount": x["amount"], "component_id": x["component_id"], "movement": "payment",
+         "memo": "=HYPERLINK(\"x\")" if i == 1 else "commissioner pays the provider"}
+        for i, x in enumerate(lines, start=1)
+    ]  # fmt: skip
+    _write(root / "payments" / "ledger.csv", list(ledger[0]), ledger)
+    members = [
+        {"practice_code": code, "level": level, "group_code": group, "joined": ""}
+        for code, (pcn, fed, _, _) in PRACTICES.items()
+        for level, group in (("federation", fed), ("pcn", pcn))
+    ]
+    _write(root / "payments" / "memberships.csv", list(members[0]), members)
+    results = [
+        {"measure_id": "emergency_admissions_change", "level": "federation", "org_code": f,
+         "value": v}
+        for f, v in (("FEDA", "-7.5"), ("FEDB", "-10.5"))
+    ]  # fmt: skip
+    _write(root / "measures" / "results.csv", list(results[0]), results)
+    (root / "manifest.json").write_text(json.dumps(_manifest(root.name), indent=2), "utf-8")
+    return root
