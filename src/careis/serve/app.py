@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.orm import Session, sessionmaker
 
 from careis.money import format_gbp
+from careis.report.html import stylesheet
 from careis.serve import db as database
 from careis.serve import security
 from careis.serve.authorize import Authorizer, Changed, Denied, Folders, Missing
@@ -60,6 +61,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["gbp"] = lambda value: format_gbp(Decimal(str(value or "0")))
+    env.globals["nhsuk_css"] = stylesheet()  # the vendored NHS.UK frontend CSS and careis's
     return env
 
 
