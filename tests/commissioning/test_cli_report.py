@@ -64,7 +64,7 @@ def test_report_end_to_end_and_byte_identical(tmp_path: Path) -> None:
                                  ("notices", "txt"))]  # fmt: skip
     assert names == sorted([
         "business_case_monthly.csv", "business_case_yearly.csv", "commissioning_report.html",
-        "decisions.json", "manifest.json", "mapping.csv", "service_specification.html",
+        "decisions.json", "manifest.json", "mapping.csv", "service_specification.html", "service_specification.pdf",
         "service_specification.md", *records,
     ])  # fmt: skip
     for n in names:

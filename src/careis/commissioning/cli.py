@@ -288,9 +288,9 @@ def spec_cmd(
 
         rc = load_run_config(run_config)
         pct, age = rc.risk.register_percent, rc.risk.min_age
-    html, md = render_spec(build_spec(loaded.contract, contract.name, register_percent=pct,
-                                      min_age=age), out)  # fmt: skip
-    console.print(f"Wrote {html} and {md}")
+    html, pdf, md = render_spec(build_spec(loaded.contract, contract.name, register_percent=pct,
+                                           min_age=age), out)  # fmt: skip
+    console.print(f"Wrote {html}, {pdf} and {md}")
 
 
 @app.command("report")

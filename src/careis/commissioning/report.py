@@ -8,9 +8,10 @@ every input the decision rested on.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -56,6 +57,14 @@ class SpecConfig(_Model):
     aims: list[str] | None = None
     eligible_population: str | None = None
     requirements: list[str] = Field(default_factory=list, description="Extra requirements.")
+    version: str = Field(default="0.1 (draft)", description="Document version, on the title page.")
+    issued: dt.date | None = Field(
+        default=None, description="Date of issue; omitted: the document says it is a draft."
+    )
+    sign_off: list[str] = Field(
+        default_factory=lambda: ["Commissioner", "Provider"],
+        description="Who signs the specification (one row each in the sign-off block).",
+    )
 
 
 class WorkbenchConfig(_Model):
@@ -187,6 +196,7 @@ def load_workbench(path: str | Path, run: Path | None = None) -> Workbench:
             pct, age = rc.risk.register_percent, rc.risk.min_age
         sspec = build_spec(loaded.contract, cpath.name, sc.aims, sc.eligible_population,
                            sc.requirements, pct, age)  # fmt: skip
+        sspec = replace(sspec, version=sc.version, issued=sc.issued, sign_off=tuple(sc.sign_off))
     return Workbench(cfg, register, mapping, involvement, inv_missing, tuple(routes), bc, sspec,
                      tuple(inputs), base, conflicts, disagreements(mapping, routes))  # fmt: skip
 

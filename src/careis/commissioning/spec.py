@@ -7,6 +7,7 @@ from the same contract file careis pays from, it cannot.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -54,10 +55,48 @@ class ServiceSpec:
     measures: tuple[MeasureInfo, ...]
     payments: tuple[PaymentLine, ...]
     contract_file: str
+    version: str = "0.1 (draft)"
+    issued: dt.date | None = None
+    sign_off: tuple[str, ...] = ("Commissioner", "Provider")
+
+    @property
+    def schedule(self) -> list[tuple[dt.date, str]]:
+        """When money is paid, in words: each instalment, then the year-end reconciliation."""
+        c = self.contract
+        in_year = [p.id for p in self.payments if "paid: in year" in p.conditions]
+        rows = [
+            (
+                i.date,
+                f"{i.percent}% of the in-year payments"
+                + (f" ({', '.join(in_year)})" if in_year else ""),
+            )
+            for i in c.schedule.instalments
+        ]
+        end = c.schedule.reconciliation_date or c.term.end
+        if end is not None:
+            rows.append(
+                (end, "Year-end reconciliation: outcome and year-end payments, and any balance")
+            )
+        return rows
 
 
 def _words(key: str) -> str:
     return key.replace("_", " ")
+
+
+def _value_words(value: object) -> str:
+    """A setting's value as a reader writes it: lists joined, ids in words, no Python syntax."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_value_words(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{_words(str(k))} {_value_words(v)}"
+            for k, v in value.items()
+            if v not in (None, "", [], {})
+        )
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return _words(str(value))
 
 
 def build_spec(
@@ -80,7 +119,9 @@ def build_spec(
         if measure and measure not in used:
             used.append(measure)
         conditions = tuple(
-            f"{_words(k)}: {v}" for k, v in data.items() if k not in _SHOWN and v is not None
+            f"{_words(k)}: {_value_words(v)}"
+            for k, v in data.items()
+            if k not in _SHOWN and v not in (None, "", [], {})
         )
         rate = data.get("rate")
         payments.append(
@@ -147,10 +188,11 @@ def md_code(value: object) -> str:
     return " ".join(str(value).split()).replace("`", "'")
 
 
-def render_spec(spec: ServiceSpec, out_dir: Path) -> tuple[Path, Path]:
-    """Write service_specification.html and .md; returns their paths."""
+def render_spec(spec: ServiceSpec, out_dir: Path) -> tuple[Path, Path, Path]:
+    """Write service_specification.html, .pdf and .md; returns their paths."""
     from careis.commissioning.report import template_env
     from careis.report.html import scrollable_tables
+    from careis.report.statements import write_pdf_document
 
     env = template_env()
     env.filters["md"] = md_escape
@@ -160,6 +202,8 @@ def render_spec(spec: ServiceSpec, out_dir: Path) -> tuple[Path, Path]:
     md = out_dir / "service_specification.md"
     page = env.get_template("service_spec.html.j2").render(s=spec)
     html.write_text(scrollable_tables(page), encoding="utf-8")
+    body = env.get_template("service_spec_body.html.j2").render(s=spec)
+    pdf = write_pdf_document(body, out_dir / "service_specification.pdf")
     # the Markdown template is not autoescaped (its name does not end in .j2 or .html)
     md.write_text(env.get_template("service_spec.md").render(s=spec), encoding="utf-8")
-    return html, md
+    return html, pdf, md

@@ -159,6 +159,16 @@ def write_statement_documents(
     return written
 
 
+def write_pdf_document(body: str, path: Path) -> Path:
+    """One document (its body HTML) as an A4 PDF with the print stylesheet; no dates inside."""
+    from weasyprint import HTML
+
+    css = _css("print_document.css")
+    page = f'<html lang="en-GB"><head><meta charset="utf-8"><style>{css}</style></head><body>{body}</body></html>'
+    HTML(string=page).write_pdf(path)
+    return path
+
+
 def _pdfs(printed: list[tuple[Party, str]]) -> list[Path]:
     """statement.pdf for every party, laid out by WeasyPrint as one document and split.
 
@@ -169,7 +179,7 @@ def _pdfs(printed: list[tuple[Party, str]]) -> list[Path]:
     """
     from weasyprint import HTML
 
-    css = _css("statement_print.css")
+    css = _css("print_document.css")
     sections = "".join(
         f'<section class="statement" id="s-{i}">{body}</section>'
         for i, (_, body) in enumerate(printed)
