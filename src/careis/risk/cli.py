@@ -288,3 +288,34 @@ def evaluate(
         path = out / "evaluation.json"
         path.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         console.print(f"Wrote [bold]{path}[/bold]")
+
+
+@app.command()
+def reidentify(
+    worklist: Annotated[Path, typer.Argument(help="A practice's worklist.csv from a run.")],
+    numbers: Annotated[
+        Path, typer.Option("--numbers", help="The practice's own CSV with an nhs_number column.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write (outside the run).")],
+    key: Annotated[
+        str | None,
+        typer.Option(help="Pseudonym key (default: $CAREIS_PSEUDONYM_KEY), as used for the run."),
+    ] = None,
+) -> None:
+    """Put NHS numbers back on a practice's worklist, from the practice's own list.
+
+    The run's files hold only pseudonyms; this joins them, on the practice's machine, to the
+    NHS numbers of its own registered patients, into a file the practice keeps.
+    """
+    from careis.data.pseudonym import require_key
+    from careis.risk.worklist import reidentify as join_numbers
+
+    try:
+        secret = require_key(key, [str(numbers)])
+        if out.resolve().is_relative_to(worklist.resolve().parents[2]):
+            raise CareisError(f"{out}: write the identifiable worklist outside the run folder")
+        matched, unmatched = join_numbers(worklist, numbers, secret, out)
+    except CareisError as e:
+        console.print(f"[red]Error:[/red] {e}")
+        raise typer.Exit(2) from None
+    console.print(f"Wrote {out}: {matched} patients matched, {unmatched} not in your list.")

@@ -95,3 +95,41 @@ def write_worklists(practices_root: Path, measure_names: dict[str, str]) -> list
         write_rows(build_worklist(folder, measure_names), COLUMNS, path)
         written.append(path)
     return written
+
+
+def reidentify(worklist: Path, numbers: Path, key: str, out: Path) -> tuple[int, int]:
+    """The practice's route back to its patients: its own list of NHS numbers, pseudonymised
+    with the run's key, matched to the worklist; writes the worklist with an NHS number column.
+
+    Why here and not in the run: the run never holds a practice's NHS numbers in its outputs;
+    the practice (or its data processor, who holds the key) joins them locally, to a file it
+    chooses outside the run folder. Returns (rows matched, rows not matched).
+    """
+    from careis.data.pseudonym import pseudonym
+    from careis.errors import DataError
+
+    rows = _read(worklist)
+    with numbers.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        column = next(
+            (
+                c
+                for c in reader.fieldnames or []
+                if c.strip().lower().replace(" ", "_") == "nhs_number"
+            ),
+            None,
+        )
+        if column is None:
+            raise DataError(
+                f"{numbers}: no 'nhs_number' column; export your list with a column of that name"
+            )
+        by_pseudonym = {pseudonym(r[column], key): r[column].strip() for r in reader if r[column]}
+    matched = 0
+    fields = ["NHS number", *COLUMNS]
+    out_rows = []
+    for r in rows:
+        number = by_pseudonym.get(r["Patient (pseudonym)"], "")
+        matched += bool(number)
+        out_rows.append({"NHS number": number or "not in your list", **r})
+    write_rows(out_rows, fields, out)
+    return matched, len(rows) - matched
