@@ -106,7 +106,10 @@ costs:
 """
     bc = case(tmp_path, text)
     assert bc.baselines["emergency_admissions"] == Decimal("2400")
-    assert "icb QOP, 2023-04-01 to 2024-03-31" in bc.baseline_sources["emergency_admissions"]
+    assert (
+        "the run's practices in ICB QOP, 2023-04-01 to 2024-03-31"
+        in bc.baseline_sources["emergency_admissions"]
+    )
     assert bc.unit_costs["emergency_admissions"] == Decimal("1590")  # DOMAIN.md default
     assert bc.costs == {"Engagement": Decimal("200.00"), "Care plans": Decimal("300.00")}
     assert bc.months[11].costs == Decimal("500.00")

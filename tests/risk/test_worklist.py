@@ -84,8 +84,12 @@ def test_reidentify_joins_the_practices_own_numbers_outside_the_run(
               "--out", str(practice / "x.csv"), "--key", KEY]  # fmt: skip
     with pytest.raises(SystemExit) as info:
         main(inside)
-    assert info.value.code == 2 and "outside the run folder" in " ".join(capsys.readouterr().out.split())
+    assert info.value.code == 2 and "outside the run folder" in " ".join(
+        capsys.readouterr().out.split()
+    )
     _write(numbers, ["id"], [["1"]])
     with pytest.raises(SystemExit) as info:
         main(args)
-    assert info.value.code == 2 and "no 'nhs_number' column" in " ".join(capsys.readouterr().out.split())
+    assert info.value.code == 2 and "no 'nhs_number' column" in " ".join(
+        capsys.readouterr().out.split()
+    )

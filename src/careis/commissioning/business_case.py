@@ -204,7 +204,9 @@ def _run_baselines(spec: BusinessCaseSpec, run: Path) -> dict[str, tuple[Decimal
             total = sum((Decimal(r["numerator"] or "0") for r in hits), ZERO)
             orgs = ", ".join(sorted(r["org_code"] for r in hits))
             period = f"{hits[0]['period_start']} to {hits[0]['period_end']}"
-            out[name] = (total, f"measure '{measure}', {spec.level} {orgs}, {period}")
+            # the run's practices only: a run of one sub-ICB rolled up to its ICB is not the ICB
+            where = f"the run's practices in {spec.level.replace('_', '-').upper()} {orgs}"
+            out[name] = (total, f"measure '{measure}', {where}, {period}")
     return out
 
 

@@ -310,12 +310,11 @@ def reidentify(
     from careis.data.pseudonym import require_key
     from careis.risk.worklist import reidentify as join_numbers
 
-    try:
-        secret = require_key(key, [str(numbers)])
-        if out.resolve().is_relative_to(worklist.resolve().parents[2]):
-            raise CareisError(f"{out}: write the identifiable worklist outside the run folder")
-        matched, unmatched = join_numbers(worklist, numbers, secret, out)
-    except CareisError as e:
-        console.print(f"[red]Error:[/red] {e}")
-        raise typer.Exit(2) from None
+    for path in (worklist, numbers):
+        if not path.is_file():
+            raise CareisError(f"{path}: no such file; give a worklist.csv and your own list")
+    secret = require_key(key, [str(numbers)])
+    if out.resolve().is_relative_to(worklist.resolve().parents[2]):
+        raise CareisError(f"{out}: write the identifiable worklist outside the run folder")
+    matched, unmatched = join_numbers(worklist, numbers, secret, out)
     console.print(f"Wrote {out}: {matched} patients matched, {unmatched} not in your list.")
