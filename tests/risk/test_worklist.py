@@ -85,11 +85,11 @@ def test_reidentify_joins_the_practices_own_numbers_outside_the_run(
     with pytest.raises(SystemExit) as info:
         main(inside)
     assert info.value.code == 2 and "outside the run folder" in " ".join(
-        capsys.readouterr().out.split()
+        capsys.readouterr().err.split()
     )
     _write(numbers, ["id"], [["1"]])
     with pytest.raises(SystemExit) as info:
         main(args)
     assert info.value.code == 2 and "no 'nhs_number' column" in " ".join(
-        capsys.readouterr().out.split()
+        capsys.readouterr().err.split()
     )
