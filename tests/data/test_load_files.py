@@ -20,6 +20,7 @@ from careis.data.quarantine import render_summary
 from careis.data.schema import TABLES
 from careis.data.sources.canonical import discover
 from careis.engine import Engine
+from careis.engine.csv_source import MAX_VALUE_BYTES
 from careis.errors import CareisError, DataError
 
 
@@ -317,12 +318,65 @@ def test_unbalanced_quote_at_the_end_is_quarantined(duck: Engine, tmp_path: Path
     assert "unbalanced quote" in reasons[0]
 
 
-def test_unreadable_csv_is_one_data_error(duck: Engine, tmp_path: Path) -> None:
+def _one_quarantined(result: LoadResult, table: str) -> dict[str, object]:
+    """The table reconciles and exactly one of its rows is quarantined: that row."""
+    summary = next(s for s in result.summary if s.table == table)
+    assert summary.read == summary.accepted + summary.quarantined
+    rows = result.quarantine[table].to_pyarrow().to_pylist()
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_a_non_utf8_byte_quarantines_that_row_only(duck: Engine, tmp_path: Path) -> None:
+    """Issue 15 item 9: one latin-1 byte used to refuse the whole file without naming the row."""
     folder = write_dataset(tmp_path / "ds", base_tables())
     with (folder / "events.csv").open("ab") as handle:
         handle.write(b"p1,2020-01-01,snomed,\xff\xfe,1\n")  # not UTF-8
-    with pytest.raises(DataError, match=r"events\.csv: cannot read as CSV"):
-        load(duck, folder)
+    row = _one_quarantined(load(duck, folder), "events")
+    assert row["_row"] == 5
+    assert row["_check"] == "value is not UTF-8 text"
+    assert "column 'code'" in row["_reason"] and "save the file as UTF-8" in row["_reason"]
+    assert row["patient_id"] == "p1"  # the row's readable values are kept
+
+
+@pytest.mark.parametrize("table", ["organisations", "patients", "admissions", "memberships"])
+def test_latin1_in_any_table_quarantines_the_row(duck: Engine, tmp_path: Path, table: str) -> None:
+    tables = base_tables()
+    first = tables[table][0]
+    column = next(c for c in ("name", "sex", "provider_code", "group_code") if c in first)
+    folder = write_dataset(tmp_path / "ds", tables)
+    path = folder / f"{table}.csv"
+    text = path.read_bytes()
+    value = str(first[column]).encode()
+    path.write_bytes(text.replace(value, value[:-1] + b"\xe9", 1))
+    row = _one_quarantined(load(duck, folder), table)
+    assert row["_row"] == 1 and f"column '{column}'" in row["_reason"]
+    assert "0xe9" in row["_reason"]
+
+
+def test_a_value_over_the_size_limit_quarantines_that_row(duck: Engine, tmp_path: Path) -> None:
+    """Issue 15 item 9: one value of 2 MB or more in events.csv used to refuse the table."""
+    tables = base_tables()
+    tables["events"].insert(1, dict(tables["events"][0], code="8" * (3 << 20)))
+    row = _one_quarantined(load(duck, write_dataset(tmp_path / "ds", tables)), "events")
+    assert row["_row"] == 2
+    assert row["_check"] == f"value longer than {MAX_VALUE_BYTES:,} bytes"
+    assert "column 'code'" in row["_reason"] and row["code"] is None
+
+
+def test_a_long_value_beside_a_ragged_row(duck: Engine, tmp_path: Path) -> None:
+    tables = base_tables()
+    tables["events"].append(dict(tables["events"][0], code="8" * (MAX_VALUE_BYTES + 1)))
+    folder = write_dataset(tmp_path / "ds", tables)
+    with (folder / "events.csv").open("a") as handle:
+        handle.write("p1,2020-01-01\n")
+    result = load(duck, folder)
+    events = next(s for s in result.summary if s.table == "events")
+    assert (events.read, events.quarantined) == (6, 2)
+    assert set(events.reasons) == {
+        "row has the wrong number of fields",
+        f"value longer than {MAX_VALUE_BYTES:,} bytes",
+    }
 
 
 def test_write_csv_helper_round_trip(tmp_path: Path) -> None:

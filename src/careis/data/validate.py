@@ -67,6 +67,7 @@ from careis.data.schema import (
     Column,
     TableSpec,
 )
+from careis.engine.csv_source import MALFORMED_LABELS
 from careis.errors import DataError
 
 FAR_FUTURE = date(9999, 12, 31)  # stands for "still open" in interval comparisons
@@ -483,14 +484,8 @@ def row_checks(prep: Prepared, extract_date: date) -> list[Check]:
     """Stages 1-6: everything that can be decided from the row alone."""
     spec, table = prep.spec, prep.table
     checks: list[Check] = []
-    if "_malformed" in table.columns:  # a CSV row with the wrong number of fields
-        checks.append(
-            Check(
-                "row has the wrong number of fields",
-                lambda t: t._malformed.notnull(),
-                lambda t: t._malformed,
-            )
-        )
+    if "_malformed" in table.columns:  # a CSV row the reader could not use
+        checks.extend(_malformed_checks())
     if prep.match.nhs_column:
         checks.append(
             Check(
@@ -553,6 +548,23 @@ def row_checks(prep: Prepared, extract_date: date) -> list[Check]:
 #: No living person has been verified older than 117 (Gerontology Research Group tables); a
 #: living patient older than this is a typing error in the birth date, not a patient to count.
 MAX_LIVING_AGE_YEARS = 117
+
+
+def _malformed_checks() -> list[Check]:
+    """One check per kind of unusable CSV row (wrong field count, not UTF-8, a value too
+    long), each counted under its own label; a last one catches any other reason."""
+    checks = [
+        Check(
+            label,
+            lambda t, p=prefix: t._malformed.startswith(p),
+            lambda t: t._malformed,
+        )
+        for prefix, label in MALFORMED_LABELS
+    ]
+    checks.append(
+        Check("row cannot be read", lambda t: t._malformed.notnull(), lambda t: t._malformed)
+    )
+    return checks
 
 
 def _implausible_age(extract_date: date) -> Check:
