@@ -393,3 +393,78 @@ def test_ragged_row_reason_does_not_echo_the_row(duck: Engine, tmp_path: Path) -
     assert len(rows) == 1
     assert "9434765919" not in str(rows)
     assert "row has 6 fields" in rows[0]["_reason"]
+
+
+def _parquet_with(folder: Path, table: str, column: str, values: pa.Array) -> Path:
+    """Rewrite one column of a Parquet table with `values` (a type careis must handle)."""
+    path = folder / f"{table}.parquet"
+    data = pq.read_table(path)
+    pq.write_table(data.set_column(data.schema.get_field_index(column), column, values), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("values", "found"),
+    [
+        (pa.array([{"c": "195967001"}] * 4), "struct<c: string>"),
+        (pa.array([["195967001"]] * 4), "array<string>"),
+        (pa.array([[("k", "v")]] * 4, pa.map_(pa.string(), pa.string())), "map<string, string>"),
+    ],
+    ids=["struct", "list", "map"],
+)
+def test_nested_parquet_codes_are_refused_in_one_line(
+    duck: Engine, tmp_path: Path, values: pa.Array, found: str
+) -> None:
+    """Issue 15 item 9: a struct code used to be read as the text "{'c': ...}"."""
+    folder = write_dataset(tmp_path / "ds", base_tables(), "parquet")
+    _parquet_with(folder, "events", "code", values)
+    with pytest.raises(DataError) as err:
+        load(duck, folder)
+    message = str(err.value)
+    assert "events.parquet, column 'code': holds nested values" in message
+    assert f"({found}) where careis expects text (string)" in message
+    assert "\n" not in message
+
+
+def test_nested_column_in_a_folder_names_the_part(duck: Engine, tmp_path: Path) -> None:
+    folder = write_dataset(tmp_path / "ds", base_tables(), "parquet")
+    parts = folder / "events"
+    parts.mkdir()
+    (folder / "events.parquet").rename(parts / "part-0.parquet")
+    pq.write_table(pq.read_table(parts / "part-0.parquet"), parts / "part-1.parquet")
+    _parquet_with(parts, "part-1", "patient_id", pa.array([["p1"]] * 4))
+    with pytest.raises(DataError, match=r"part-1\.parquet, column 'patient_id'"):
+        load(duck, folder)
+
+
+def test_pandas_nan_in_a_nullable_integer_column_is_null(duck: Engine, tmp_path: Path) -> None:
+    """Issue 15 item 9: pandas writes an integer column with a gap as floats with NaN; the
+    patient used to be rejected (or the load crashed casting NaN to BIGINT)."""
+    folder = write_dataset(tmp_path / "ds", base_tables(), "parquet")
+    _parquet_with(folder, "patients", "imd_decile", pa.array([3.0, 10.0, float("nan")]))
+    result = load(duck, folder)
+    assert result.quarantined == 0
+    deciles = result.tables["patients"].order_by("patient_id").imd_decile.to_pyarrow()
+    assert deciles.to_pylist() == [3, 10, None]
+
+
+def test_float_nan_and_text_nan_are_null(duck: Engine, tmp_path: Path) -> None:
+    folder = write_dataset(tmp_path / "ds", base_tables(), "parquet")
+    _parquet_with(folder, "events", "value", pa.array([float("nan"), 48.5, None, float("nan")]))
+    values = load(duck, folder).tables["events"].value.to_pyarrow().to_pylist()
+    assert sorted(values, key=lambda v: v is None) == [48.5, None, None, None]
+    tables = base_tables()
+    tables["events"][0]["value"] = "NaN"
+    tables["patients"][0]["imd_decile"] = "nan"
+    result = load(duck, write_dataset(tmp_path / "csv", tables))
+    assert result.quarantined == 0
+
+
+def test_a_fraction_in_a_float_integer_column_is_still_that_rows_error(
+    duck: Engine, tmp_path: Path
+) -> None:
+    folder = write_dataset(tmp_path / "ds", base_tables(), "parquet")
+    _parquet_with(folder, "patients", "imd_decile", pa.array([3.5, float("inf"), float("nan")]))
+    result = load(duck, folder)
+    patients = next(s for s in result.summary if s.table == "patients")
+    assert patients.reasons == {"imd_decile is not a whole number": 2}
