@@ -172,7 +172,7 @@ def load_workbench(path: str | Path, run: Path | None = None) -> Workbench:
         bpath = base / cfg.business_case
         inputs.append(bpath)
         spec, bbase = load_business_case(bpath)
-        bc = build(spec, bbase, run)
+        bc = build(spec, bbase, run, file=bpath)
     sspec = None
     if cfg.service_spec is not None:
         sc = cfg.service_spec
