@@ -11,7 +11,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from careis_testdata import EXTRACT, base_tables, write_csv, write_dataset
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -22,6 +21,7 @@ from careis.data.sources.canonical import discover
 from careis.engine import Engine
 from careis.engine.csv_source import MAX_VALUE_BYTES
 from careis.errors import CareisError, DataError
+from careis_testdata import EXTRACT, base_tables, write_csv, write_dataset
 
 
 def load(engine: Engine, source: Path | dict[str, object]) -> LoadResult:

@@ -7,12 +7,12 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from careis_testdata import EXTRACT, write_dataset
 from test_load_rejections import rejection_tables
 
 from careis.data import pseudonym
 from careis.data.load import LoadResult, load_dataset
 from careis.engine import Engine
+from careis_testdata import EXTRACT, write_dataset
 
 
 def rows(table: Any) -> list[tuple[Any, ...]]:
@@ -72,6 +72,7 @@ def test_unreadable_csv_values_and_nan_agree(
     """Issue 15 item 9 on both engines: a latin-1 byte and an over-long value quarantine
     their row; pandas NaN in a float imd_decile (Parquet) is null."""
     import pyarrow.parquet as pq
+
     from careis_testdata import base_tables
 
     tables = base_tables()

@@ -69,7 +69,7 @@ def read_csv_strings(path: Path, header: list[str]) -> pa.Table:
 
 def _convert(header: list[str], kind: pa.DataType) -> pacsv.ConvertOptions:
     return pacsv.ConvertOptions(
-        column_types={name: kind for name in header}, strings_can_be_null=True, null_values=[""]
+        column_types=dict.fromkeys(header, kind), strings_can_be_null=True, null_values=[""]
     )
 
 
