@@ -468,3 +468,24 @@ def test_a_fraction_in_a_float_integer_column_is_still_that_rows_error(
     result = load(duck, folder)
     patients = next(s for s in result.summary if s.table == "patients")
     assert patients.reasons == {"imd_decile is not a whole number": 2}
+
+
+def test_a_ragged_row_that_is_not_utf8_is_quarantined_quietly(
+    duck: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by tests/fuzz: pyarrow cannot hand a ragged, non-UTF-8 row to careis's handler
+    (it decodes the row's text first) and printed a traceback; careis now reads such a file
+    in Python, every row kept."""
+    folder = write_dataset(tmp_path / "ds", base_tables())
+    with (folder / "ae_attendances.csv").open("ab") as handle:
+        handle.write(b'"\xe2\x82","","","x"\n')  # 4 fields, and not UTF-8
+        handle.write(b"a9,p1,2021-02-01,1,R\xe9X\n")  # 5 fields, not UTF-8
+    result = load(duck, folder)
+    rows = result.quarantine["ae_attendances"].order_by("_row").to_pyarrow().to_pylist()
+    assert [(r["_row"], r["_check"]) for r in rows] == [
+        (3, "row has the wrong number of fields"),
+        (4, "value is not UTF-8 text"),
+    ]
+    assert rows[1]["attendance_id"] == "a9" and "column 'provider_code'" in rows[1]["_reason"]
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exception ignored" not in err

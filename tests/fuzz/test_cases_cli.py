@@ -129,6 +129,41 @@ def test_row_level_cases_are_quarantined_or_accepted_and_reconcile(
         assert got == case.check, f"{case.name}: {got!r}"
 
 
+def _typed_patients(imd: pa.Array) -> pa.Table:
+    rows = base_tables()["patients"]
+    text = {c: pa.array([r[c] or None for r in rows]) for c in ("patient_id", "sex")}
+    dates = {
+        c: pa.array([r[c] or None for r in rows]).cast(pa.date32())
+        for c in ("birth_month", "death_date")
+    }
+    return pa.table({**text, **dates, "imd_decile": imd})
+
+
+def test_typed_parquet_cases_are_null_or_quarantined(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pandas NaN in a nullable integer (a float column) is null; a uint64 beyond int64, an
+    infinity and a fraction are that row's error; NaN in a float column is null."""
+    folder = write_dataset(tmp_path / "data", base_tables())
+    (folder / "patients.csv").unlink()
+    imd = pa.array([3.0, float("nan"), None], pa.float64())
+    pq.write_table(_typed_patients(imd), folder / "patients.parquet")
+    code, _, err = cli(["validate", str(folder), "--extract-date", str(EXTRACT)], capsys)
+    assert code == 0, err
+    for imd, rejected in (
+        (pa.array([3, 2**64 - 1, None], pa.uint64()), {2}),
+        (pa.array([float("inf"), 2.5, float("nan")]), {1, 2}),
+    ):
+        pq.write_table(_typed_patients(imd), folder / "patients.parquet")
+        out = tmp_path / f"out{len(rejected)}"
+        args = ["validate", str(folder), "--out", str(out), "--extract-date", str(EXTRACT)]
+        code, _, err = cli(args, capsys)
+        assert code == 0, err
+        assert set(_checks(out, "patients")) == rejected
+        assert set(_checks(out, "patients").values()) == {"imd_decile is not a whole number"}
+        assert _summary(out)["patients"] == (3, 3 - len(rejected), len(rejected))
+
+
 # ----------------------------------------------------------------- whole-file refusals
 Breaker = Callable[[Path], None]
 

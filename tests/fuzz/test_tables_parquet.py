@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,8 +55,9 @@ KINDS: dict[str, tuple[pa.DataType, st.SearchStrategy[Any]]] = {
     "list": (pa.list_(pa.string()), st.lists(st.text(max_size=4), max_size=2)),
 }
 NESTED = {"struct", "list"}
-# Per table: no change, or (column index, kind of the column that replaces it).
-EDIT = st.none() | st.tuples(st.integers(0, 6), st.sampled_from(sorted(KINDS)))
+# Per table: no change, or (column index, kind of the column that replaces it). Nested kinds
+# refuse the whole load, so they are tried on their own below rather than masking the rest.
+EDIT = st.none() | st.tuples(st.integers(0, 6), st.sampled_from(sorted(set(KINDS) - NESTED)))
 
 
 def _replace(data: pa.Table, column: int, kind: str, values: list[Any]) -> pa.Table:
@@ -71,7 +73,6 @@ def test_any_arrow_type_in_any_column_reconciles(tmp_path: Path, data: st.DataOb
     tables = base_tables()
     write_dataset(folder, tables, "parquet")
     written = {name: len(rows) for name, rows in tables.items()}
-    nested = []
     for name in LOAD_ORDER:
         edit = data.draw(EDIT, label=name)
         if edit is None:
@@ -80,14 +81,27 @@ def test_any_arrow_type_in_any_column_reconciles(tmp_path: Path, data: st.DataOb
         values = data.draw(_values(KINDS[kind][1], written[name]), label=f"{name} values")
         path = folder / f"{name}.parquet"
         pq.write_table(_replace(pq.read_table(path), column, kind, values), path)
-        nested += [f"{name}.parquet"] if kind in NESTED else []
     counts: dict[str, Counted] = {}
     exc = attempt(lambda: counts.update(load_and_count(folder, out, written)))
-    if exc is not None:
-        assert_one_line(exc)
-        assert any(f"{name}.parquet" in str(exc) for name in LOAD_ORDER), str(exc)
-        if nested:
-            assert "holds nested values" in str(exc) or "NHS numbers" in str(exc), str(exc)
+    if exc is not None:  # only NHS numbers as patient_id refuse a whole typed table
+        assert_one_line(exc, "patients.parquet", "are NHS numbers")
         return
-    assert not nested, f"nested columns were read as values: {nested}"
     assert_reconciles(counts)
+
+
+@pytest.mark.parametrize("kind", sorted(NESTED))
+@pytest.mark.parametrize("table", LOAD_ORDER)
+def test_a_nested_column_is_refused_naming_file_and_column(
+    tmp_path: Path, table: str, kind: str
+) -> None:
+    """Nested values in any column careis reads are refused, never read as text."""
+    tables = base_tables()
+    folder = write_dataset(tmp_path / "data", tables, "parquet")
+    path = folder / f"{table}.parquet"
+    data = pq.read_table(path)
+    column = data.column_names[-1]
+    values = [{"c": "x"} if kind == "struct" else ["x"]] * data.num_rows
+    pq.write_table(_replace(data, data.num_columns - 1, kind, values), path)
+    exc = attempt(lambda: load_and_count(folder, tmp_path / "out", {}))
+    assert exc is not None
+    assert_one_line(exc, f"{table}.parquet", f"column '{column}'", "holds nested values")

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +90,15 @@ def _row_level(exc: pa.ArrowInvalid) -> bool:
 
 def _read_carefully(path: Path, header: list[str]) -> pa.Table:
     """Re-read a file the fast path refused: ragged rows skipped and flagged, every value as
-    bytes, and the block size grown until the longest row fits."""
+    bytes, and the block size grown until the longest row fits.
+
+    pyarrow decodes a ragged row's text as UTF-8 before handing it to the handler, so a
+    ragged row that is also not UTF-8 fails the read; such a file is read in Python."""
     ragged: _Flags = {}
-    data = _read_bytes(path, header, ragged)
+    try:
+        data = _read_bytes(path, header, ragged)
+    except _HandlerFailed:
+        return _read_in_python(path, header)
     total = data.num_rows + len(ragged)
     rows = pa.array([i for i in range(1, total + 1) if i not in ragged], pa.int64())
     good = _with_flags(data, rows, _invalid_utf8(data) + _long_values(data))
@@ -110,30 +120,96 @@ def _read_bytes(path: Path, header: list[str], ragged: _Flags) -> pa.Table:
         raise _not_csv(path, exc, fix) from exc
 
 
+@contextmanager
+def _quiet_handler_failures() -> Iterator[None]:
+    """pyarrow reports a row it could not decode for the handler through Python's
+    "unraisable exception" hook, which prints a traceback on stderr; the read then fails and
+    careis falls back to `_read_in_python`, so that print is noise, and a traceback on screen
+    is what careis promises never to show."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda _: None
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+@contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    """Let Python's csv module read fields up to `limit` characters (its default is 128 KiB;
+    a longer value must reach the length check, not fail the file)."""
+    previous = csv.field_size_limit(max(limit, csv.field_size_limit()))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+class _HandlerFailed(Exception):
+    """pyarrow could not hand a ragged row to the handler (its text is not UTF-8)."""
+
+
+def _read_in_python(path: Path, header: list[str]) -> pa.Table:
+    """The slow, last-resort reader: Python's csv module over the text decoded with
+    `surrogateescape`, so every byte survives and each value is judged on its own."""
+    ragged: _Flags = {}
+    columns: list[list[bytes | None]] = [[] for _ in header]
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as raw, _field_limit(_BLOCK_SIZES[-1]):
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            records = (r for r in csv.reader(text) if r)  # pyarrow skips empty lines too
+            next(records, None)
+            for i, fields in enumerate(records):
+                _take(i, fields, columns, ragged)
+    except (OSError, EOFError, csv.Error) as exc:
+        raise _unreadable_to_end(path, exc) from exc
+    data = pa.table({h: pa.array(v, pa.binary()) for h, v in zip(header, columns, strict=True)})
+    rows = pa.array(range(1, data.num_rows + 1), pa.int64())
+    return _with_flags(data, rows, _invalid_utf8(data) + _long_values(data), ragged)
+
+
+def _take(i: int, fields: list[str], columns: list[list[bytes | None]], ragged: _Flags) -> None:
+    """Append one record's values as bytes (a ragged record: all null, its reason kept)."""
+    if len(fields) != len(columns):
+        ragged[i] = _ragged_reason(len(fields), len(columns))
+        fields = [""] * len(columns)
+    for column, value in zip(columns, fields, strict=True):
+        column.append(value.encode("utf-8", "surrogateescape") if value else None)
+
+
 def _read_bytes_once(path: Path, header: list[str], ragged: _Flags, block: int) -> pa.Table:
     ragged.clear()
     try:
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=block),
-            convert_options=_convert(header, pa.binary()),
-            parse_options=_parse_options(_ragged_handler(ragged)),
-        )
+        with _quiet_handler_failures():
+            return pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=block),
+                convert_options=_convert(header, pa.binary()),
+                parse_options=_parse_options(_ragged_handler(ragged)),
+            )
     except (EOFError, OSError) as exc:
         raise _unreadable_to_end(path, exc) from exc
+    except pa.ArrowInvalid as exc:
+        if "Expected" in str(exc) and "columns" in str(exc):  # the handler never ran
+            raise _HandlerFailed from exc
+        raise
 
 
 def _ragged_handler(ragged: _Flags) -> Any:
     def keep(row: Any) -> str:
         # row.number counts the header as row 1, so the data row is one less.
-        n, want = row.actual_columns, row.expected_columns
-        ragged[int(row.number) - 1] = (
-            f"row has {n} field{'s' if n != 1 else ''} but the header has {want}; check for a "
-            "stray or missing comma or an unbalanced quote (quote values that contain commas)"
-        )
+        ragged[int(row.number) - 1] = _ragged_reason(row.actual_columns, row.expected_columns)
         return "skip"
 
     return keep
+
+
+def _ragged_reason(n: int, want: int) -> str:
+    return (
+        f"row has {n} field{'s' if n != 1 else ''} but the header has {want}; check for a "
+        "stray or missing comma or an unbalanced quote (quote values that contain commas)"
+    )
 
 
 def _long_values(data: pa.Table) -> _Cells:
@@ -196,11 +272,13 @@ def _decode_each(chunk: pa.Array, start: int, name: str) -> _Cells:
     return flags
 
 
-def _with_flags(data: pa.Table, rows: pa.Array, cells: _Cells) -> pa.Table:
+def _with_flags(
+    data: pa.Table, rows: pa.Array, cells: _Cells, ragged: _Flags | None = None
+) -> pa.Table:
     """Null each bad value (the row's other values stay, so a rejected organisation is still
     named by the rows that refer to it), cast the columns to string and add `_row` and
-    `_malformed` (the first reason of each row)."""
-    reasons: dict[int, str] = {}
+    `_malformed` (the first reason of each row; a ragged row's reason first of all)."""
+    reasons: dict[int, str] = dict(ragged or {})
     bad: dict[str, np.ndarray] = {}
     for i, name, reason in cells:
         reasons.setdefault(i, reason)
