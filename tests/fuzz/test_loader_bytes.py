@@ -54,7 +54,7 @@ def _check(folder: Path) -> None:
         assert s.read == s.accepted + s.quarantined, s
 
 
-@fuzz_settings(10)
+@fuzz_settings(8)
 @given(
     table=st.sampled_from(TABLES),
     edits=st.lists(
