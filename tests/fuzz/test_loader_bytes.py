@@ -54,7 +54,7 @@ def _check(folder: Path) -> None:
         assert s.read == s.accepted + s.quarantined, s
 
 
-@fuzz_settings(8)
+@fuzz_settings(6)
 @given(
     table=st.sampled_from(TABLES),
     edits=st.lists(
@@ -78,7 +78,7 @@ def test_corrupted_csv_is_an_error_or_reconciles(
     _check(folder)
 
 
-@fuzz_settings(6)
+@fuzz_settings(4)
 @given(junk=st.binary(max_size=200))
 def test_junk_parquet_is_one_error(clean: Path, tmp_path: Path, junk: bytes) -> None:
     folder = tmp_path / "p"

@@ -82,7 +82,7 @@ def write_fuzzed(folder: Path, dataset: dict[str, Any]) -> dict[str, int]:
     }
 
 
-@fuzz_settings(6)
+@fuzz_settings(4)
 @given(dataset=DATASET)
 def test_hostile_values_in_every_table_reconcile(tmp_path: Path, dataset: dict[str, Any]) -> None:
     folder, out = clean_out(tmp_path / "data"), clean_out(tmp_path / "out")

@@ -66,7 +66,7 @@ def _replace(data: pa.Table, column: int, kind: str, values: list[Any]) -> pa.Ta
     return data.set_column(data.schema.get_field_index(name), name, pa.array(values, arrow_type))
 
 
-@fuzz_settings(6)
+@fuzz_settings(4)
 @given(data=st.data())
 def test_any_arrow_type_in_any_column_reconciles(tmp_path: Path, data: st.DataObject) -> None:
     folder, out = clean_out(tmp_path / "data"), clean_out(tmp_path / "out")
