@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+
 from careis_testdata import Rows, base_tables, write_dataset
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from careis_testdata import EXTRACT, base_tables, write_dataset
 
 from careis.contracts.schema import load_contract
 from careis.data.load import load_dataset
 from careis.engine import Engine
 from careis.errors import ConfigError
+from careis_testdata import EXTRACT, base_tables, write_dataset
 
 CONTRACT = """\
 id: CP-1

@@ -14,12 +14,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from careis_testdata import EXTRACT, base_tables, write_dataset
 
 from careis.codelists import read_codelist_csv
 from careis.data.load import load_dataset
 from careis.engine import Engine
 from careis.errors import ConfigError, DataError
+from careis_testdata import EXTRACT, base_tables, write_dataset
 
 
 def _load(folder: Path) -> str:

@@ -7,12 +7,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from careis_testdata import EXTRACT, base_tables, write_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from careis.data.load import load_dataset
 from careis.engine import Engine
+from careis_testdata import EXTRACT, base_tables, write_dataset
 
 PATIENT_KINDS = ("good", "good", "bad_date", "bad_sex", "bad_imd", "blank_id", "duplicate")
 EVENT_KINDS = ("known", "known", "unknown_patient", "bad_date", "after_extract")

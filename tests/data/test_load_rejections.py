@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from careis_testdata import EXTRACT, base_tables, write_dataset
 
 from careis.data.load import LoadOptions, LoadResult, load_dataset
 from careis.engine import Engine
+from careis_testdata import EXTRACT, base_tables, write_dataset
 
 ADMISSION_METHODS_TEXT = (
     "11, 12, 13, 21, 22, 23, 24, 25, 2A, 2B, 2C, 2D, 28, 31, 32, 81, 82, 83, 98, 99"

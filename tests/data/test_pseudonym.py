@@ -10,7 +10,6 @@ from typing import Any
 import nhs_number
 import pyarrow as pa
 import pytest
-from careis_testdata import EXTRACT, base_tables, write_dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from careis.data import pseudonym
 from careis.data.load import LoadOptions, LoadResult, load_dataset
 from careis.engine import Engine
 from careis.errors import ConfigError, DataError
+from careis_testdata import EXTRACT, base_tables, write_dataset
 
 KEY = "test-key-not-secret-but-long-enough-0123456789"
 VALID = ["9434765919", "9434765870", "4010232137", "6541234566"]

@@ -262,8 +262,22 @@ def payback_month(cumulative: list[Decimal]) -> int | None:
     return month
 
 
-def build(spec: BusinessCaseSpec, base_dir: Path, run: Path | None = None) -> BusinessCase:
-    """Project savings and costs month by month; find the payback month; test sensitivity."""
+def build(
+    spec: BusinessCaseSpec, base_dir: Path, run: Path | None = None, *, file: Path | None = None
+) -> BusinessCase:
+    """Project savings and costs month by month; find the payback month; test sensitivity.
+
+    `file` is the business case's own file: an error about what it states (a baseline or a
+    unit cost it lacks) names it, so the user knows which file to edit."""
+    try:
+        return _build(spec, base_dir, run)
+    except ConfigError as exc:
+        if exc.file is not None or file is None:
+            raise
+        raise ConfigError(exc.problem, file=file, where=exc.where, fix=exc.fix) from None
+
+
+def _build(spec: BusinessCaseSpec, base_dir: Path, run: Path | None) -> BusinessCase:
     run_dir = run or ((base_dir / spec.run) if spec.run else None)
     from_run = _run_baselines(spec, run_dir) if run_dir is not None else {}
     baselines: dict[str, Decimal] = {}

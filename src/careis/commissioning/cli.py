@@ -232,7 +232,7 @@ def business_case_cmd(
     from careis.money import format_gbp
 
     spec, base = load_business_case(file)
-    bc = build(spec, base, run)
+    bc = build(spec, base, run, file=file)
     t = Table(
         "year",
         "savings",

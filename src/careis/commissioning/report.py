@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -39,10 +41,12 @@ from careis.commissioning.route import (
 )
 from careis.commissioning.spec import ServiceSpec, build_spec, render_spec
 from careis.contracts.schema import load_contract
-from careis.errors import ConfigError, MissingFactError
+from careis.errors import CareisError, ConfigError, MissingFactError
 from careis.manifest import describe_files
 from careis.report.html import environment, scrollable_tables
 from careis.yamlio import load_yaml, validation_error
+
+T = TypeVar("T")
 
 
 class _Model(BaseModel):
@@ -155,8 +159,8 @@ def load_workbench(path: str | Path, run: Path | None = None) -> Workbench:
         raise validation_error(exc, data, lines, path) from None
     base = path.resolve().parent
     inputs = [path, base / cfg.register_file, base / cfg.model]
-    register = load_register(base / cfg.register_file)
-    model = load_care_model(base / cfg.model)
+    register = _named(path, "register", lambda: load_register(base / cfg.register_file))
+    model = _named(path, "model", lambda: load_care_model(base / cfg.model))
     mapping = map_register(register, model)
     try:
         involvement, inv_missing = assess(mapping, str(base / cfg.model)), None
@@ -164,41 +168,52 @@ def load_workbench(path: str | Path, run: Path | None = None) -> Workbench:
         involvement, inv_missing = None, exc.problem
     conflicts = None
     if cfg.conflicts:
-        inputs.append(base / cfg.conflicts)
-        conflicts = load_conflicts(base / cfg.conflicts)
+        cpath = base / cfg.conflicts
+        inputs.append(cpath)
+        conflicts = _named(path, "conflicts", partial(load_conflicts, cpath))
     routes = []
     for name in cfg.routes:
         rpath = base / name
         inputs.append(rpath)
-        rules = load_request(rpath).rules
+        rules = _named(path, "routes", partial(load_request, rpath)).rules
         if rules is not None:
             inputs.append(rpath.parent / rules)
-        routes.append(_outcome(name, rpath, register, conflicts))
+        routes.append(_named(path, "routes", partial(_outcome, name, rpath, register, conflicts)))
     bc = None
     if cfg.business_case:
         bpath = base / cfg.business_case
         inputs.append(bpath)
-        spec, bbase = load_business_case(bpath)
-        bc = build(spec, bbase, run)
+        spec, bbase = _named(path, "business_case", lambda: load_business_case(bpath))
+        bc = _named(path, "business_case", lambda: build(spec, bbase, run, file=bpath))
     sspec = None
     if cfg.service_spec is not None:
         sc = cfg.service_spec
         cpath = base / sc.contract
         inputs.append(cpath)
-        loaded = load_contract(cpath)
+        loaded = _named(path, "service_spec.contract", lambda: load_contract(cpath))
         pct: float | None = None
         age: int | None = None
         if sc.run_config:
             from careis.config import load_run_config
 
-            rc = load_run_config(base / sc.run_config)
-            inputs.append(base / sc.run_config)
+            rcpath = base / sc.run_config
+            rc = _named(path, "service_spec.run_config", partial(load_run_config, rcpath))
+            inputs.append(rcpath)
             pct, age = rc.risk.register_percent, rc.risk.min_age
         sspec = build_spec(loaded.contract, cpath.name, sc.aims, sc.eligible_population,
                            sc.requirements, pct, age)  # fmt: skip
         sspec = replace(sspec, version=sc.version, issued=sc.issued, sign_off=tuple(sc.sign_off))
     return Workbench(cfg, register, mapping, involvement, inv_missing, tuple(routes), bc, sspec,
                      tuple(inputs), base, conflicts, disagreements(mapping, routes))  # fmt: skip
+
+
+def _named(workbench: Path, field: str, load: Callable[[], T]) -> T:
+    """Load a file the workbench names. An error in it (or a path that is not there) also
+    names the workbench file and the field, so the user knows which reference to check."""
+    try:
+        return load()
+    except CareisError as exc:
+        raise type(exc)(exc.message, file=workbench, where=f"field '{field}'") from None
 
 
 def _outcome(

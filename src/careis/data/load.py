@@ -35,6 +35,7 @@ from typing import Literal, TypeAlias
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from rich.table import Table as RichTable
 
@@ -47,7 +48,7 @@ from careis.data.quarantine import (
     render_summary,
     write_quarantine,
 )
-from careis.data.schema import LOAD_ORDER, TABLES
+from careis.data.schema import LOAD_ORDER, TABLES, TableSpec
 from careis.data.sources.canonical import discover, expected_names, near_misses
 from careis.data.validate import (
     FAR_FUTURE,
@@ -282,6 +283,7 @@ def _open(engine: Engine, name: str, source: Source, folder: Path | None) -> _Op
         display = f"<{name} in memory>"
         raw = engine.from_arrow(data)
         match = match_columns(raw.columns, spec, display)
+        _refuse_nested(raw, spec, match, display)
         return _Opened(raw, display, None, False, match, text_source=False)
     path = Path(source)
     display = _display(path, folder)
@@ -292,7 +294,52 @@ def _open(engine: Engine, name: str, source: Source, folder: Path | None) -> _Op
         file_column = raw._file.replace(str(path.parent) + os.sep, "")
     text_source = path.is_file() and not path.name.lower().endswith(".parquet")
     match = match_columns(raw.columns, spec, str(path))
+    _refuse_nested(raw, spec, match, str(path))
     return _Opened(raw, display, file_column, multi_file, match, text_source)
+
+
+#: How each canonical type is named in a message.
+_EXPECTED = {
+    "string": "text (string)",
+    "date": "a date",
+    "int64": "a whole number (int64)",
+    "float64": "a number (float64)",
+    "boolean": "true or false (boolean)",
+}
+
+
+def _refuse_nested(raw: ir.Table, spec: TableSpec, match: ColumnMatch, file: str) -> None:
+    """Stop when a column careis reads holds structs, lists or maps.
+
+    Why refuse rather than read: cast to text, a struct code becomes "{'c': '123'}", which
+    looks like a code and matches nothing, so every row would pass into the measures as an
+    unknown code. Which field of the struct is meant is the supplier's decision."""
+    used = dict(match.found)
+    if match.nhs_column:
+        used["nhs_number"] = match.nhs_column
+    for name, source in used.items():
+        found = raw[source].type()
+        if not found.is_nested():
+            continue
+        dtype = spec.column(name).dtype if name != "nhs_number" else "string"
+        raise DataError(
+            f"holds nested values ({found}) where careis expects {_EXPECTED[dtype]}.",
+            file=_nested_file(Path(file), source),
+            where=f"column '{source}'",
+            fix=f"write {source} as plain {dtype} values (take the one field or element meant).",
+        )
+
+
+def _nested_file(path: Path, column: str) -> Path:
+    """The first Parquet part of a folder whose `column` is nested (the folder otherwise)."""
+    if not path.is_dir():
+        return path
+    for part in sorted(path.glob("*.parquet")):
+        schema = pq.read_schema(part)
+        index = schema.get_field_index(column)
+        if index >= 0 and pa.types.is_nested(schema.field(index).type):
+            return part
+    return path
 
 
 def _display(path: Path, folder: Path | None) -> str:

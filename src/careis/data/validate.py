@@ -44,7 +44,8 @@ Values are read leniently where the meaning is unambiguous, strictly otherwise:
 - `birth_month` given as a full date is truncated to the first of its month (careis keeps
   no day of birth);
 - whole numbers must be written as digits (`3`, not `3.0` or `three`); numbers may use a
-  decimal point and exponent; NaN is read as null;
+  decimal point and exponent; NaN (the text `NaN`/`nan`, or a floating NaN in Parquet,
+  including a float column standing for whole numbers, as pandas writes them) is read as null;
 - codes are matched exactly (no case folding): `f` is not a sex code.
 """
 
@@ -67,6 +68,7 @@ from careis.data.schema import (
     Column,
     TableSpec,
 )
+from careis.engine.csv_source import MALFORMED_LABELS
 from careis.errors import DataError
 
 FAR_FUTURE = date(9999, 12, 31)  # stands for "still open" in interval comparisons
@@ -294,21 +296,40 @@ def _int_from_typed(raw: ir.Column) -> _Converted | None:
         return typed, raw.notnull() & typed.isnull()
     if src.is_integer() or src.is_boolean():
         return raw.cast("int64"), None
-    if src.is_floating() or src.is_decimal():
-        whole = (
-            ~raw.isnan() & (raw.abs() < 9e18) & (raw.floor() == raw)
-            if src.is_floating()
-            else (raw.floor() == raw)
-        )
-        typed = ibis.ifelse(whole, raw.cast("int64"), ibis.null("int64"))
+    if src.is_floating():
+        return _whole_from_float(raw)
+    if src.is_decimal():
+        typed = ibis.ifelse(raw.floor() == raw, raw.cast("int64"), ibis.null("int64"))
         return typed, raw.notnull() & typed.isnull()
     return None
+
+
+def _whole_from_float(raw: ir.Column) -> _Converted:
+    """A float column holding whole numbers (pandas turns an integer column with gaps into
+    floats with NaN): NaN is null, as it is in a float column, and a fraction, an infinity or
+    a value beyond int64 is that row's error.
+
+    NaN and out-of-range values are set to null *before* anything casts them: DuckDB does not
+    promise to skip a CAST in a CASE branch that is not taken, and CAST(NaN AS BIGINT) fails
+    the whole query."""
+    number = ibis.ifelse(is_nan(raw), ibis.null("float64"), raw.cast("float64"))
+    in_range = ibis.ifelse(number.abs() < 9e18, number, ibis.null("float64"))
+    whole = ibis.ifelse(in_range.floor() == in_range, in_range, ibis.null("float64"))
+    typed = whole.cast("int64")
+    return typed, number.notnull() & typed.isnull()
+
+
+def is_nan(raw: ir.FloatingValue) -> ir.BooleanValue:
+    """True for NaN, robust to DuckDB 2.0's statistics: Parquet written by pyarrow leaves NaN
+    out of a column's min/max, and DuckDB then folds `isnan(x)` (and `x = 'nan'`, `abs(x) <
+    9e18`) to a constant for the whole file. A CASE hides the statistics from the optimiser."""
+    return ibis.ifelse(raw.isnull(), ibis.null("float64"), raw.cast("float64")).isnan()
 
 
 def _float_from_typed(raw: ir.Column) -> _Converted | None:
     src = raw.type()
     if src.is_floating():
-        return ibis.ifelse(raw.isnan(), ibis.null("float64"), raw.cast("float64")), None
+        return ibis.ifelse(is_nan(raw), ibis.null("float64"), raw.cast("float64")), None
     if src.is_numeric():
         return raw.cast("float64"), None
     return None
@@ -349,6 +370,8 @@ def convert(
         return raw.cast("string"), None
     if src.is_string():
         text = _clean(raw)
+        if target in ("int64", "float64"):  # pandas writes a gap as NaN: it means null
+            text = ibis.ifelse(text.lower() == "nan", ibis.null("string"), text)
         typed = _parse(text, target)
         return typed, text.notnull() & typed.isnull()
     typed_as = _FROM_TYPED.get(target)
@@ -483,14 +506,8 @@ def row_checks(prep: Prepared, extract_date: date) -> list[Check]:
     """Stages 1-6: everything that can be decided from the row alone."""
     spec, table = prep.spec, prep.table
     checks: list[Check] = []
-    if "_malformed" in table.columns:  # a CSV row with the wrong number of fields
-        checks.append(
-            Check(
-                "row has the wrong number of fields",
-                lambda t: t._malformed.notnull(),
-                lambda t: t._malformed,
-            )
-        )
+    if "_malformed" in table.columns:  # a CSV row the reader could not use
+        checks.extend(_malformed_checks())
     if prep.match.nhs_column:
         checks.append(
             Check(
@@ -553,6 +570,23 @@ def row_checks(prep: Prepared, extract_date: date) -> list[Check]:
 #: No living person has been verified older than 117 (Gerontology Research Group tables); a
 #: living patient older than this is a typing error in the birth date, not a patient to count.
 MAX_LIVING_AGE_YEARS = 117
+
+
+def _malformed_checks() -> list[Check]:
+    """One check per kind of unusable CSV row (wrong field count, not UTF-8, a value too
+    long), each counted under its own label; a last one catches any other reason."""
+    checks = [
+        Check(
+            label,
+            lambda t, p=prefix: t._malformed.startswith(p),
+            lambda t: t._malformed,
+        )
+        for prefix, label in MALFORMED_LABELS
+    ]
+    checks.append(
+        Check("row cannot be read", lambda t: t._malformed.notnull(), lambda t: t._malformed)
+    )
+    return checks
 
 
 def _implausible_age(extract_date: date) -> Check:

@@ -9,7 +9,6 @@ other module imports duckdb or pyspark.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 from ibis.expr.types import Table
 from pydantic import BaseModel, ConfigDict, Field
 
+from careis.engine.csv_source import csv_header, read_csv_strings
 from careis.engine.spark import default_conf, spark_errors
 from careis.errors import ConfigError, DataError
 
@@ -324,30 +324,10 @@ def check_column_names(names: list[str], path: Path, reserved: tuple[str, ...]) 
             )
 
 
-def _csv_header(path: Path) -> list[str]:
-    import csv
-    import gzip
-
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        # Only the first line: a bad byte further down is that row's problem, not the header's.
-        with opener(path, "rb") as handle:
-            first = handle.readline().decode("utf-8-sig")
-        return next(csv.reader([first.rstrip("\r\n")]), [])
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(
-            f"cannot read the CSV header ({exc.__class__.__name__}).",
-            file=path,
-            fix="save the file as UTF-8 CSV text; a .csv.gz may be truncated (copy it again).",
-        ) from exc
-
-
 def _read_csv_strings(path: Path) -> pa.Table:
-    """Read every column as a string (empty fields null) with `_row`, the data row number;
-    `_malformed` is added when some rows have the wrong number of fields."""
-    import pyarrow.csv as pacsv
-
-    header = _csv_header(path)
+    """Every column as a string with `_row` (and `_malformed` for rows that cannot be used),
+    after the header checks that refuse a whole file."""
+    header = csv_header(path)
     if not header:
         raise DataError(
             "the file is empty (no header row).",
@@ -366,85 +346,4 @@ def _read_csv_strings(path: Path) -> pa.Table:
             )
         seen[name.lower()] = name
     check_column_names(header, path, RESERVED_COLUMNS)
-    convert = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in header},
-        strings_can_be_null=True,
-        null_values=[""],
-    )
-    try:  # fast path: multi-threaded, and nearly every file is well formed
-        data = pacsv.read_csv(
-            path,
-            convert_options=convert,
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        )
-        return data.append_column("_row", pa.array(range(1, data.num_rows + 1), pa.int64()))
-    except (EOFError, OSError) as exc:  # a truncated .csv.gz, a file gone mid-read
-        raise DataError(
-            f"cannot read the file to its end ({exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}).",
-            file=path,
-            fix="copy or decompress the file again (a .csv.gz may be truncated).",
-        ) from exc
-    except pa.ArrowInvalid as exc:
-        if "Expected" not in str(exc) or "columns" not in str(exc):
-            # Not a field-count problem (e.g. an unterminated quote): nothing row-level to keep.
-            first = re.sub(r"(got \d+)\b.*", r"\1", str(exc).splitlines()[0])
-            raise DataError(
-                f"cannot read as CSV: {first}",
-                file=path,
-                fix="check the file is UTF-8 text with comma-separated fields.",
-            ) from exc
-    return _read_csv_keeping_malformed(path, header, convert)
-
-
-def _read_csv_keeping_malformed(path: Path, header: list[str], convert: Any) -> pa.Table:
-    """Re-read a CSV whose rows do not all have the header's number of fields.
-
-    A ragged row is a user error in that row, not in the file: it must reach the quarantine
-    with its row number and a reason rather than reject the whole file (or vanish). Such rows
-    come back with every column null and `_malformed` saying what was wrong; the validator
-    quarantines them before any other check. Single-threaded, because only then does pyarrow
-    number the rows it hands to the handler.
-    """
-    import pyarrow.csv as pacsv
-
-    bad: dict[int, str] = {}
-
-    def keep(row: Any) -> str:
-        # row.number counts the header as row 1, so the data row is one less. The row's text
-        # may hold an NHS number: the reason gives counts only.
-        bad[int(row.number) - 1] = (
-            f"row has {row.actual_columns} field{'s' if row.actual_columns != 1 else ''} but "
-            f"the header has {row.expected_columns}; check for a stray or missing comma "
-            "or an unbalanced quote (quote values that contain commas)"
-        )
-        return "skip"
-
-    try:
-        good = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=False),
-            convert_options=convert,
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=keep),
-        )
-    except pa.ArrowInvalid as exc:
-        first = re.sub(r"(got \d+)\b.*", r"\1", str(exc).splitlines()[0])
-        raise DataError(
-            f"cannot read as CSV: {first}",
-            file=path,
-            fix="check the delimiter is a comma and every row has as many fields as the header.",
-        ) from exc
-    total = good.num_rows + len(bad)
-    good_rows = [i for i in range(1, total + 1) if i not in bad]
-    good = good.append_column("_row", pa.array(good_rows, pa.int64())).append_column(
-        "_malformed", pa.nulls(good.num_rows, pa.string())
-    )
-    rows = sorted(bad)
-    ragged = pa.table(
-        {
-            **{name: pa.nulls(len(rows), pa.string()) for name in header},
-            "_row": pa.array(rows, pa.int64()),
-            "_malformed": pa.array([bad[i] for i in rows], pa.string()),
-        }
-    )
-    return pa.concat_tables([good, ragged]).sort_by("_row")
+    return read_csv_strings(path, header)
