@@ -8,7 +8,8 @@ exports the payment file (the downloaded bytes carry the run's manifest hash).
 
 Every page visited is also checked: a screenshot is kept under out/browser/serve/, axe-core
 finds no accessibility violation, and at a 390 px phone width the page is no wider than the
-screen. The app's CSP allows no scripts at all, so axe (vendored, injected with
+screen (what scrolls sideways instead, a wide table, is a named region reachable by
+keyboard). The app's CSP allows no scripts at all, so axe (vendored, injected with
 `page.add_script_tag`) cannot run in the workflow's own context: the axe check opens the same
 address in a second context created with `bypass_csp=True` that carries the same cookies.
 That context is used for the axe check only; everything the users do runs under the CSP.
@@ -50,6 +51,14 @@ USERS = {
 AXE_RUN = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
     .map(v => v.id + ' (' + v.impact + ', ' + v.nodes.length + '): '
          + v.nodes.slice(0, 2).map(n => n.target.join(' ')).join('; '))"""
+
+#: Elements that scroll sideways at this width but lack tabindex=0, a region role or a name.
+SCROLLERS = """() => [...document.querySelectorAll('main *')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1
+                 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+    .filter(e => e.getAttribute('tabindex') !== '0' || e.getAttribute('role') !== 'region'
+                 || !e.getAttribute('aria-label'))
+    .map(e => e.className || e.tagName)"""
 
 
 def free_port() -> int:
@@ -104,6 +113,9 @@ def check(browser: Any, page: Any, live: Live, name: str) -> None:
         width = page.evaluate("document.documentElement.scrollWidth")
         page.screenshot(path=str(SHOTS / f"{name}-{PHONE}.png"), full_page=True)
         assert width <= PHONE, f"{name} is {width} px wide on a {PHONE} px screen"
+        # what scrolls sideways instead must be reachable by keyboard and named for a reader
+        unreachable = page.evaluate(SCROLLERS)
+        assert unreachable == [], f"{name}: sideways scrollers without tabindex/name"
     finally:
         page.set_viewport_size(size)
     twin = browser.new_context(bypass_csp=True, storage_state=page.context.storage_state())
