@@ -17,6 +17,8 @@ Benchmarks:
   results (benchmarks/payments.py), seconds per contract; no generated data needed.
 - ingest: `careis ingest` throughput (records/s) per format (Synthea CSV, OMOP, FHIR NDJSON,
   HES) on the shared samples copied 40 times with unique ids (benchmarks/ingest_bench.py).
+- serve: `careis serve` under 50 concurrent simulated users browsing for 30 s on 127.0.0.1
+  (benchmarks/serve_load.py): p50/p95 page time and errors; no generated data needed.
 - measures: the measures stage alone (`careis measures run`) for 6 (the foundation's fixed set), 12
   and all shipped measures, to show how its time grows with the number of measures.
 """
@@ -246,6 +248,20 @@ def bench_measures() -> dict[str, Any]:
     }
 
 
+def bench_serve() -> dict[str, Any]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / "serve.json"
+    wall, peak = timed([sys.executable, str(ROOT / "benchmarks" / "serve_load.py"), str(target)])
+    detail = json.loads(target.read_text(encoding="utf-8"))
+    return {
+        "name": "serve",
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak, 2),
+        "patients_per_s": "",
+        **{k: detail[k] for k in ("users", "requests", "errors", "p50_ms", "p95_ms")},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -253,7 +269,16 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["generate", "run", "risk-score", "risk-train", "payments", "ingest", "measures"],
+        choices=[
+            "generate",
+            "run",
+            "risk-score",
+            "risk-train",
+            "payments",
+            "ingest",
+            "measures",
+            "serve",
+        ],
         help="run one benchmark (run, risk-* and measures need generated data)",
     )
     args = parser.parse_args()
@@ -277,6 +302,9 @@ def main() -> None:
         print(json.dumps(results[-1], indent=2))
     if args.only in (None, "ingest"):
         results.append(bench_ingest())
+        print(json.dumps(results[-1], indent=2))
+    if args.only in (None, "serve"):
+        results.append(bench_serve())
         print(json.dumps(results[-1], indent=2))
     if args.only in (None, "measures"):
         if not (DATA / "patients.parquet").exists():

@@ -2,21 +2,31 @@
 
 Why a template database copied per test: creating users and decisions once and copying the
 SQLite file keeps each state-changing test independent at a few milliseconds each.
+
+Every test that uses `served` (or `app`) runs twice: on SQLite and on PostgreSQL (a throwaway
+server from tests/serve/pg_server.py, or $CAREIS_TEST_DATABASE_URL), where each test's
+database is a `CREATE DATABASE ... TEMPLATE` copy of the seeded one. Without PostgreSQL the
+PostgreSQL variants skip with the reason; CAREIS_REQUIRE_POSTGRES=1 makes that a failure.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pg_server
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from tiny_run import build_run
 
 from careis.serve import security, workflow
@@ -40,8 +50,45 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @dataclass(frozen=True)
 class Served:
+    """The runs and a seeded template state database on one backend (SQLite or PostgreSQL).
+
+    `database` is the SQLite template file, or the PostgreSQL template database's name on
+    the server at `server_url`.
+    """
+
     runs_dir: Path
     database: Path
+    backend: str = "sqlite"
+    server_url: str = ""
+
+    def fresh_url(self, tmp_path: Path) -> str:
+        """A new database holding a copy of the seeded template."""
+        if self.backend == "sqlite":
+            target = tmp_path / f"state-{next(_COUNTER)}.sqlite"
+            copy_database(self.database, target)
+            return f"sqlite:///{target}"
+        return _pg_database(self.server_url, template=str(self.database))
+
+    def empty_url(self, tmp_path: Path) -> str:
+        """A new, empty database on this backend."""
+        if self.backend == "sqlite":
+            return f"sqlite:///{tmp_path / f'empty-{next(_COUNTER)}.sqlite'}"
+        return _pg_database(self.server_url)
+
+
+_COUNTER = itertools.count()
+#: Engines the apps of the running test opened: closed after it (PostgreSQL's connection cap).
+_ENGINES: list[Engine] = []
+#: Databases made on a PostgreSQL server the tests did not start: dropped at the end.
+_MADE: list[str] = []
+
+
+def _pg_database(server_url: str, template: str = "") -> str:
+    name = f"careis_t{os.getpid()}_{next(_COUNTER)}"
+    copy = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
+    pg_server.admin(server_url, f"CREATE DATABASE {name}{copy}")
+    _MADE.append(name)
+    return pg_server.with_database(server_url, name)
 
 
 def _seed(app: FastAPI) -> None:
@@ -58,15 +105,57 @@ def _seed(app: FastAPI) -> None:
 
 
 @pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
-    """Three runs (`open`, `paid`, `fresh`) and the seeded template database."""
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the tests: $CAREIS_TEST_DATABASE_URL, or a throwaway one.
+
+    Without one the PostgreSQL variants skip with the reason; with CAREIS_REQUIRE_POSTGRES=1
+    (.ci/run sets it) they fail instead, so CI cannot pass by skipping them.
+    """
+    try:
+        import psycopg  # noqa: F401
+
+        server = pg_server.server()
+        url = server.__enter__()
+    except (ImportError, pg_server.Unavailable) as exc:
+        reason = f"no PostgreSQL to test on: {exc}"
+        if os.environ.get(pg_server.ENV_REQUIRE) == "1":
+            pytest.fail(f"{pg_server.ENV_REQUIRE}=1 but {reason}")
+        pytest.skip(reason)
+    try:
+        yield url
+    finally:
+        for engine in _ENGINES:
+            engine.dispose()
+        if os.environ.get(pg_server.ENV_URL):
+            for name in _MADE:
+                pg_server.admin(url, f"DROP DATABASE IF EXISTS {name}")
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Served:
+    """Three runs (`open`, `paid`, `fresh`) and the seeded template database, per backend."""
     base = tmp_path_factory.mktemp("serve")
     runs_dir = base / "runs"
     for name in ("open", "paid", "fresh"):
         build_run(runs_dir / name)
-    database = base / "template.sqlite"
-    _seed(create_app(Settings(runs_dir, f"sqlite:///{database}", passwords=PASSWORDS)))
-    return Served(runs_dir, database)
+    if request.param == "sqlite":
+        database = base / "template.sqlite"
+        _seed(create_app(Settings(runs_dir, f"sqlite:///{database}", passwords=PASSWORDS)))
+        return Served(runs_dir, database)
+    server_url = request.getfixturevalue("postgres_url")
+    template = _pg_database(server_url)
+    app = create_app(Settings(runs_dir, template, passwords=PASSWORDS))
+    _seed(app)
+    app.state.sessions.kw["bind"].dispose()  # a template database must have no connections
+    return Served(runs_dir, Path(_MADE[-1]), "postgresql", server_url)
+
+
+@pytest.fixture(autouse=True)
+def _close_engines() -> Iterator[None]:
+    yield
+    for engine in _ENGINES:
+        engine.dispose()
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -75,11 +164,19 @@ def copy_database(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
-def make_app(served: Served, tmp_path: Path) -> FastAPI:
-    """A fresh app on a copy of the template database."""
-    database = tmp_path / "state.sqlite"
-    copy_database(served.database, database)
-    return create_app(Settings(served.runs_dir, f"sqlite:///{database}", passwords=PASSWORDS))
+def make_app(served: Served, tmp_path: Path, **options: Any) -> FastAPI:
+    """A fresh app on a copy of the template database (SQLite or PostgreSQL)."""
+    return track(
+        create_app(
+            Settings(served.runs_dir, served.fresh_url(tmp_path), passwords=PASSWORDS, **options)
+        )
+    )
+
+
+def track(app: FastAPI) -> FastAPI:
+    """Close `app`'s database connections after the test."""
+    _ENGINES.append(app.state.sessions.kw["bind"])
+    return app
 
 
 @pytest.fixture

@@ -9,14 +9,21 @@ from alembic.migration import MigrationContext
 
 from careis.serve import db
 from careis.serve.models import Base
+from conftest import Served
 
 
-def test_migration_matches_the_models(tmp_path: Path) -> None:
-    engine = db.open_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
-    db.upgrade(engine)
-    db.upgrade(engine)  # a second upgrade is a no-op, not an error
-    with engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+def test_migration_matches_the_models(served: Served, tmp_path: Path) -> None:
+    """On SQLite and on PostgreSQL (`served` is parametrised over both)."""
+    engine = db.open_engine(served.empty_url(tmp_path))
+    try:
+        db.upgrade(engine)
+        db.upgrade(engine)  # a second upgrade is a no-op, not an error
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            assert diff == []
+            assert connection.dialect.name == served.backend
+    finally:
+        engine.dispose()
 
 
 def test_database_sits_beside_the_runs_not_inside_a_run(tmp_path: Path) -> None:

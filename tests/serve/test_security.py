@@ -118,7 +118,7 @@ def test_path_traversal_in_run_practice_and_file_names_is_refused(
     assert "pid-" not in response.text and "careis_version" not in response.text
 
 
-def test_a_link_out_of_the_run_folder_is_refused(tmp_path: Path) -> None:
+def test_a_link_out_of_the_run_folder_is_refused(served: Served, tmp_path: Path) -> None:
     from tiny_run import build_run
 
     run = build_run(tmp_path / "run")
@@ -133,9 +133,9 @@ def test_a_link_out_of_the_run_folder_is_refused(tmp_path: Path) -> None:
             folder.practice_file(bad, "register.csv")
     # through the app: the page does not list it and the download is a 404, never a 500
     from careis.serve.app import Settings, create_app
-    from conftest import PASSWORDS
+    from conftest import PASSWORDS, track
 
-    app = create_app(Settings(run, f"sqlite:///{tmp_path / 'db.sqlite'}", passwords=PASSWORDS))
+    app = track(create_app(Settings(run, served.empty_url(tmp_path), passwords=PASSWORDS)))
     with app.state.sessions() as db:
         from careis.serve import workflow
 
@@ -163,15 +163,10 @@ def test_expired_sessions_are_deleted(app: FastAPI) -> None:
 
 
 def test_secure_cookie_option(served: Served, tmp_path: Path) -> None:
-    from careis.serve.app import Settings, create_app
-    from conftest import PASSWORDS, copy_database
+    from conftest import make_app
 
-    copy_database(served.database, tmp_path / "db.sqlite")
-    settings = Settings(
-        served.runs_dir, f"sqlite:///{tmp_path / 'db.sqlite'}", secure_cookies=True,
-        passwords=PASSWORDS,
-    )  # fmt: skip
-    header = TestClient(create_app(settings)).get("/login").headers["set-cookie"].lower()
+    app = make_app(served, tmp_path, secure_cookies=True)
+    header = TestClient(app).get("/login").headers["set-cookie"].lower()
     assert "; secure" in header
 
 

@@ -102,12 +102,11 @@ def test_changed_manifest_is_refused(served: Served, app: FastAPI, tmp_path) -> 
     from tiny_run import build_run
 
     from careis.serve.app import Settings, create_app
-    from conftest import PASSWORDS, copy_database
+    from conftest import PASSWORDS, track
 
     runs = tmp_path / "runs"
     build_run(runs / "open")
-    copy_database(served.database, tmp_path / "db.sqlite")
-    moved = create_app(Settings(runs, f"sqlite:///{tmp_path / 'db.sqlite'}", passwords=PASSWORDS))
+    moved = track(create_app(Settings(runs, served.fresh_url(tmp_path), passwords=PASSWORDS)))
     # the database registered `open` at the session's folder; re-point it to this copy
     with moved.state.sessions() as db:
         run = db.scalar(select(Run).where(Run.name == "open"))

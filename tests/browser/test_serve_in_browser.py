@@ -1,0 +1,229 @@
+"""`careis serve` in real headless Chromium: each role does its job end to end (issue 19).
+
+The app runs under uvicorn on 127.0.0.1 (a free port, a background thread) on the small run
+tests/serve builds and a temporary SQLite database. Through the real pages, with the app's
+Content-Security-Policy in force: practice A accepts its statement, practice B queries its
+statement with a comment, the commissioner answers the query and approves the run, and finance
+exports the payment file (the downloaded bytes carry the run's manifest hash).
+
+Every page visited is also checked: a screenshot is kept under out/browser/serve/, axe-core
+finds no accessibility violation, and at a 390 px phone width the page is no wider than the
+screen (what scrolls sideways instead, a wide table, is a named region reachable by
+keyboard). The app's CSP allows no scripts at all, so axe (vendored, injected with
+`page.add_script_tag`) cannot run in the workflow's own context: the axe check opens the same
+address in a second context created with `bypass_csp=True` that carries the same cookies.
+That context is used for the axe check only; everything the users do runs under the CSP.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+
+from careis.serve import security, workflow
+from careis.serve.app import Settings, create_app
+from careis.serve.runs import manifest_hash
+from conftest import ARTEFACTS
+from serve.tiny_run import build_run
+
+pytestmark = pytest.mark.slow
+
+AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text("utf-8")
+SHOTS = ARTEFACTS / "serve"
+PHONE = 390
+PASSWORD = "correct horse battery"
+#: name -> (role, organisation)
+USERS = {
+    "prac-a": ("practice", "A00001"),
+    "prac-b": ("practice", "A00003"),
+    "comm": ("commissioner", "00T"),
+    "fin": ("finance", "00T"),
+}
+AXE_RUN = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+    .map(v => v.id + ' (' + v.impact + ', ' + v.nodes.length + '): '
+         + v.nodes.slice(0, 2).map(n => n.target.join(' ')).join('; '))"""
+
+#: Elements that scroll sideways at this width but lack tabindex=0, a region role or a name.
+SCROLLERS = """() => [...document.querySelectorAll('main *')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1
+                 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+    .filter(e => e.getAttribute('tabindex') !== '0' || e.getAttribute('role') !== 'region'
+                 || !e.getAttribute('aria-label'))
+    .map(e => e.className || e.tagName)"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Live:
+    base: str
+    manifest_hash: str
+    visited: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """The app on 127.0.0.1 with one open run and an account per role."""
+    base = tmp_path_factory.mktemp("serve-browser")
+    build_run(base / "runs" / "open")
+    passwords = security.Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    settings = Settings(base / "runs", f"sqlite:///{base / 'state.sqlite'}", passwords=passwords)
+    app = create_app(settings)
+    with app.state.sessions() as db:
+        for name, (role, org) in USERS.items():
+            workflow.add_user(db, name, passwords.hash(PASSWORD), role, org)
+        db.commit()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield Live(f"http://127.0.0.1:{port}", manifest_hash(base / "runs" / "open"))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def check(browser: Any, page: Any, live: Live, name: str) -> None:
+    """Screenshot, a 390 px phone width, and axe-core (in a CSP-bypassing twin context)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    live.visited.append(name)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    size = page.viewport_size
+    page.set_viewport_size({"width": PHONE, "height": 844})
+    try:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(SHOTS / f"{name}-{PHONE}.png"), full_page=True)
+        assert width <= PHONE, f"{name} is {width} px wide on a {PHONE} px screen"
+        # what scrolls sideways instead must be reachable by keyboard and named for a reader
+        unreachable = page.evaluate(SCROLLERS)
+        assert unreachable == [], f"{name}: sideways scrollers without tabindex/name"
+    finally:
+        page.set_viewport_size(size)
+    twin = browser.new_context(bypass_csp=True, storage_state=page.context.storage_state())
+    try:
+        axe_page = twin.new_page()
+        axe_page.goto(page.url)
+        axe_page.add_script_tag(content=AXE)
+        violations = axe_page.evaluate(AXE_RUN)
+        assert violations == [], f"{name}: {violations}"
+    finally:
+        twin.close()
+
+
+def log_in(browser: Any, live: Live, name: str) -> Any:
+    """A new context (its own cookies) logged in as `name` through the login form."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{live.base}/login")
+    check(browser, page, live, f"{name}-login")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live.base}/")
+    check(browser, page, live, f"{name}-runs")
+    return page
+
+
+def test_csp_blocks_injected_scripts(browser: Any, live: Live) -> None:
+    """Why the axe check needs `bypass_csp`: the app's own pages refuse any script."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{live.base}/login")
+        with pytest.raises(Exception, match=r"(?i)content security policy|refused|csp"):
+            page.add_script_tag(content="window.injected = 1")
+        assert page.evaluate("window.injected") is None
+    finally:
+        context.close()
+
+
+def test_each_role_does_its_job(browser: Any, live: Live) -> None:
+    run = f"{live.base}/runs/open"
+
+    # Practice A accepts its statement.
+    page = log_in(browser, live, "prac-a")
+    page.get_by_role("link", name="open", exact=True).click()
+    page.wait_for_url(f"{run}/practices/A00001")
+    check(browser, page, live, "prac-a-statement")
+    page.get_by_label("Accept the statement").check()
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(f"{run}/practices/A00001")
+    assert "Position: accepted" in page.locator("main").inner_text()
+    check(browser, page, live, "prac-a-accepted")
+    page.context.close()
+
+    # Practice B queries its statement with a comment.
+    page = log_in(browser, live, "prac-b")
+    page.get_by_role("link", name="open", exact=True).click()
+    page.wait_for_url(f"{run}/practices/A00003")
+    page.get_by_label("Query it").check()
+    page.get_by_label("Comment (required for a query)").fill("Line 2: our list size is 1,520.")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(f"{run}/practices/A00003")
+    text = page.locator("main").inner_text()
+    assert "Position: query open" in text and "our list size is 1,520" in text
+    check(browser, page, live, "prac-b-queried")
+    page.context.close()
+
+    # The commissioner answers the query, then approves the run.
+    page = log_in(browser, live, "comm")
+    page.get_by_role("link", name="open", exact=True).click()
+    page.wait_for_url(run)
+    check(browser, page, live, "comm-overview")
+    assert "our list size is 1,520" in page.locator("main").inner_text()
+    page.get_by_label("Answer").fill("Checked against the list at 1 January: 1,500 stands.")
+    page.get_by_role("button", name="Send answer").click()
+    page.wait_for_url(run)
+    assert "No open queries." in page.locator("main").inner_text()
+    check(browser, page, live, "comm-answered")
+    page.goto(f"{run}/federations/FEDA")
+    check(browser, page, live, "comm-federation")
+    page.goto(f"{run}/practices/A00003")
+    assert "Position: query answered" in page.locator("main").inner_text()
+    assert "1,500 stands" in page.locator("main").inner_text()
+    check(browser, page, live, "comm-practice")
+    page.goto(run)
+    page.get_by_role("button", name="Approve run open").click()
+    page.wait_for_url(run)
+    assert "approved" in page.locator("main .nhsuk-tag").first.inner_text()
+    check(browser, page, live, "comm-approved")
+    page.get_by_role("link", name="Audit log").click()
+    page.wait_for_url(f"{run}/audit")
+    check(browser, page, live, "comm-audit")
+    page.context.close()
+
+    # Finance exports the payment file.
+    page = log_in(browser, live, "fin")
+    page.get_by_role("link", name="open", exact=True).click()
+    page.wait_for_url(f"{run}/ledger")
+    check(browser, page, live, "fin-ledger")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Export the payment file").click()
+    download = info.value
+    assert download.suggested_filename == "open-payments.csv"
+    body = Path(download.path()).read_bytes()
+    assert body.startswith(b"seq,"), body[:80]
+    assert live.manifest_hash.encode() in body
+    assert body.count(live.manifest_hash.encode()) == body.count(b"\n") - 1  # every line
+    page.context.close()
+
+    assert len(live.visited) == len(set(live.visited))
