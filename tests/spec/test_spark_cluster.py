@@ -6,6 +6,7 @@ The command it runs is the one docs/performance.md shows ("Running on a Spark cl
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,15 @@ from .spec_run import differences, outputs, run_on, write_config
 
 @pytest.mark.spark
 @pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("CAREIS_SPARK_CLUSTER") != "1",
+    reason="set CAREIS_SPARK_CLUSTER=1 to start a standalone cluster (3 JVMs, 5-9 minutes on "
+    "2 cores); left out of make test so CI stays under 20 minutes while it is a known failure",
+)
 @pytest.mark.xfail(
     reason="known failure, open in issue 17: `careis run` on the standalone cluster exits 2 "
-    "(the test has never passed; local Spark gives DuckDB's outputs); cause not yet found",
+    "or runs past 480 s (the test has never passed; local Spark gives DuckDB's outputs); "
+    "cause not yet found",
     strict=False,
 )
 def test_a_standalone_cluster_gives_duckdbs_outputs(tmp_path: Path) -> None:
@@ -45,7 +52,8 @@ def test_a_standalone_cluster_gives_duckdbs_outputs(tmp_path: Path) -> None:
             timeout=480,
             check=False,
         )
-        assert done.returncode == 0, done.stderr[-3000:]
+        said = [ln for ln in (done.stdout + done.stderr).splitlines() if "error" in ln.lower()]
+        assert done.returncode == 0, "\n".join(said[-20:]) or done.stderr[-3000:]
         ran = list((tmp_path / "cluster" / "work").glob("app-*/*/stderr"))
         assert len(ran) >= 2, "the run's executors did not start on both workers"
     assert differences(expected, outputs(shared / "out")) == []
