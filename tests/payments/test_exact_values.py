@@ -137,3 +137,33 @@ def test_the_report_tests_the_change_as_the_statement_does() -> None:
 
     row = Row(level="federation", code="F1", name="F1", change=stored_change(160010, 200000))
     assert row.change_tested == Decimal("-20.00") == as_tested(row.change)
+
+
+def test_a_withhold_on_a_proportion_is_tested_from_its_counts(tmp_path: Path) -> None:
+    """A withhold's target is met by the exact proportion, not by the stored float.
+
+    Target 54.38%. Practice B has 174 of 320 = 54.375% exactly, half-way, so 54.38 and met;
+    but the float the measures stage stores, 174 / 320 * 100, is 54.37499999999999, which
+    rounded as stored gives 54.37: "not met" before. A has 175 of 320 = 54.6875% (met), C
+    173 of 320 = 54.0625% (not met).
+    """
+    from pay_support import head
+
+    text = head() + (
+        "components:\n"
+        "  - {id: engagement, type: engagement, basis: per_registered_patient, rate: '1.00'}\n"
+        "  - {id: quality, type: withhold, percent: 10, from_components: [engagement],\n"
+        "     measure: care_plan, target_percent: 54.38}\n"
+    )
+    res = results([
+        *lists({"A": 1000, "B": 1000, "C": 1000}),
+        ("care_plan", "practice", "A", 175, 320, 175 / 320 * 100),
+        ("care_plan", "practice", "B", 174, 320, 174 / 320 * 100),
+        ("care_plan", "practice", "C", 173, 320, 173 / 320 * 100),
+    ])  # fmt: skip
+    assert as_tested(174 / 320 * 100) == Decimal("54.37")  # what the stored float gave
+    run = evaluate(contract(tmp_path, text), res, ["A", "B", "C"], {})
+    released = {x.provider: x.met for x in run.lines if x.kind == "release"}
+    assert released == {"A": "yes", "B": "yes", "C": "no"}
+    tests = {x.provider: x.test for x in run.lines if x.kind == "release"}
+    assert "54.38% >= 54.38%" in tests["B"]

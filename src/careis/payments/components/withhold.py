@@ -5,11 +5,26 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from fractions import Fraction
 
 from careis.contracts.schema import WithholdComponent
+from careis.measures import exact
 from careis.money import ZERO, round_pence
 from careis.payments.components.base import Context, Kind, plain_requirement
 from careis.payments.lines import StatementLine, as_tested, evidence, show
+
+
+def _value(ctx: Context, comp: WithholdComponent, row: dict[str, object] | None) -> Decimal | None:
+    """The measure as tested: a proportion exactly from its integer counts (numerator over
+    denominator, x 100), so a practice at exactly the target is never decided by the binary
+    float the results table stores; other kinds as printed (careis.measures.exact)."""
+    if row is None:
+        return None
+    info = ctx.results.catalogue.get(comp.measure)
+    num, den = row.get("numerator"), row.get("denominator")
+    if info is not None and info.kind == "proportion" and num is not None and den:
+        return exact.tested(Fraction(int(num), int(den)) * 100)  # type: ignore[call-overload]
+    return as_tested(row["value"])
 
 
 def _met(comp: WithholdComponent, value: Decimal | None) -> bool:
@@ -30,7 +45,7 @@ def pay(ctx: Context, comp: WithholdComponent, earlier: list[StatementLine]) -> 
     for provider, amount in sorted(base.items()):
         withheld = round_pence(amount * comp.percent / 100)
         row = ctx.result(comp.measure, "practice", provider, comp.period)
-        value = as_tested(row["value"]) if row else None
+        value = _value(ctx, comp, row)
         met = _met(comp, value)
         sign = ">=" if comp.direction == "at_least" else "<="
         test = (
