@@ -118,3 +118,13 @@ def test_changed_manifest_is_refused(served: Served, app: FastAPI, tmp_path) -> 
     (runs / "open" / "manifest.json").write_text('{"changed": true}')
     response = comm.get("/runs/open")
     assert response.status_code == 409 and "has changed since it was registered" in response.text
+
+
+def test_the_practice_page_shows_the_runs_worklist_in_words(app: FastAPI) -> None:
+    """A run with practices/<code>/worklist.csv (A00001 in the tiny run): the practice sees it,
+    columns in words; a practice without one still sees its register (A00003)."""
+    page = login(app, "prac").get("/runs/open/practices/A00001").text
+    assert "Worklist: who needs what" in page and "Still to do this year" in page
+    assert "pid-A00001-1" in page
+    other = login(app, "prac3").get("/runs/open/practices/A00003").text
+    assert "Worklist: your case-finding register" in other and "pid-A00003-1" in other

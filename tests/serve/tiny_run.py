@@ -95,6 +95,11 @@ def build_run(root: Path) -> Path:
         summary.append({"provider": code, "pcn": pcn, "federation": fed, "total": f"{amount:.2f}"})
         _write(root / "practices" / code / "statement.csv", STATEMENT_COLUMNS, _lines(code))
         _write(root / "practices" / code / "register.csv", REGISTER_COLUMNS, _register(code))
+        if code == next(iter(PRACTICES)):  # one practice with the run's worklist, the rest without
+            from careis.risk.worklist import COLUMNS, build_worklist
+
+            folder = root / "practices" / code
+            _write(folder / "worklist.csv", COLUMNS, build_worklist(folder, {}))  # type: ignore[arg-type]
     _write(root / "payments" / "summary.csv", ["provider", "pcn", "federation", "total"], summary)
     ledger = [
         {"seq": i, "date": "2025-03-31", "payer": COMMISSIONER, "payee": x["provider"],

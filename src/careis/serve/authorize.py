@@ -29,7 +29,7 @@ from careis.serve.runs import Row, RunFolder, manifest_hash, valid_name
 
 #: Patient-level files a practice may download from its own folder (and nobody else may).
 PRACTICE_FILES = frozenset(
-    {"register.csv", "frailty.csv", "register_changes.csv", "measure_flags.csv"}
+    {"register.csv", "frailty.csv", "register_changes.csv", "measure_flags.csv", "worklist.csv"}
 )
 FILE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}\.csv")
 

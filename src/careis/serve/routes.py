@@ -125,12 +125,18 @@ def practice_page(request: Request, ctx: CtxDep, run: str, code: str) -> Respons
     """A practice's statement; for its own users also the worklist and the accept/query form."""
     view, lines = ctx.az.statement(run, code)
     register: list[Row] = []
+    worklist: list[Row] = []
     files: list[str] = []
     if ctx.user.role == "practice":
-        register = ctx.az.practice_file(run, code, "register.csv")[1]
         files = ctx.az.practice_files(run, code)
+        if "worklist.csv" in files:  # the run's worklist, in words (careis.risk.worklist)
+            worklist = ctx.az.practice_file(run, code, "worklist.csv")[1]
+        else:  # a run from before worklists: the register itself
+            register = ctx.az.practice_file(run, code, "register.csv")[1]
     values = views.practice(ctx.db, view, code, lines)
-    return render(request, "practice.html.j2", register=register, files=files, **values)
+    return render(
+        request, "practice.html.j2", register=register, worklist=worklist, files=files, **values
+    )
 
 
 @router.get("/runs/{run}/practices/{code}/statement.csv")
