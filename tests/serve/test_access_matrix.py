@@ -38,6 +38,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/runs/{run}/approve"): {"commissioner": "all"},
     ("GET", "/runs/{run}/ledger"): {"commissioner": "all", "finance": "approved"},
     ("GET", "/runs/{run}/payments.csv"): {"commissioner": "approved", "finance": "approved"},
+    ("GET", "/runs/{run}/payments.xlsx"): {"commissioner": "approved", "finance": "approved"},
     ("GET", "/runs/{run}/audit"): {"commissioner": "all"},
 }  # fmt: skip
 #: Routes anyone may reach without logging in.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
+import openpyxl
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -53,6 +55,15 @@ def test_practices_decide_commissioner_answers_and_approves_finance_exports(
     assert rows and {r["manifest_sha256"] for r in rows} == {digest}
     assert rows[0]["memo"].startswith("'=")  # a formula in a cell is defused for spreadsheets
     _check_audit(app, digest)
+    # the same payment file as Excel: £ amounts as numbers summing to the CSV, no formulas,
+    # the same bytes twice
+    book = fin.get(f"{base}/payments.xlsx")
+    assert book.status_code == 200 and book.content == fin.get(f"{base}/payments.xlsx").content
+    sheet = openpyxl.load_workbook(io.BytesIO(book.content)).active
+    header = [c.value for c in sheet[1]]
+    amounts = [r[header.index("amount")] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert sum(Decimal(str(a)) for a in amounts) == sum(Decimal(r["amount"]) for r in rows)
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
 
 
 def _check_audit(app: FastAPI, digest: str) -> None:

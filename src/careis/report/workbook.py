@@ -134,6 +134,25 @@ def build_workbook(layout: RunLayout, ctx: WorkbookContext) -> Workbook:
 def save(workbook: Workbook, path: Path, stamp: dt.datetime) -> None:
     """Write `workbook` to `path` with the same bytes every time for the same content:
     `stamp` as its created/modified time and on every zip entry, entries in name order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_bytes(workbook, stamp))
+
+
+def table_workbook(title: str, rows: list[Row], money: Iterable[str], stamp: dt.datetime) -> bytes:
+    """One sheet of `rows` (CSV text by field) as .xlsx bytes, for a download: the fields in
+    `money` as numbers with the £ format, the rest as text; no formulas; same bytes each time."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title[:31]
+    fields = list(rows[0]) if rows else []
+    money = set(money)
+    _table(sheet, [Column(f, f, "money" if f in money else "text") for f in fields], rows)
+    workbook.properties.creator = "careis"
+    return to_bytes(workbook, stamp)
+
+
+def to_bytes(workbook: Workbook, stamp: dt.datetime) -> bytes:
+    """The workbook's bytes, deterministic: `stamp` as its times, zip entries in name order."""
     workbook.properties.created = stamp
     workbook.properties.modified = stamp
     buffer = io.BytesIO()
@@ -149,8 +168,7 @@ def save(workbook: Workbook, path: Path, stamp: dt.datetime) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
             target.writestr(info, entries[name])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(out.getvalue())
+    return out.getvalue()
 
 
 # --- sheets ---------------------------------------------------------------------------------

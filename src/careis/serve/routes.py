@@ -7,6 +7,7 @@ Why thin handlers: the access rules live in `authorize.py` and the state rules i
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from careis.csvio import defuse
+from careis.report.workbook import table_workbook
 from careis.serve import security, views, workflow
 from careis.serve.app import (
     SESSION_COOKIE,
@@ -195,11 +197,30 @@ def payment_file(ctx: CtxDep, run: str) -> Response:
     return _csv(rows, f"{run}-payments.csv", view.record.manifest_hash)
 
 
+@router.get("/runs/{run}/payments.xlsx")
+def payment_workbook(ctx: CtxDep, run: str) -> Response:
+    """The payment file as an Excel workbook (amounts as £ numbers), approved runs only."""
+    view, rows = ctx.az.payment_file(run)
+    workflow.audit(
+        ctx.db, ctx.user.name, "payment_file_exported", f"{len(rows)} rows (xlsx)", view.record
+    )
+    ctx.db.commit()
+    hashed = [{**r, "manifest_sha256": view.record.manifest_hash} for r in rows]
+    body = table_workbook("Payments", hashed, {"amount"}, XLSX_STAMP)
+    headers = {"Content-Disposition": f'attachment; filename="{run}-payments.xlsx"'}
+    return Response(body, media_type=XLSX, headers=headers)
+
+
 @router.get("/runs/{run}/audit", response_class=HTMLResponse)
 def audit_page(request: Request, ctx: CtxDep, run: str) -> Response:
     """The run's audit log, oldest first."""
     view = ctx.az.audit(run)
     return render(request, "audit.html.j2", **views.audit(ctx.db, view))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: The workbook's created/modified time: fixed, so the same payment file is the same bytes.
+XLSX_STAMP = dt.datetime(2000, 1, 1)
 
 
 def _csv(rows: list[Row], filename: str, manifest_hash: str) -> Response:
