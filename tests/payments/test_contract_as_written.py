@@ -28,6 +28,7 @@ from careis.facts.membership import (
 from careis.measures.results import AmbiguousPeriod, MeasureResults
 from careis.measures.rollup import roll_up
 from careis.payments.calculate import evaluate
+from careis.payments.ledger import reconcile
 from careis.payments.lines import StatementLine
 
 # A commissioner's PCN scheme: £3 per registered patient where the PCN cuts emergency
@@ -394,3 +395,58 @@ def test_permuting_input_row_order_changes_nothing(tmp_path: Path, scheme: str, 
     groups = dict(rng.sample(sorted(DATA_GROUPS.items()), len(DATA_GROUPS)))
     run = evaluate(contract(tmp_path, SCHEMES[scheme]), shuffled, practices, groups)
     assert rows_of(run) == rows_of(base)
+
+
+JOINER_GAIN = (
+    head()
+    + """\
+components:
+  - id: risk_pool
+    type: gain_share
+    measure: emergency_admissions
+    level: federation
+    org: F1
+    unit_cost: "133"
+    gain_share_percent: 50
+    loss_share_percent: 50
+{rule}groups:
+  - {code: F1, level: federation, practices: [A, B, C], joined: {C: 2024-10-01}}
+"""
+)
+
+
+def _joiner_gain(tmp_path: Path, rule: str):  # type: ignore[no-untyped-def]
+    text = JOINER_GAIN.replace("{rule}", f"    joiner_share: {rule}\n" if rule else "")
+    res = results(
+        [
+            *lists({"A": 1000, "B": 2000, "C": 3650}),
+            ("emergency_admissions@baseline", "federation", "F1", 1000, 100000, 10.0),
+            ("emergency_admissions@performance", "federation", "F1", 900, 100000, 9.0),
+        ]
+    )
+    return evaluate(contract(tmp_path, text), res, ["A", "B", "C"], {})
+
+
+@pytest.mark.parametrize("rule", ["", "prorate_amount_return"])
+def test_gain_share_joiner_keeps_only_its_time_as_a_member(tmp_path: Path, rule: str) -> None:
+    # Expected 1000 admissions, actual 900: 100 fewer x £133 = £13,300 saved; the practices
+    # share 50% = £6,650 by list (A 1000, B 2000, C 3650: £1 a patient). C joined F1 on
+    # 1 October: 182 of 365 days, 3650 x 182/365 = £1,820.00; £1,830.00 stays with S1.
+    run = _joiner_gain(tmp_path, rule)
+    assert paid(run) == {"A": Decimal("1000.00"), "B": Decimal("2000.00"), "C": Decimal("1820.00")}
+    assert "£1,830.00 not earned by joiners stays with the commissioner" in run.lines[0].test
+    assert reconcile(run, "S1") == []
+
+
+def test_gain_share_joiner_remainder_redistributed(tmp_path: Path) -> None:
+    # C's £1,830.00 goes to A and B by list (1:2): £610 and £1,220; all £6,650 is paid.
+    run = _joiner_gain(tmp_path, "prorate_amount_redistribute")
+    assert paid(run) == {"A": Decimal("1610.00"), "B": Decimal("3220.00"), "C": Decimal("1820.00")}
+    assert reconcile(run, "S1") == []
+
+
+def test_gain_share_joiner_weight_pro_rated(tmp_path: Path) -> None:
+    # Weights 1000, 2000, 1820 (as for the pot above): £1,379.67 / £2,759.34 / £2,510.99.
+    run = _joiner_gain(tmp_path, "prorate_weight")
+    assert paid(run) == {"A": Decimal("1379.67"), "B": Decimal("2759.34"), "C": Decimal("2510.99")}
+    assert reconcile(run, "S1") == []

@@ -426,6 +426,17 @@ class GainShareComponent(_Component):
     loss_collar: Money | None = Field(default=None, description="Most the providers can lose, £.")
     baseline_period: str = Field(default="baseline")
     performance_period: str = Field(default="performance")
+    joiner_share: Literal[
+        "prorate_amount_return", "prorate_amount_redistribute", "prorate_weight"
+    ] = Field(
+        default="prorate_amount_return",
+        description="When the practices share the gain or loss by list size (no alliance, no "
+        "holder): a practice that joined its group at `level` part-way through the term gets "
+        "its full-year share x the fraction of the term it was a member; the rest returns to "
+        "(or, for a loss, is borne by) the commissioner (prorate_amount_return) or is shared "
+        "among the full-year practices (prorate_amount_redistribute); prorate_weight "
+        "pro-rates the joiner's list-size weight instead, so the whole share is allocated.",
+    )
     paid: Literal["year_end"] = Field(default="year_end")
 
 

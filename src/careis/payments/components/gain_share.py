@@ -82,11 +82,18 @@ def pay(
         f"{format_gbp(total)}"
     )
     order, weights, basis = _sharers(ctx)
+    by_practice = ctx.contract.alliance is None and ctx.contract.holder is None
+    fractions = {p: ctx.fraction(p, comp.level) for p in order} if by_practice else {}
+    if comp.joiner_share == "prorate_weight":
+        weights = {p: w * fractions.get(p, Decimal(1)) for p, w in weights.items()}
     parts = (
         allocate(total, weights, order)
         if total and sum(weights.values()) > 0
         else dict.fromkeys(order, ZERO)
     )
+    if comp.joiner_share != "prorate_weight" and any(f != 1 for f in fractions.values()):
+        parts, joiner_text = _joiners(comp, parts, weights, fractions, order)
+        test += joiner_text
     where = (
         evidence(comp.measure, "practice", "(each practice in scope)")
         if alliance
@@ -113,6 +120,32 @@ def pay(
         )
         for code in order
     ]
+
+
+def _joiners(
+    comp: GainShareComponent,
+    parts: dict[str, Decimal],
+    weights: dict[str, Decimal],
+    fractions: dict[str, Decimal],
+    order: list[str],
+) -> tuple[dict[str, Decimal], str]:
+    """A joiner's full-year part x its fraction of the term; the rest returns to (a loss: is
+    borne by) the commissioner, or is shared among the full-year practices by weight."""
+    out = dict(parts)
+    rest = ZERO
+    for p in order:
+        frac = fractions.get(p, Decimal(1))
+        if frac != 1:
+            out[p] = round_pence(parts[p] * frac)
+            rest += parts[p] - out[p]
+    full_year = {p: weights[p] for p in order if fractions.get(p, Decimal(1)) == 1}
+    if not rest:
+        return out, ""
+    if comp.joiner_share == "prorate_amount_redistribute" and sum(full_year.values()) > 0:
+        for p, extra in allocate(rest, full_year, [p for p in order if p in full_year]).items():
+            out[p] += extra
+        return out, f"; {format_gbp(rest)} not earned by joiners shared among full-year practices"
+    return out, f"; {format_gbp(rest)} not earned by joiners stays with the commissioner"
 
 
 def rule(comp: GainShareComponent) -> str:
