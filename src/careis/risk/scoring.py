@@ -216,7 +216,11 @@ def refresh(
             percent=percent, min_age=min_age, lookback_days=lookback_days, explain=0,
             coded=coded, adults_only=True,
         )  # fmt: skip
-        population = engine.to_arrow(cur.scored.select("practice_code", "patient_id"))
+        # Only whether the previous register's patients are still registered here matters:
+        # the engine picks those rows out (a semi-join) instead of exporting everyone.
+        before = ibis.memtable(prev.register.select(["patient_id"]))
+        kept = cur.scored.semi_join(before, cur.scored.patient_id == before.patient_id)
+        population = engine.to_arrow(kept.select("practice_code", "patient_id"))
         changes = register_changes(cur.register, prev.register, population)
     return Refresh(
         index_date, cur.scored, cur.register, frail, size_t, dist, changes, previous_index
