@@ -187,13 +187,24 @@ def compare(
     # the same draws for every contract, so differences are the contracts', not the dice's
     common = rng.normal(0.0, sd_common / 100, size=draws)
     own = rng.normal(0.0, sd_practice / 100, size=(draws, len(inputs.practices)))
+    # The scaled results depend on the scenario or draw, not on the contract: built once each
+    # and shared by every contract (they were rebuilt for each contract).
+    by_scenario = [scaled(inputs, dict.fromkeys(inputs.practices, 1 + s / 100)) for s in scenarios]
+    by_draw = [
+        scaled(
+            inputs,
+            {
+                p: max(0.0, 1 + float(common[d]) + float(own[d, i]))
+                for i, p in enumerate(inputs.practices)
+            },
+        )
+        for d in range(draws)
+    ]
     for loaded in contracts:
         c = loaded.contract
         expected = party_nets(loaded, base, inputs)
-        for s in scenarios:
-            nets = party_nets(
-                loaded, scaled(inputs, dict.fromkeys(inputs.practices, 1 + s / 100)), inputs
-            )
+        for s, results in zip(scenarios, by_scenario, strict=True):
+            nets = party_nets(loaded, results, inputs)
             for party in sorted(set(expected) | set(nets)):
                 got = nets.get(party, ZERO)
                 scenario_rows.append(
@@ -207,12 +218,8 @@ def compare(
                     }
                 )
         samples: dict[str, list[float]] = {p: [] for p in expected}
-        for d in range(draws):
-            factors = {
-                p: max(0.0, 1 + float(common[d]) + float(own[d, i]))
-                for i, p in enumerate(inputs.practices)
-            }
-            nets = party_nets(loaded, scaled(inputs, factors), inputs)
+        for results in by_draw:
+            nets = party_nets(loaded, results, inputs)
             for party, values in samples.items():
                 values.append(float(nets.get(party, ZERO) - expected[party]))
         for party, values in sorted(samples.items()):

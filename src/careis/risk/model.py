@@ -65,11 +65,12 @@ BATCH = 500_000
 
 def feature_matrix(table: pa.Table) -> NDArray[np.float64]:
     """The FEATURE_NAMES columns of `table` as a float64 matrix (nulls become NaN)."""
-    cols = []
-    for name in FEATURE_NAMES:
-        col = table.column(name).cast(pa.float64())
-        cols.append(col.to_numpy(zero_copy_only=False))
-    return np.column_stack(cols) if cols else np.empty((table.num_rows, 0))
+    # Filled column by column into one row-major matrix (what LightGBM reads without a copy):
+    # no list of per-column copies and no `column_stack` of them.
+    out = np.empty((table.num_rows, len(FEATURE_NAMES)), dtype=np.float64)
+    for j, name in enumerate(FEATURE_NAMES):
+        out[:, j] = table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return out
 
 
 def _design(

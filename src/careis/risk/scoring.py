@@ -25,7 +25,7 @@ from ibis.expr.types import Table
 from careis.codelists import CodelistLibrary
 from careis.engine import Engine
 from careis.risk import efi as efi_mod
-from careis.risk.features import build_features
+from careis.risk.features import build_features, coded_events
 from careis.risk.model import RiskModel, feature_matrix, top_factors
 from careis.risk.register import register as draw_register
 
@@ -60,15 +60,20 @@ def score_and_register(
     min_age: int,
     lookback_days: int = 365,
     explain: int = 3,
+    coded: Table | None = None,
+    adults_only: bool = False,
 ) -> Scored:
     """Score every registered patient on `index_date` and draw each practice's register
-    (top `percent`% of patients aged `min_age`+), with each register patient's top factors."""
+    (top `percent`% of patients aged `min_age`+), with each register patient's top factors.
+
+    `coded`: the events matched to the feature lists (`coded_events`), shared between the
+    dates of one run. `adults_only`: score only patients aged `min_age`+ (enough for the
+    register, which ranks only them; `scored` then holds only them too)."""
     model.check_schema()
-    feats = engine.to_arrow(
-        build_features(tables, index_date, library, lookback_days=lookback_days).order_by(
-            "patient_id"
-        )
-    )
+    built = build_features(tables, index_date, library, lookback_days=lookback_days, coded=coded)
+    if adults_only:
+        built = built.filter(built.age >= min_age)
+    feats = engine.to_arrow(built.order_by("patient_id"))
     scored_arrow = score_table(model, feats)
     scored = engine.cache(engine.from_arrow(scored_arrow))
     reg = draw_register(scored, percent=percent, min_age=min_age)
@@ -190,9 +195,12 @@ def refresh(
     `previous_index`, also draw the register then and list who entered and left."""
     from careis.risk.register import sizes as register_sizes
 
+    # The events matched to the feature lists once for both refreshes (the largest join).
+    until = max(index_date, previous_index or index_date)
+    coded = engine.cache(coded_events(tables["events"], library, until))
     cur = score_and_register(
         engine, tables, library, model, index_date,
-        percent=percent, min_age=min_age, lookback_days=lookback_days,
+        percent=percent, min_age=min_age, lookback_days=lookback_days, coded=coded,
     )  # fmt: skip
     frail = engine.to_arrow(frailty_list(cur.scored).order_by(["practice_code", "patient_id"]))
     size_t = engine.to_arrow(
@@ -206,8 +214,13 @@ def refresh(
         prev = score_and_register(
             engine, tables, library, model, previous_index,
             percent=percent, min_age=min_age, lookback_days=lookback_days, explain=0,
+            coded=coded, adults_only=True,
         )  # fmt: skip
-        population = engine.to_arrow(cur.scored.select("practice_code", "patient_id"))
+        # Only whether the previous register's patients are still registered here matters:
+        # the engine picks those rows out (a semi-join) instead of exporting everyone.
+        before = ibis.memtable(prev.register.select(["patient_id"]))
+        kept = cur.scored.semi_join(before, cur.scored.patient_id == before.patient_id)
+        population = engine.to_arrow(kept.select("practice_code", "patient_id"))
         changes = register_changes(cur.register, prev.register, population)
     return Refresh(
         index_date, cur.scored, cur.register, frail, size_t, dist, changes, previous_index
