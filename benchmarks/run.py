@@ -322,38 +322,24 @@ def main() -> None:
     )
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
-    if args.only in (None, "generate"):
-        results.append(bench_generate(args.icb))
-        print(json.dumps(results[-1], indent=2))
-    if args.only in (None, "run"):
-        if not (DATA / "patients.parquet").exists():
+    # (name, needs the generated ICB data, how to run it), in the order `make bench` runs them
+    benches: list[tuple[str, bool, Any]] = [
+        ("generate", False, lambda: bench_generate(args.icb)),
+        ("run", True, bench_run),
+        ("icb", True, bench_icb),
+        ("risk-score", True, lambda: bench_risk("score")),
+        ("risk-train", True, lambda: bench_risk("train")),
+        ("payments", False, bench_payments),
+        ("ingest", False, bench_ingest),
+        ("serve", False, bench_serve),
+        ("measures", True, bench_measures),
+    ]
+    for name, needs_data, bench in benches:
+        if args.only not in (None, name):
+            continue
+        if needs_data and not (DATA / "patients.parquet").exists():
             raise SystemExit("no benchmark data: run without --only first")
-        results.append(bench_run())
-        print(json.dumps(results[-1], indent=2))
-    if args.only in (None, "icb"):
-        if not (DATA / "patients.parquet").exists():
-            raise SystemExit("no benchmark data: run without --only first")
-        results.append(bench_icb())
-        print(json.dumps(results[-1], indent=2))
-    for mode in ("score", "train"):
-        if args.only in (None, f"risk-{mode}"):
-            if not (DATA / "patients.parquet").exists():
-                raise SystemExit("no benchmark data: run without --only first")
-            results.append(bench_risk(mode))
-            print(json.dumps(results[-1], indent=2))
-    if args.only in (None, "payments"):
-        results.append(bench_payments())
-        print(json.dumps(results[-1], indent=2))
-    if args.only in (None, "ingest"):
-        results.append(bench_ingest())
-        print(json.dumps(results[-1], indent=2))
-    if args.only in (None, "serve"):
-        results.append(bench_serve())
-        print(json.dumps(results[-1], indent=2))
-    if args.only in (None, "measures"):
-        if not (DATA / "patients.parquet").exists():
-            raise SystemExit("no benchmark data: run without --only first")
-        results.append(bench_measures())
+        results.append(bench())
         print(json.dumps(results[-1], indent=2))
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": results}
