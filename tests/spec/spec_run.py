@@ -25,7 +25,7 @@ def write_config(folder: Path, data: Path, out: Path, engine: str) -> Path:
 data: {{path: {data}, extract_date: 2025-06-30}}
 periods: {{baseline: 2023/24, performance: 2024/25}}
 contract: {EXAMPLES / "contracts" / "enhanced_service.yaml"}
-output: {{dir: {out}, report: false}}
+output: {{dir: {out}, report: false, documents: false}}
 {engine}
 """,
         encoding="utf-8",
