@@ -159,13 +159,18 @@ def write_statement_documents(
     return written
 
 
+def _print_page(body: str) -> str:
+    """A document body in the page WeasyPrint lays out: the print stylesheet, nothing else."""
+    css = _css("print_document.css")
+    head = f'<head><meta charset="utf-8"><style>{css}</style></head>'
+    return f'<html lang="en-GB">{head}<body>{body}</body></html>'
+
+
 def write_pdf_document(body: str, path: Path) -> Path:
     """One document (its body HTML) as an A4 PDF with the print stylesheet; no dates inside."""
     from weasyprint import HTML
 
-    css = _css("print_document.css")
-    page = f'<html lang="en-GB"><head><meta charset="utf-8"><style>{css}</style></head><body>{body}</body></html>'
-    HTML(string=page).write_pdf(path)
+    HTML(string=_print_page(body)).write_pdf(path)
     return path
 
 
@@ -179,15 +184,11 @@ def _pdfs(printed: list[tuple[Party, str]]) -> list[Path]:
     """
     from weasyprint import HTML
 
-    css = _css("print_document.css")
     sections = "".join(
         f'<section class="statement" id="s-{i}">{body}</section>'
         for i, (_, body) in enumerate(printed)
     )
-    doc = HTML(
-        string=f'<html lang="en-GB"><head><meta charset="utf-8"><style>{css}</style>'
-        f"</head><body>{sections}</body></html>"
-    ).render()
+    doc = HTML(string=_print_page(sections)).render()
     starts = [
         next(n for n, pg in enumerate(doc.pages) if f"s-{i}" in pg.anchors)
         for i in range(len(printed))
