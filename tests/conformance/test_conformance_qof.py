@@ -148,4 +148,21 @@ def test_the_shipped_national_figures_price_the_same_examples(tmp_path: Path) ->
 
     assert QOF_NATIONAL[2016] == (Decimal("165.18"), 7460)
     assert QOF_NATIONAL[2022] == (Decimal("207.56"), 9374)
-    assert QOF_NATIONAL[2021] == (Decimal("201.16"), 9103)
+    assert QOF_NATIONAL[2021] == (Decimal("201.16"), 9085)
+
+
+def test_the_shipped_figures_hold_the_value_per_patient() -> None:
+    """Since 2016/17 the point value has moved with the national average list (Pulse, 'QOF
+    point value to rise by 3.6% from April': the 2017/18 deal raised it 'in line with the
+    contractor population index'; Dr Gavin Jamie in Pulse, 'Tips to maximise income from QOF
+    in 2025/26': 'the effective cash value of points ... has been frozen since at least
+    2018'), so every year's £ per point / average list is the same 2.2142p per patient. A
+    shipped pair off that value is a transcription error or a wrong source (2021/22's 9,103
+    from one secondary page gives 2.2098p; the 9,085 of another gives 2.2142p)."""
+    from careis.contracts.schema import QOF_NATIONAL
+
+    pairs = {y: (v, n) for y, (v, n) in QOF_NATIONAL.items() if v is not None and n is not None}
+    assert len(pairs) >= 6
+    for year, (value, average) in pairs.items():
+        per_patient = value / average
+        assert abs(per_patient - Decimal("0.022142")) < Decimal("0.0000006"), year

@@ -56,7 +56,11 @@ def test_the_components_own_figures_come_before_the_national_ones(tmp_path: Path
 
 @pytest.mark.parametrize(
     ("year", "missing"),
-    [(2019, "point_value or average_list_size"), (2025, "average_list_size")],
+    [
+        (2019, "point_value or average_list_size"),
+        (2020, "average_list_size"),
+        (2025, "average_list_size"),
+    ],
 )
 def test_an_unpriceable_contract_is_refused_at_load_time(
     tmp_path: Path, year: int, missing: str

@@ -53,6 +53,8 @@ from careis.measures.rollup import roll_up
 from careis.periods import Period
 
 DAYS_PER_YEAR = 365.25
+#: Row key (not a results.csv column) for a DSR held exactly, for changes of it.
+EXACT = "_exact_value"
 KEYS = ["measure_id", "period", "period_start", "period_end"]
 
 
@@ -905,10 +907,13 @@ def _crude_columns(observed: float, py: float, per: float) -> dict[str, Any]:
 def _direct_columns(rows: list[dict[str, Any]], per: float) -> dict[str, Any]:
     """DSR (ESP 2013) with Dobson limits; the note says when OHID would not publish it."""
     by: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    counts: dict[tuple[str, int], list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0)])
     for r in rows:
         if r["sex"] in ("F", "M"):
             by[(r["sex"], r["band"])][0] += r["numerator"]
             by[(r["sex"], r["band"])][1] += r["denominator"] / DAYS_PER_YEAR
+            counts[(r["sex"], r["band"])][0] += _count(r["numerator"])
+            counts[(r["sex"], r["band"])][1] += _count(r["denominator"])
     strata = [(o, n, float(stats.ESP2013[band])) for (_sex, band), (o, n) in sorted(by.items())]
     events = sum(o for o, _, _ in strata)
     out: dict[str, Any] = {}
@@ -919,8 +924,31 @@ def _direct_columns(rows: list[dict[str, Any]], per: float) -> dict[str, Any]:
         out["value"], out[lo_col], out[hi_col] = res
     limits = "Byar" if events >= stats.BYAR_FROM else "exact Poisson"
     out["ci_method"] = f"Dobson ({limits})"
+    out[EXACT] = _exact_dsr(counts, per)
     out["note"] = stats.dsr_note(events) or None
     return out
+
+
+def _exact_dsr(by: Mapping[tuple[str, int], list[Fraction]], per: float) -> Fraction | None:
+    """The DSR as an exact fraction of its integer counts (events, person-days, ESP 2013
+    weights), as `stats.dsr` weights them; used only for a change of a DSR, so a reduction
+    of exactly a target is exactly that target (careis.measures.exact), not a float's
+    neighbour. Not written to results.csv (RESULT_SCHEMA has no column for it)."""
+    used = [(o, d, band) for (_sex, band), (o, d) in by.items() if d > 0]
+    total_w = sum(stats.ESP2013[band] for _, _, band in used)
+    if not used or total_w <= 0:
+        return None
+    days_per_year = exact.DAYS_PER_YEAR
+    rate = sum(
+        (Fraction(stats.ESP2013[band]) * o * days_per_year / d for o, d, band in used),
+        Fraction(0),
+    )
+    return rate / total_w * _count(per)
+
+
+def _count(value: float) -> Fraction:
+    """An integer count held as a float (engine sums), exactly; any other float as it prints."""
+    return Fraction(int(value)) if float(value).is_integer() else Fraction(repr(float(value)))
 
 
 def _indirect_columns(
@@ -943,10 +971,18 @@ def _change_value(
     perf: dict[str, Any], base: dict[str, Any], of: MeasureInfo, compare: str
 ) -> float | None:
     """A change, exactly (careis.measures.exact): a relative change of a crude rate or a
-    proportion from its integer counts; otherwise from the two values as stored."""
+    proportion from its integer counts, of a DSR from its exact value (EXACT); otherwise from
+    the two values as stored."""
     pv, bv = perf["value"], base["value"]
     if pv is None or bv is None:
         return None
+    pe, be = perf.get(EXACT), base.get(EXACT)
+    if pe is not None and be is not None:
+        # a DSR: from its counts, exactly (careis.measures.exact)
+        exact_value = (
+            pe - be if compare == "absolute" else exact.change((pe, Fraction(1)), (be, Fraction(1)))
+        )
+        return None if exact_value is None else exact.printed(exact_value)
     if compare == "absolute":
         return exact.printed(Fraction(repr(float(pv))) - Fraction(repr(float(bv))))
     if bv <= 0:

@@ -7,8 +7,9 @@ Why: a reduction of exactly 19.995% computed in binary floating point came out a
 
 1. A change is computed exactly, as a fraction of the integer counts: events over
    person-days (a rate's person-years are person-days / 365.25, so the factor cancels) or
-   numerator over denominator (an indicator). Standardised rates have no such counts; their
-   change is computed exactly from the two rates as stored.
+   numerator over denominator (an indicator); a DSR from its stratum counts and the ESP
+   2013 weights (careis.measures.compile._exact_dsr). An indirectly standardised ratio's
+   change is computed exactly from the two ratios as stored.
 2. `results.csv` holds that exact value cut (towards zero) to 6 decimals: `printed`.
 3. A test (a target, a floor, a threshold) rounds the printed figure half up (away from zero)
    to 2 decimals: `tested`. Cutting to 6 decimals first never changes the 2-decimal result,
