@@ -76,7 +76,9 @@ def test_defaults_sized_from_the_machine() -> None:
     assert local["spark.sql.shuffle.partitions"] == "8"
     assert local["spark.sql.adaptive.coalescePartitions.enabled"] == "true"
     cluster = default_conf("spark://h:7077", 16 * GIB)
-    assert "spark.driver.memory" not in cluster  # sized by whoever runs the cluster
+    # the driver runs here in client mode against a cluster too: sized from this machine
+    assert cluster["spark.driver.memory"] == "8g"
+    assert cluster["spark.sql.shuffle.partitions"] == "200"
 
 
 @pytest.mark.spark

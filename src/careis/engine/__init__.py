@@ -225,18 +225,28 @@ class Engine:
             return raw.mutate(_row=raw.file_row_number.cast("int64") + 1, _file=raw.filename).drop(
                 "file_row_number", "filename"
             )
-        parts = []
+        return self._spark_read_parquet(files)
+
+    def _spark_read_parquet(self, files: list[Path]) -> Table:
+        """Parquet read by Spark itself, on the executors, never through the driver: on a
+        cluster the files sit in storage every node reads, and the driver's memory must not
+        bound the data (issue 17). `_row` is Spark's row index within each file (+1) and
+        `_file` the path as given, as DuckDB's reader gives them."""
+        from pyspark.sql import functions as F
+
+        session = self.con._session
+        frame = None
         for file in files:
-            data = pq.read_table(file)
-            data = data.append_column(
-                "_row", pa.array(range(1, data.num_rows + 1), type=pa.int64())
+            part = session.read.parquet(str(file.resolve())).select(
+                "*",
+                (F.col("_metadata.row_index") + 1).cast("bigint").alias("_row"),
+                F.lit(str(file)).alias("_file"),
             )
-            parts.append(
-                data.append_column("_file", pa.array([str(file)] * data.num_rows, type=pa.string()))
-            )
-        return self.from_arrow(
-            pa.concat_tables(parts, promote_options="permissive"), self._fresh("raw")
-        )
+            frame = part if frame is None else frame.unionByName(part, allowMissingColumns=True)
+        assert frame is not None  # files is never empty here
+        name = self._fresh("raw")
+        frame.createOrReplaceTempView(name)
+        return self.con.table(name)
 
     # ---------------------------------------------------------------- running
     def cache(self, expr: Table, name: str | None = None) -> Table:

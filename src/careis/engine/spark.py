@@ -61,10 +61,13 @@ def default_conf(master: str, total_memory: int | None = None) -> dict[str, str]
         "spark.sql.adaptive.advisoryPartitionSizeInBytes": "64m",
         "spark.sql.shuffle.partitions": str(4 * cores if cores else 200),
     }
-    if cores is not None:  # local mode: the driver is the whole engine
-        conf["spark.driver.memory"] = default_driver_memory(
-            total_memory if total_memory is not None else total_memory_bytes()
-        )
+    # careis always runs the driver itself, on this machine (client mode, also against a
+    # cluster), and the driver plans every stage and receives every aggregate: Spark's 1g
+    # default ran out of heap on a standalone cluster even on a tiny dataset (issue 17).
+    # In local mode the driver is also the whole engine.
+    conf["spark.driver.memory"] = default_driver_memory(
+        total_memory if total_memory is not None else total_memory_bytes()
+    )
     return conf
 
 
