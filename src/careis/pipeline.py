@@ -11,8 +11,8 @@ Outputs of a run (under `output.dir`):
 - `measures/results.csv` (exact; restricted) and `measures/published.csv` (suppressed);
 - `payments/statements.csv` (every line) and `payments/summary.csv` (per practice);
   `payments/payment_file.csv` (each provider's net per payment date, named, for finance);
-- `practices/<code>/register.csv` and `statement.csv`: patient-level data only in the
-  practice's own folder;
+- `practices/<code>/register.csv`, `worklist.csv` (by the worklist rules) and
+  `statement.csv`: patient-level data only in the practice's own folder;
 - `report.html` and `results.xlsx` (the tables above as an Excel workbook).
 """
 
@@ -257,7 +257,8 @@ def _check_inputs(
     if not measures_only:  # payments need every measure the contract names
         loaded.check_measures(set(measure_set.by_id))
         rules = load_rules(config.worklist_rules_path)
-        rules.check(measure_set.by_id, library.names())
+        # the shipped rules leave out those whose measure this run's library lacks
+        rules.check(measure_set.by_id, library.names(), strict=config.worklist.rules is not None)
     return loaded, library, measure_set, rules
 
 
@@ -503,6 +504,8 @@ def _worklists(
         )  # fmt: skip
         written = write_worklists(r.layout.root / "practices", src, rules, engine.to_arrow)
         note["note"] = f"{len(written):,} practices, {len(rules.rules)} rules"
+        if rules.left_out:
+            note["note"] += f" ({', '.join(rules.left_out)} left out: measure not in this run)"
 
 
 def _documents(

@@ -409,3 +409,17 @@ def test_reidentify_joins_the_practices_own_numbers_outside_the_run(
     assert info.value.code == 2 and "no 'nhs_number' column" in " ".join(
         capsys.readouterr().err.split()
     )
+
+
+def test_the_shipped_rules_leave_out_a_measure_the_run_does_not_have() -> None:
+    """A run with its own measure library still gets a worklist from the shipped rules; a file
+    the run names must be right."""
+    from careis.measures.definitions import load_measures, shipped_library
+
+    measures = dict(load_measures([shipped_library()]).by_id)
+    del measures["care_plan_review"]
+    rules = load_rules()
+    assert rules.check(measures, [], strict=False) == ["care_plan_review_due"]
+    assert "care_plan_review_due" not in {r.id for r in rules.rules} and len(rules.rules) == 6
+    with pytest.raises(ConfigError, match="rule 'care_plan_review_due': field 'measure'"):
+        load_rules().check(measures, [])

@@ -119,6 +119,7 @@ class WorklistRules:
         self.path = path
         self._lines = lines
         self._index = {r.id: i for i, r in enumerate(rules)}
+        self.left_out: list[str] = []  # shipped rules whose measure the run lacks (`check`)
 
     def error(self, rule: Rule, field: str, problem: str, fix: str | None = None) -> ConfigError:
         loc: Loc = ("rules", self._index[rule.id], field)
@@ -126,30 +127,46 @@ class WorklistRules:
         where = ", ".join(filter(None, [f"line {line}" if line else None, f"rule '{rule.id}'"]))
         return ConfigError(f"field '{field}': {problem}", file=self.path, where=where, fix=fix)
 
-    def check(self, measures: dict[str, Any], codelist_names: list[str]) -> None:
-        """Every measure a rule names exists and writes patient flags; every code list exists."""
+    def check(
+        self, measures: dict[str, Any], codelist_names: list[str], *, strict: bool = True
+    ) -> list[str]:
+        """Every measure a rule names exists and writes patient flags; every code list exists.
+
+        `strict=False` (the shipped rules, which a run did not choose): a rule whose measure is
+        not among the run's measures is left out instead, and its id returned, so a run with
+        its own measure library still gets the other rules' worklist."""
+        left_out = []
         for rule in self.rules:
-            if rule.measure is not None:
-                m = measures.get(rule.measure)
-                if m is None:
-                    close = difflib.get_close_matches(rule.measure, list(measures), n=1)
-                    raise self.error(
-                        rule, "measure", f"no measure '{rule.measure}' in the run's measures.",
-                        f"did you mean '{close[0]}'?" if close else "name a measure id of the library.",
-                    )  # fmt: skip
-                if m.kind != "indicator" or not m.patient_flags:
-                    raise self.error(
-                        rule, "measure",
-                        f"'{rule.measure}' is a {m.kind} measure without patient flags; a rule "
-                        "reads which patients count towards a measure and have not met it.",
-                        "name an indicator with patient_flags (the default).",
-                    )  # fmt: skip
-            codes = rule.params.contact_codes
-            if codes is not None and codes not in codelist_names:
+            if rule.measure is not None and rule.measure not in measures and not strict:
+                left_out.append(rule.id)
+                continue
+            self._check_rule(rule, measures, codelist_names)
+        self.rules = [r for r in self.rules if r.id not in left_out]
+        self.left_out = left_out
+        return left_out
+
+    def _check_rule(self, rule: Rule, measures: dict[str, Any], codelist_names: list[str]) -> None:
+        if rule.measure is not None:
+            m = measures.get(rule.measure)
+            if m is None:
+                close = difflib.get_close_matches(rule.measure, list(measures), n=1)
                 raise self.error(
-                    rule, "params.contact_codes", f"no code list called '{codes}'.",
-                    "add a code,term CSV of that name to your code list folder, or correct it.",
+                    rule, "measure", f"no measure '{rule.measure}' in the run's measures.",
+                    f"did you mean '{close[0]}'?" if close else "name a measure id of the library.",
                 )  # fmt: skip
+            if m.kind != "indicator" or not m.patient_flags:
+                raise self.error(
+                    rule, "measure",
+                    f"'{rule.measure}' is a {m.kind} measure without patient flags; a rule "
+                    "reads which patients count towards a measure and have not met it.",
+                    "name an indicator with patient_flags (the default).",
+                )  # fmt: skip
+        codes = rule.params.contact_codes
+        if codes is not None and codes not in codelist_names:
+            raise self.error(
+                rule, "params.contact_codes", f"no code list called '{codes}'.",
+                "add a code,term CSV of that name to your code list folder, or correct it.",
+            )  # fmt: skip
 
 
 def shipped_rules() -> Path:
