@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import pyarrow as pa
@@ -31,6 +31,11 @@ from ibis.expr.types import Table
 from careis.csvio import write_rows
 from careis.risk.efi import MIN_AGE as EFI_MIN_AGE
 from careis.risk.worklist_rules import FLAGS, Rule, WorklistRules, load_rules
+
+if TYPE_CHECKING:
+    from careis.codelists import CodelistLibrary
+    from careis.engine import Engine
+    from careis.risk.stage import RiskStage
 
 #: The worklist's columns, named in words.
 COLUMNS = [
@@ -209,19 +214,19 @@ def _arrow(schema: dict[str, str]) -> dict[str, pa.DataType]:
 
 
 def run_sources(
-    engine: Any,
-    stage: Any,
+    engine: Engine,
+    stage: RiskStage,
     tables: dict[str, Table],
     patient_flags: pa.Table,
     efi: Table,
     index_date: dt.date,
-    library: Any,
+    library: CodelistLibrary,
     rules: WorklistRules,
     measure_names: dict[str, str],
 ) -> Sources:
     """The rules' sources in a run: the risk stage's scores, register and entrants, the eFI
     cohort, the measures' patient flags (the measure rules' ones only) and the hospital and GP
-    tables, all in the run's engine (`stage`: careis.risk.stage.RiskStage)."""
+    tables, all in the run's engine."""
     model = stage.model
     scored = stage.scored
     if model is not None:
