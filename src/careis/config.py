@@ -117,6 +117,14 @@ class MeasuresConfig(_Model):
     )
 
 
+class WorklistConfig(_Model):
+    rules: Path | None = Field(
+        default=None,
+        description="The worklist rules YAML, relative to this config file (default: careis' "
+        "shipped rules, src/careis/risk/worklist_rules.yaml; see docs/risk.md).",
+    )
+
+
 class RunConfig(_Model):
     """Everything `careis run` needs."""
 
@@ -135,6 +143,7 @@ class RunConfig(_Model):
         default=None, description="Compare other contract models in the report (optional)."
     )
     measures: MeasuresConfig = Field(default_factory=MeasuresConfig)
+    worklist: WorklistConfig = Field(default_factory=WorklistConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     # Set by `load_run_config`: the folder config-relative paths resolve against.
@@ -191,6 +200,15 @@ class RunConfig(_Model):
         from careis.measures.definitions import shipped_library
 
         return [shipped_library()]
+
+    @property
+    def worklist_rules_path(self) -> Path:
+        """The worklist rules file: the config's, or the shipped one."""
+        if self.worklist.rules is not None:
+            return self.resolve(self.worklist.rules)
+        from careis.risk.worklist_rules import shipped_rules
+
+        return shipped_rules()
 
     @property
     def codelists_path(self) -> Path | None:

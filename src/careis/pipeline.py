@@ -11,8 +11,8 @@ Outputs of a run (under `output.dir`):
 - `measures/results.csv` (exact; restricted) and `measures/published.csv` (suppressed);
 - `payments/statements.csv` (every line) and `payments/summary.csv` (per practice);
   `payments/payment_file.csv` (each provider's net per payment date, named, for finance);
-- `practices/<code>/register.csv` and `statement.csv`: patient-level data only in the
-  practice's own folder;
+- `practices/<code>/register.csv`, `worklist.csv` (by the worklist rules) and
+  `statement.csv`: patient-level data only in the practice's own folder;
 - `report.html` and `results.xlsx` (the tables above as an Excel workbook).
 """
 
@@ -90,7 +90,8 @@ from careis.report.statements import (
 )
 from careis.report.workbook import WorkbookContext, write_workbook
 from careis.risk.stage import COHORTS, RiskRun, RiskStage, cohorts, run_risk, write_registers
-from careis.risk.worklist import write_worklists
+from careis.risk.worklist import run_sources, write_worklists
+from careis.risk.worklist_rules import WorklistRules, load_rules
 from careis.run_report import (
     ComparisonView,
     ReportContext,
@@ -140,6 +141,7 @@ class _Run:
     reporter: Reporter
     layout: RunLayout
     timings: dict[str, float] = field(default_factory=dict)
+    worklist_rules: WorklistRules | None = None  # None: a measures-only run writes no worklist
 
     @contextmanager
     def stage(self, name: str, description: str) -> Iterator[dict[str, str]]:
@@ -156,6 +158,7 @@ class _Measured:
     evaluated: Evaluated
     results: MeasureResults
     published: pa.Table
+    cohorts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -177,9 +180,9 @@ def run(
     register files or report, but the same manifest.
     """
     target = config.output.dir
-    loaded, library, measure_set = _check_inputs(config, measures_only)
+    loaded, library, measure_set, rules = _check_inputs(config, measures_only)
     with staged_folder(target) as staging:
-        r = _Run(config, reporter or SilentReporter(), RunLayout(staging))
+        r = _Run(config, reporter or SilentReporter(), RunLayout(staging), worklist_rules=rules)
         report = _run_stages(r, loaded, library, measure_set, measures_only)
         result = RunResult(out_dir=target, report=None, timings=r.timings, totals=report.totals)
     if report.report:
@@ -219,7 +222,7 @@ def _run_stages(
                 paid = _payments(r, engine, data.tables, loaded, measured.results)
                 outcome.totals = paid.totals
                 write_registers(risk, r.layout, r.config.suppression)
-                _worklists(r, measured)
+                _worklists(r, engine, data.tables, library, risk, measured)
                 comparison = _compare(r, loaded, measured.evaluated.results, paid)
                 outcome.report = _report(r, engine, loaded, data, risk, measured, paid, comparison)
                 _documents(r, loaded, library, measured, paid)
@@ -232,10 +235,10 @@ def _run_stages(
 
 def _check_inputs(
     config: RunConfig, measures_only: bool
-) -> tuple[LoadedContract, CodelistLibrary, MeasureSet]:
-    """Contract, code lists and measures, checked before any data is touched: a typo in a
-    measure file, a missing code list or a contract naming an unknown measure should cost
-    seconds, not a full run."""
+) -> tuple[LoadedContract, CodelistLibrary, MeasureSet, WorklistRules | None]:
+    """Contract, code lists, measures and worklist rules, checked before any data is
+    touched: a typo in a measure file, a missing code list or a contract naming an unknown
+    measure should cost seconds, not a full run."""
     out, data = config.output.dir.resolve(), config.data.path.resolve()
     if data.is_relative_to(out):
         raise ConfigError(
@@ -250,9 +253,13 @@ def _check_inputs(
     library = CodelistLibrary(config.codelists_path)
     measure_set = load_measures(config.measure_paths)
     measure_set.check(codelist_names=library.names(), cohorts=COHORTS)
+    rules = None
     if not measures_only:  # payments need every measure the contract names
         loaded.check_measures(set(measure_set.by_id))
-    return loaded, library, measure_set
+        rules = load_rules(config.worklist_rules_path)
+        # the shipped rules leave out those whose measure this run's library lacks
+        rules.check(measure_set.by_id, library.names(), strict=config.worklist.rules is not None)
+    return loaded, library, measure_set, rules
 
 
 def _has_data(folder: Path) -> bool:
@@ -320,6 +327,7 @@ def _measures(
     config = r.config
     with r.stage("measures", "Computing measures") as note:
         config.check_periods_covered(data_span(tables))
+        given = cohorts(engine, risk, tables, library, config.risk, config.index_date)
         evaluated = evaluate_measures(
             engine,
             tables,
@@ -330,7 +338,7 @@ def _measures(
             },
             index_date=config.index_date,
             library=library,
-            cohorts=cohorts(engine, risk, tables, library, config.risk, config.index_date),
+            cohorts=given,
         )
         groups = membership_on(engine, tables, config.periods.performance.end)
         # The baseline's roll-up used the groups of its own days: an attacker differencing a
@@ -343,7 +351,8 @@ def _measures(
         note["note"] = (
             f"{len(measure_set.measures)} measures, {evaluated.results.num_rows:,} results"
         )
-    return _Measured(evaluated, MeasureResults(evaluated.results, evaluated.catalogue), published)
+    results = MeasureResults(evaluated.results, evaluated.catalogue)
+    return _Measured(evaluated, results, published, given)
 
 
 def _payments(
@@ -475,12 +484,28 @@ def _report(
     return path
 
 
-def _worklists(r: _Run, measured: _Measured) -> None:
-    """practices/<code>/worklist.csv: register and frailty patients, what is still to do."""
-    root = r.layout.root / "practices"
-    if root.is_dir():
+def _worklists(
+    r: _Run,
+    engine: Engine,
+    tables: dict[str, Any],
+    library: CodelistLibrary,
+    risk: RiskStage,
+    measured: _Measured,
+) -> None:
+    """practices/<code>/worklist.csv: who needs what and why, by the worklist rules."""
+    rules = r.worklist_rules
+    if rules is None:
+        return
+    with r.stage("worklist", "Drawing up the practices' worklists") as note:
         names = {k: v.name for k, v in measured.evaluated.catalogue.items()}
-        write_worklists(root, names)
+        src = run_sources(
+            engine, risk, tables, measured.evaluated.patient_flags, measured.cohorts["efi"],
+            r.config.index_date, library, rules, names,
+        )  # fmt: skip
+        written = write_worklists(r.layout.root / "practices", src, rules, engine.to_arrow)
+        note["note"] = f"{len(written):,} practices, {len(rules.rules)} rules"
+        if rules.left_out:
+            note["note"] += f" ({', '.join(rules.left_out)} left out: measure not in this run)"
 
 
 def _documents(
@@ -497,7 +522,7 @@ def _documents(
             contract=loaded.contract,
             pay_run=paid.pay_run,
             measure_names={k: v.name for k, v in measured.evaluated.catalogue.items()},
-            digest=inputs_digest(_inputs(r.config, loaded, library)),
+            digest=inputs_digest(_inputs(r.config, loaded, library, r.worklist_rules)),
             period=f"{perf.name} ({perf.start} to {perf.end})",
             careis_version=__version__,
         )
@@ -528,9 +553,14 @@ def _workbook(r: _Run, loaded: LoadedContract, paid: _Paid) -> Path:
     return path
 
 
-def _inputs(config: RunConfig, loaded: LoadedContract, library: CodelistLibrary) -> list[Any]:
+def _inputs(
+    config: RunConfig,
+    loaded: LoadedContract,
+    library: CodelistLibrary,
+    rules: WorklistRules | None = None,
+) -> list[Any]:
     """Every input that can change an output, by role: data, config, contract and the files it
-    reads, compared contracts, measures, the code lists read, the model."""
+    reads, compared contracts, measures, the code lists read, the model, the worklist rules."""
     from careis.measures.definitions import measure_files
 
     compared = [config.resolve(c) for c in (config.compare.contracts if config.compare else [])]
@@ -543,6 +573,7 @@ def _inputs(config: RunConfig, loaded: LoadedContract, library: CodelistLibrary)
         describe_inputs("compare-contract", compared),
         describe_inputs("measures", measure_files(config.measure_paths)),
         describe_inputs("model", [config.model_path] if config.model_path else [], single=True),
+        describe_inputs("worklist-rules", [rules.path] if rules else [], single=True),
     ]
     codelists = [
         {**entry, "name": name}
@@ -569,7 +600,7 @@ def _write_manifest(r: _Run, loaded: LoadedContract, library: CodelistLibrary) -
     layout = r.layout
     own = (layout.manifest.name, layout.run_log.name)
     outputs = [f for f in files_under(layout.root) if f.name not in own]
-    inputs = _inputs(r.config, loaded, library)
+    inputs = _inputs(r.config, loaded, library, r.worklist_rules)
     config = _config_json(r.config, loaded)
     manifest = build_manifest(config, inputs, describe_files(outputs, layout.root))
     write_manifest(manifest, layout.manifest)

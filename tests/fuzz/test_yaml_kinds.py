@@ -1,5 +1,5 @@
-"""Fuzz every kind of file a user writes by hand: run config, contract, measures, the
-commissioning workbench and each file it names (care model, route, business case, conflicts
+"""Fuzz every kind of file a user writes by hand: run config, contract, measures, worklist
+rules, the commissioning workbench and each file it names (care model, route, business case, conflicts
 register, contract register), and clinical code lists.
 
 Each starts from the shipped example, which loads, and is broken two ways: structurally (one
@@ -31,6 +31,7 @@ from careis.commissioning.route import load_request
 from careis.config import load_run_config
 from careis.contracts.schema import load_contract
 from careis.measures.definitions import load_measure_file
+from careis.risk.worklist_rules import load_rules, shipped_rules
 
 from .support import assert_one_line, attempt, fuzz_settings, outcome
 
@@ -49,6 +50,7 @@ KINDS: dict[str, tuple[str, Loader]] = {
     "business case": ("commissioning/business_case.yaml", load_business_case),
     "conflicts register": ("commissioning/conflicts.yaml", load_conflicts),
     "workbench": ("commissioning/workbench.yaml", load_workbench),
+    "worklist rules": ("worklist_rules.yaml", load_rules),
 }
 ODD: list[Any] = [
     None, 0, -1, 10**30, 1.5, float("nan"), float("inf"), "", " ", "x", "../../x", "/etc/passwd",
@@ -64,6 +66,7 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the shipped examples: a broken file sits beside the files it names."""
     root = tmp_path_factory.mktemp("examples")
     shutil.copytree(EXAMPLES, root, dirs_exist_ok=True)
+    shutil.copy(shipped_rules(), root / "worklist_rules.yaml")  # shipped beside careis.risk
     _without_a_run(root / "commissioning" / "business_case.yaml")
     return root
 
