@@ -3,8 +3,9 @@
 The app runs under uvicorn on 127.0.0.1 (a free port, a background thread) on the small run
 tests/serve builds and a temporary SQLite database. Through the real pages, with the app's
 Content-Security-Policy in force: practice A accepts its statement, practice B queries its
-statement with a comment, the commissioner answers the query and approves the run, and finance
-exports the payment file (the downloaded bytes carry the run's manifest hash).
+statement with a comment, the commissioner answers the query and approves the run (and rejects
+another run with a reason), and finance exports the payment file (the downloaded bytes carry
+the run's manifest hash).
 
 Every page visited is also checked: a screenshot is kept under out/browser/serve/, axe-core
 finds no accessibility violation, and at a 390 px phone width the page is no wider than the
@@ -80,6 +81,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """The app on 127.0.0.1 with one open run and an account per role."""
     base = tmp_path_factory.mktemp("serve-browser")
     build_run(base / "runs" / "open")
+    build_run(base / "runs" / "redo")  # the commissioner rejects this one
     passwords = security.Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     settings = Settings(base / "runs", f"sqlite:///{base / 'state.sqlite'}", passwords=passwords)
     app = create_app(settings)
@@ -209,10 +211,24 @@ def test_each_role_does_its_job(browser: Any, live: Live) -> None:
     page.get_by_role("link", name="Audit log").click()
     page.wait_for_url(f"{run}/audit")
     check(browser, page, live, "comm-audit")
+    # ... and rejects the other run, saying why (the reason is required)
+    page.goto(f"{live.base}/runs/redo")
+    page.get_by_role("button", name="Reject run redo").click()
+    page.wait_for_url(f"{live.base}/runs/redo/reject")
+    assert "a rejection needs a reason" in page.locator("main").inner_text()
+    page.goto(f"{live.base}/runs/redo")
+    page.get_by_label("Reason for rejecting (required)").fill("Wrong list sizes: re-run with Q4.")
+    page.get_by_role("button", name="Reject run redo").click()
+    page.wait_for_url(f"{live.base}/runs/redo")
+    text = page.locator("main").inner_text()
+    assert "The commissioner rejected this run" in text and "re-run with Q4." in text
+    assert "Approve run redo" not in text
+    check(browser, page, live, "comm-rejected")
     page.context.close()
 
-    # Finance exports the payment file.
+    # Finance exports the payment file (and never sees the rejected run).
     page = log_in(browser, live, "fin")
+    assert "redo" not in page.locator("main").inner_text()
     page.get_by_role("link", name="open", exact=True).click()
     page.wait_for_url(f"{run}/ledger")
     check(browser, page, live, "fin-ledger")

@@ -36,6 +36,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/runs/{run}/practices/{code}/decision"): {"practice": "own"},
     ("POST", "/runs/{run}/practices/{code}/answer"): {"commissioner": "all"},
     ("POST", "/runs/{run}/approve"): {"commissioner": "all"},
+    ("POST", "/runs/{run}/reject"): {"commissioner": "all"},
     ("GET", "/runs/{run}/ledger"): {"commissioner": "all", "finance": "approved"},
     ("GET", "/runs/{run}/payments.csv"): {"commissioner": "approved", "finance": "approved"},
     ("GET", "/runs/{run}/payments.xlsx"): {"commissioner": "approved", "finance": "approved"},
@@ -49,7 +50,10 @@ SCOPE = {
     "org": ("FEDA", "FEDB"),  # the federation user's own / another
     "name": ("register.csv", "register.csv"),
 }
-FORMS = {"decision": "query", "comment": "matrix", "answer": "matrix", "override_reason": "matrix"}
+FORMS = {
+    "decision": "query", "comment": "matrix", "answer": "matrix", "override_reason": "matrix",
+    "reason": "matrix",
+}  # fmt: skip
 
 
 def route_table() -> set[tuple[str, str]]:

@@ -139,3 +139,61 @@ def test_the_practice_page_shows_the_runs_worklist_in_words(app: FastAPI) -> Non
     assert "pid-A00001-1" in page
     other = login(app, "prac3").get("/runs/open/practices/A00003").text
     assert "Worklist: your case-finding register" in other and "pid-A00003-1" in other
+
+
+def test_commissioner_rejects_a_run_with_a_reason_everyone_sees(
+    app: FastAPI, served: Served
+) -> None:
+    """A rejection needs a reason; it is final: never approved, never exported, never shown to
+    finance; the practices, the federation and the commissioner read the reason; it is audited
+    with who, when and the manifest hash."""
+    comm, prac, fed, fin = (login(app, n) for n in ("comm", "prac", "fed", "fin"))
+    assert _post(comm, "/runs/open/reject") == 409
+    assert (
+        "needs a reason"
+        in comm.post("/runs/open/reject", data={"reason": "  ", "csrf_token": csrf_of(comm)}).text
+    )
+    reason = "The list sizes are from the wrong quarter; re-run with Q4."
+    # open queries do not block a rejection
+    assert _post(comm, "/runs/open/reject", reason=reason) == 303
+    for client, url in (
+        (comm, "/runs/open"), (comm, "/runs/open/practices/A00003"), (comm, "/runs/open/ledger"),
+        (prac, "/runs/open/practices/A00001"), (fed, "/runs/open/federations/FEDA"),
+        (fed, "/runs/open/practices/A00002"),
+    ):  # fmt: skip
+        page = client.get(url)
+        assert page.status_code == 200 and "The commissioner rejected this run" in page.text, url
+        assert "wrong quarter; re-run with Q4." in page.text, url
+    overview = comm.get("/runs/open").text
+    assert "Approve run open" not in overview and "Reject run open" not in overview
+    assert "Send answer" not in overview
+    assert "Accept the statement" not in prac.get("/runs/open/practices/A00001").text
+    assert "can never be exported" in comm.get("/runs/open/ledger").text
+    assert 'nhsuk-tag--red">rejected' in comm.get("/").text
+    # final: no approval (even with an override), no second rejection, no decisions or answers
+    assert _post(comm, "/runs/open/approve", override_reason="pay anyway") == 409
+    assert _post(comm, "/runs/open/reject", reason="again") == 409
+    assert _post(prac, "/runs/open/practices/A00001/decision", decision="accept") == 409
+    assert _post(comm, "/runs/open/practices/A00003/answer", answer="late") == 409
+    # never exported, and finance never sees it
+    assert comm.get("/runs/open/payments.csv").status_code == 403
+    assert comm.get("/runs/open/payments.xlsx").status_code == 403
+    assert "/runs/open/" not in fin.get("/").text
+    assert fin.get("/runs/open/ledger").status_code == 404
+    assert fin.get("/runs/open/payments.csv").status_code == 404
+    digest = manifest_hash(served.runs_dir / "open")
+    with app.state.sessions() as db:
+        run = db.scalar(select(Run).where(Run.name == "open"))
+        assert run is not None and run.status == "rejected"
+        events = db.scalars(select(AuditEvent).where(AuditEvent.action == "run_rejected")).all()
+        assert [(e.user_name, e.detail, e.run_name, e.manifest_hash) for e in events] == [
+            ("comm", reason, "open", digest)
+        ]
+        assert events[0].at is not None
+    assert "run_rejected" in comm.get("/runs/open/audit").text
+
+
+def test_an_approved_run_cannot_be_rejected(app: FastAPI) -> None:
+    comm = login(app, "comm")
+    assert _post(comm, "/runs/paid/reject", reason="changed my mind") == 409
+    assert "approved" in comm.get("/runs/paid").text

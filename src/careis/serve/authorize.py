@@ -11,7 +11,8 @@ Rules (role x organisation scope, the user's `org_code`):
 - federation (or PCN): runs it has members in; its own page and its members' statements;
   never patient-level files.
 - practice: runs it is paid in; its own statement, register and worklist files only.
-- finance: approved runs of its commissioner only; the ledger and the payment file.
+- finance: approved runs of its commissioner only; the ledger and the payment file (a
+  rejected run is never approved, so finance never sees it).
 """
 
 from __future__ import annotations
@@ -174,6 +175,11 @@ class Authorizer:
         return view
 
     def approve(self, name: str) -> RunView:
+        self._require("commissioner")
+        return self.run(name)
+
+    def reject(self, name: str) -> RunView:
+        """Rejecting a run (with a reason): the commissioner."""
         self._require("commissioner")
         return self.run(name)
 

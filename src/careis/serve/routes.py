@@ -119,7 +119,7 @@ def run_overview(request: Request, ctx: CtxDep, run: str) -> Response:
 def federation_page(request: Request, ctx: CtxDep, run: str, org: str) -> Response:
     """A federation or PCN: its members against the target and the practice floor."""
     view, members = ctx.az.federation(run, org)
-    return render(request, "federation.html.j2", **views.federation(view, org, members))
+    return render(request, "federation.html.j2", **views.federation(ctx.db, view, org, members))
 
 
 @router.get("/runs/{run}/practices/{code}", response_class=HTMLResponse)
@@ -178,6 +178,14 @@ def approve(ctx: CtxDep, run: str, override_reason: FormText = "") -> Response:
     """The commissioner approves the run for payment (refused while a query is open)."""
     view = ctx.az.approve(run)
     workflow.approve(ctx.db, view.record, ctx.user, override_reason)
+    return _see_other(f"/runs/{run}")
+
+
+@router.post("/runs/{run}/reject")
+def reject(ctx: CtxDep, run: str, reason: FormText = "") -> Response:
+    """The commissioner rejects the run with a reason: it is never approved nor exported."""
+    view = ctx.az.reject(run)
+    workflow.reject(ctx.db, view.record, ctx.user, reason)
     return _see_other(f"/runs/{run}")
 
 

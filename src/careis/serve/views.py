@@ -65,10 +65,11 @@ def state_of(decision: Decision | None) -> str:
 
 
 def _run_values(db: Session, view: RunView) -> dict[str, Any]:
-    approval = workflow.approval(db, view.record)
     return {
         "run": view.record, "scheme": view.folder.scheme_name,
-        "commissioner": view.folder.commissioner_name, "approval": approval,
+        "commissioner": view.folder.commissioner_name,
+        "approval": workflow.approval(db, view.record),
+        "rejection": workflow.rejection(db, view.record),
     }  # fmt: skip
 
 
@@ -118,7 +119,7 @@ def _aim(target: Target, value: str) -> dict[str, Any]:
     return {"target": target, "value": shown, "met": met}
 
 
-def federation(view: RunView, org: str, members: list[str]) -> dict[str, Any]:
+def federation(db: Session, view: RunView, org: str, members: list[str]) -> dict[str, Any]:
     """Members against the contract's federation target and practice floor."""
     targets = view.folder.targets()
     floors = {t.component_id: t.floor_percent for t in targets}
@@ -126,7 +127,7 @@ def federation(view: RunView, org: str, members: list[str]) -> dict[str, Any]:
     aims = [_aim(t, view.folder.measure_value(t.measure, level, org)) for t in targets]
     rows = [_member_row(view, code, floors) for code in members]
     return {
-        "run": view.record, "scheme": view.folder.scheme_name, "org": org,
+        **_run_values(db, view), "org": org,
         "org_name": name_of(org), "level": level, "aims": aims, "members": rows,
         "group_total": sum((r["total"] for r in rows), Decimal("0")),
     }  # fmt: skip
