@@ -82,6 +82,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     base = tmp_path_factory.mktemp("serve-browser")
     build_run(base / "runs" / "open")
     build_run(base / "runs" / "redo")  # the commissioner rejects this one
+    build_run(base / "runs" / "again", "Tiny scheme open", {"A00002": 2100})  # a re-run of open
     passwords = security.Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     settings = Settings(base / "runs", f"sqlite:///{base / 'state.sqlite'}", passwords=passwords)
     app = create_app(settings)
@@ -211,7 +212,12 @@ def test_each_role_does_its_job(browser: Any, live: Live) -> None:
     page.get_by_role("link", name="Audit log").click()
     page.wait_for_url(f"{run}/audit")
     check(browser, page, live, "comm-audit")
-    # ... and rejects the other run, saying why (the reason is required)
+    # ... sees what the re-run of the scheme changed against the approved run
+    page.goto(f"{live.base}/runs/again")
+    text = page.locator("main").inner_text()
+    assert "What changed against approved run open" in text and "+£75.00" in text
+    check(browser, page, live, "comm-rerun-diff")
+    # ... and rejects another run, saying why (the reason is required)
     page.goto(f"{live.base}/runs/redo")
     page.get_by_role("button", name="Reject run redo").click()
     page.wait_for_url(f"{live.base}/runs/redo/reject")

@@ -45,6 +45,8 @@ USERS = {
     "fin": ("finance", "00T"),
 }
 ROLE_USER = {"practice": "prac", "federation": "fed", "commissioner": "comm", "finance": "fin"}
+#: The scheme of run `paid` and its re-runs.
+RERUN_SCHEME = "Tiny scheme paid"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -92,7 +94,8 @@ def _pg_database(server_url: str, template: str = "") -> str:
 
 
 def _seed(app: FastAPI) -> None:
-    """Users; run `open` with open queries from A00001 and A00003; run `paid` approved."""
+    """Users; run `open` with open queries from A00001 and A00003; run `paid` approved, then
+    its re-run `repaid`."""
     with app.state.sessions() as db:
         users = {
             n: workflow.add_user(db, n, PASSWORDS.hash(PASSWORD), r, o)
@@ -102,6 +105,7 @@ def _seed(app: FastAPI) -> None:
         for code, user in (("A00001", "prac"), ("A00003", "prac3")):
             workflow.decide(db, runs["open"], users[user], code, "query", "line 2 is wrong")
         workflow.approve(db, runs["paid"], users["comm"])
+        workflow.approve(db, runs["repaid"], users["comm"])
 
 
 @pytest.fixture(scope="session")
@@ -134,11 +138,15 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Served:
-    """Three runs (`open`, `paid`, `fresh`) and the seeded template database, per backend."""
+    """Five runs (`open`, `paid`, `fresh`, and `paid`'s re-runs `repaid` and `rerun`) and the
+    seeded template database, per backend."""
     base = tmp_path_factory.mktemp("serve")
     runs_dir = base / "runs"
     for name in ("open", "paid", "fresh"):
         build_run(runs_dir / name)
+    # re-runs of `paid`'s scheme: `repaid` (approved after it), `rerun` (open)
+    build_run(runs_dir / "repaid", RERUN_SCHEME, {"A00004": 600})
+    build_run(runs_dir / "rerun", RERUN_SCHEME, {"A00002": 2100})
     if request.param == "sqlite":
         database = base / "template.sqlite"
         _seed(create_app(Settings(runs_dir, f"sqlite:///{database}", passwords=PASSWORDS)))

@@ -197,3 +197,45 @@ def test_an_approved_run_cannot_be_rejected(app: FastAPI) -> None:
     comm = login(app, "comm")
     assert _post(comm, "/runs/paid/reject", reason="changed my mind") == 409
     assert "approved" in comm.get("/runs/paid").text
+
+
+def test_a_rerun_shows_what_changed_against_the_approved_run(app: FastAPI) -> None:
+    """`rerun` pays `paid`'s scheme: its page shows `careis pay diff` against the latest
+    approved run of the scheme (`repaid`): the changed input, totals, lines and ledger."""
+    comm, fin = login(app, "comm"), login(app, "fin")
+    page = comm.get("/runs/rerun").text
+    assert "What changed against approved run repaid" in page
+    assert "careis pay diff repaid rerun" in page
+    # A00002's list size 2000 -> 2100 (+£75 taking part); A00004 back from 600 to 500 (-£275)
+    assert "total paid £10,025.00 there, £9,825.00 here (-£200.00)" in page
+    assert "<td>gp_data:events.csv</td>" in page and "content changed" in page
+    assert "Inputs (1 changed)" in page  # the contract input is the same: not listed
+    assert '<td>A00002</td><td class="n">£1,500.00</td><td class="n">£1,575.00</td>' in page
+    assert '<td class="n">+£75.00</td>' in page and '<td class="n">-£275.00</td>' in page
+    assert "A00002 | engagement | earned | Taking part" in page  # a statement line
+    assert "Ledger movements" in page
+    # the approved re-run keeps showing what it changed against the run approved before it;
+    # finance sees that on its ledger page (finance sees approved runs only)
+    ledger = fin.get("/runs/repaid/ledger").text
+    assert "What changed against approved run paid" in ledger and "+£275.00" in ledger
+    assert "What changed" not in fin.get("/runs/paid/ledger").text  # the first approved run
+    assert fin.get("/runs/rerun/ledger").status_code == 404  # not approved: not finance's
+    # runs of other schemes are not compared
+    assert "What changed" not in comm.get("/runs/open").text
+    assert "What changed" not in comm.get("/runs/paid").text
+
+
+def test_a_rerun_with_the_same_inputs_and_money_says_so(
+    app: FastAPI, served: Served, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from tiny_run import build_run
+
+    from careis.serve.app import Settings, create_app
+    from conftest import PASSWORDS, RERUN_SCHEME, track
+
+    runs = tmp_path / "runs"
+    build_run(runs / "again", RERUN_SCHEME, {"A00004": 600})  # as `repaid`, another folder
+    both = track(create_app(Settings(runs, served.fresh_url(tmp_path), passwords=PASSWORDS)))
+    page = login(both, "comm").get("/runs/again").text
+    assert "What changed against approved run repaid" in page
+    assert "No differences: both runs pay the same, from the same inputs." in page

@@ -52,6 +52,12 @@ class Ctx:
     az: Authorizer
 
 
+def _gbp_signed(value: object) -> str:
+    """A change of money: +£1,234.56, -£1,234.56 (zero as £0.00)."""
+    amount = Decimal(str(value or "0"))
+    return ("+" if amount > 0 else "") + format_gbp(amount)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("careis.serve", "templates"),
@@ -61,6 +67,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["gbp"] = lambda value: format_gbp(Decimal(str(value or "0")))
+    env.filters["gbp_signed"] = _gbp_signed
     env.globals["nhsuk_css"] = stylesheet()  # the vendored NHS.UK frontend CSS and careis's
     return env
 

@@ -112,7 +112,8 @@ def run_list(request: Request, ctx: CtxDep) -> Response:
 def run_overview(request: Request, ctx: CtxDep, run: str) -> Response:
     """The commissioner's page: every practice and group, queries, approval."""
     view = ctx.az.overview(run)
-    return render(request, "run.html.j2", **views.overview(ctx.db, view))
+    values = views.overview(ctx.db, view, ctx.az.rerun_of(view))
+    return render(request, "run.html.j2", **values)
 
 
 @router.get("/runs/{run}/federations/{org}", response_class=HTMLResponse)
@@ -193,7 +194,8 @@ def reject(ctx: CtxDep, run: str, reason: FormText = "") -> Response:
 def ledger_page(request: Request, ctx: CtxDep, run: str) -> Response:
     """Every money movement of the run, with the export link once approved."""
     view, rows = ctx.az.ledger(run)
-    return render(request, "ledger.html.j2", **views.ledger(ctx.db, view, rows))
+    values = views.ledger(ctx.db, view, rows, ctx.az.rerun_of(view))
+    return render(request, "ledger.html.j2", **values)
 
 
 @router.get("/runs/{run}/payments.csv")

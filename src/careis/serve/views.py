@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careis.serve import workflow
-from careis.serve.authorize import RunView
+from careis.serve.authorize import Rerun, RunView
 from careis.serve.models import AuditEvent, Decision, User
 from careis.serve.runs import Row, Target, org_names, total
 
@@ -73,7 +73,7 @@ def _run_values(db: Session, view: RunView) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def overview(db: Session, view: RunView) -> dict[str, Any]:
+def overview(db: Session, view: RunView, rerun: Rerun | None) -> dict[str, Any]:
     """Every practice with its total and decision; the groups; open queries."""
     decisions = workflow.current_decisions(db, view.record)
     practices = [
@@ -89,7 +89,7 @@ def overview(db: Session, view: RunView) -> dict[str, Any]:
     return {
         **_run_values(db, view), "practices": practices, "groups": groups,
         "queries": workflow.open_queries(db, view.record),
-        "grand_total": total(view.folder.summary(), "total"),
+        "grand_total": total(view.folder.summary(), "total"), "rerun": rerun_tables(rerun),
     }  # fmt: skip
 
 
@@ -149,8 +149,31 @@ def practice(db: Session, view: RunView, code: str, lines: list[Row]) -> dict[st
     }  # fmt: skip
 
 
-def ledger(db: Session, view: RunView, rows: list[Row]) -> dict[str, Any]:
-    return {**_run_values(db, view), "rows": rows}
+def ledger(db: Session, view: RunView, rows: list[Row], rerun: Rerun | None) -> dict[str, Any]:
+    return {**_run_values(db, view), "rows": rows, "rerun": rerun_tables(rerun)}
+
+
+#: `careis pay diff`'s tables, in the order and words the pages show them.
+DIFF_TABLES = {
+    "input": "Inputs", "provider_total": "Totals per provider", "statement": "Statement lines",
+    "ledger": "Ledger movements",
+}  # fmt: skip
+
+
+def rerun_tables(rerun: Rerun | None) -> dict[str, Any] | None:
+    """A re-run's differences against the approved run, grouped as `careis pay diff` lists them."""
+    if rerun is None:
+        return None
+    groups = {
+        title: [d for d in rerun.differences if d.table == table]
+        for table, title in DIFF_TABLES.items()
+    }
+    return {
+        "base": rerun.base.record, "error": rerun.error, "count": len(rerun.differences),
+        "groups": {t: rows for t, rows in groups.items() if rows},
+        "base_total": rerun.base_total, "total": rerun.total,
+        "change": rerun.total - rerun.base_total,
+    }  # fmt: skip
 
 
 def audit(db: Session, view: RunView) -> dict[str, Any]:
