@@ -18,6 +18,7 @@ That context is used for the axe check only; everything the users do runs under 
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
@@ -172,6 +174,10 @@ def test_each_role_does_its_job(browser: Any, live: Live) -> None:
     page.wait_for_url(f"{run}/practices/A00001")
     assert "Position: accepted" in page.locator("main").inner_text()
     check(browser, page, live, "prac-a-accepted")
+    with page.expect_download() as info:  # the statement table's own download
+        page.get_by_role("link", name="CSV of the statement").click()
+    assert info.value.suggested_filename == "open-A00001-statement.csv"
+    assert b"Taking part" in Path(info.value.path()).read_bytes()
     page.context.close()
 
     # Practice B queries its statement with a comment.
@@ -192,6 +198,11 @@ def test_each_role_does_its_job(browser: Any, live: Live) -> None:
     page.get_by_role("link", name="open", exact=True).click()
     page.wait_for_url(run)
     check(browser, page, live, "comm-overview")
+    with page.expect_download() as info:  # the practices table as Excel
+        page.get_by_role("link", name="Excel of the practices").click()
+    assert info.value.suggested_filename == "open-practices.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
+    assert [c.value for c in sheet["A"]][:2] == ["practice", "A00001"]
     assert "our list size is 1,520" in page.locator("main").inner_text()
     page.get_by_label("Answer").fill("Checked against the list at 1 January: 1,500 stands.")
     page.get_by_role("button", name="Send answer").click()

@@ -210,6 +210,22 @@ def login(app: FastAPI, name: str, password: str = PASSWORD) -> TestClient:
     return client
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def body_text(response: Any) -> str:
+    """A response's text; an Excel download's cell values (its bytes are a zip), one row a line."""
+    if response.headers.get("content-type") != XLSX:
+        return str(response.text)
+    import io
+
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    rows = sheet.iter_rows(values_only=True)
+    return "\n".join(",".join("" if v is None else str(v) for v in row) for row in rows)
+
+
 def user(app: FastAPI, name: str) -> User:
     with app.state.sessions() as db:
         found = db.scalar(select(User).where(User.name == name))

@@ -212,6 +212,12 @@ class Authorizer:
         view = self.run(name)
         return view, view.folder.ledger()
 
+    def ledger_table(self, name: str) -> RunView:
+        """The ledger as a table download: the commissioner (finance's is the payment file,
+        whose export is audited)."""
+        self._require("commissioner")
+        return self.run(name)
+
     def payment_file(self, name: str) -> tuple[RunView, list[Row]]:
         """The payment export: only for an approved run, for finance or the commissioner."""
         view, rows = self.ledger(name)

@@ -164,13 +164,13 @@ def rerun_tables(rerun: Rerun | None) -> dict[str, Any] | None:
     """A re-run's differences against the approved run, grouped as `careis pay diff` lists them."""
     if rerun is None:
         return None
-    groups = {
-        title: [d for d in rerun.differences if d.table == table]
+    groups = [
+        (table, title, [d for d in rerun.differences if d.table == table])
         for table, title in DIFF_TABLES.items()
-    }
+    ]
     return {
         "base": rerun.base.record, "error": rerun.error, "count": len(rerun.differences),
-        "groups": {t: rows for t, rows in groups.items() if rows},
+        "groups": [g for g in groups if g[2]],
         "base_total": rerun.base_total, "total": rerun.total,
         "change": rerun.total - rerun.base_total,
     }  # fmt: skip
@@ -188,3 +188,71 @@ def _num(text: str) -> Decimal | None:
         return Decimal(text)
     except ArithmeticError:
         return None
+
+
+# --- the pages' tables as download rows (CSV text by column) ---------------------------------
+
+RUN_FIELDS = ["run", "scheme", "status", "manifest_sha256"]
+
+
+def run_rows(links: list[RunLink]) -> list[Row]:
+    return [
+        {"run": r.name, "scheme": r.scheme, "status": r.status, "manifest_sha256": r.manifest_hash}
+        for r in links
+    ]
+
+
+def practice_rows(practices: list[dict[str, Any]]) -> list[Row]:
+    """The overview's practices: code, name, PCN, federation, total, position."""
+    return [
+        {"practice": p["code"], "name": p["name"], "pcn": p["pcn"], "federation": p["federation"],
+         "total": str(p["total"]), "statement": p["state"]}
+        for p in practices
+    ]  # fmt: skip
+
+
+def member_rows(members: list[dict[str, Any]]) -> list[Row]:
+    """A federation's members: each performance line, the floor, the total (no patients)."""
+    return [
+        {
+            "practice": m["code"], "name": m["name"],
+            "performance": "; ".join(
+                f"{p['component_id']}: {p['measure_value']}% "
+                f"{'met' if p['met'] == 'yes' else 'not met'}"
+                for p in m["performance"]
+            ),
+            "below_floor": ", ".join(m["below_floor"]), "total": f"{m['total']:.2f}",
+        }
+        for m in members
+    ]  # fmt: skip
+
+
+CHANGE_FIELDS = [
+    "table", "key", "approved_sha256", "this_sha256", "approved_amount", "this_amount",
+    "change",
+]  # fmt: skip
+#: The money columns of a table of changes (an input's change is words, which stay text).
+CHANGE_MONEY = {"approved_amount", "this_amount", "change"}
+
+
+def change_rows(rerun: Rerun, table: str) -> list[Row]:
+    """One table of `careis pay diff`, hashes and amounts in columns of their own (so a hash
+    is never read as a number by a spreadsheet)."""
+    rows = []
+    for d in rerun.differences:
+        if d.table != table:
+            continue
+        hashes = (d.run_a, d.run_b, "", "") if table == "input" else ("", "", d.run_a, d.run_b)
+        rows.append(dict(zip(CHANGE_FIELDS, (d.table, d.key, *hashes, d.difference), strict=True)))
+    return rows
+
+
+AUDIT_FIELDS = ["at_utc", "user", "action", "detail", "run", "manifest_sha256"]
+
+
+def audit_rows(events: Any) -> list[Row]:
+    return [
+        dict(zip(AUDIT_FIELDS, (e.at.isoformat(sep=" "), e.user_name, e.action, e.detail,
+                                e.run_name or "", e.manifest_hash or ""), strict=True))
+        for e in events
+    ]  # fmt: skip
