@@ -51,7 +51,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/runs/{run}/audit.{fmt}"): {"commissioner": "all"},
 }  # fmt: skip
 #: Routes anyone may reach without logging in.
-PUBLIC = {("GET", "/login"), ("POST", "/login")}
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/static/careis-{digest}.css")}
 #: Path parameters: (in scope, out of scope) of each role's organisation.
 SCOPE = {
     "code": ("A00001", "A00003"),  # the practice user's own / another federation's member

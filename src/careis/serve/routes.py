@@ -21,6 +21,8 @@ from careis.report.workbook import table_workbook
 from careis.serve import security, views, workflow
 from careis.serve.app import (
     SESSION_COOKIE,
+    STYLESHEET,
+    STYLESHEET_DIGEST,
     Ctx,
     context,
     get_db,
@@ -44,6 +46,15 @@ def _see_other(url: str) -> RedirectResponse:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+@auth_router.get("/static/careis-{digest}.css")
+def stylesheet(digest: str) -> Response:
+    """The app's one stylesheet, for anyone (the login page needs it): only at the address of
+    its current content; the headers middleware lets the browser cache it for a year."""
+    if digest != STYLESHEET_DIGEST:
+        raise Missing("no such stylesheet (an older careis's; reload the page).")
+    return Response(STYLESHEET, media_type="text/css; charset=utf-8")
 
 
 @auth_router.get("/login", response_class=HTMLResponse)
