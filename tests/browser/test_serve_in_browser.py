@@ -1,13 +1,16 @@
 """`careis serve` in real headless Chromium: each role does its job end to end (issue 19).
 
 The app runs under uvicorn on 127.0.0.1 (a free port, a background thread) on the small run
-tests/serve builds and a temporary SQLite database. Through the real pages, with the app's
+tests/serve builds and a temporary database: each test runs on SQLite and on PostgreSQL (the
+server of tests/conftest.py's `postgres_server`, as tests/serve's; without one the PostgreSQL
+variants skip with the reason, and CAREIS_REQUIRE_POSTGRES=1 makes that a failure). Through the real pages, with the app's
 Content-Security-Policy in force: practice A accepts its statement, practice B queries its
 statement with a comment, the commissioner answers the query and approves the run (and rejects
 another run with a reason), and finance exports the payment file (the downloaded bytes carry
 the run's manifest hash).
 
-Every page visited is also checked: a screenshot is kept under out/browser/serve/, axe-core
+Every page visited is also checked: a screenshot is kept under out/browser/serve/ (PostgreSQL's
+under out/browser/serve/postgresql/), axe-core
 finds no accessibility violation, and at a 390 px phone width the page is no wider than the
 screen (what scrolls sideways instead, a wide table, is a named region reachable by
 keyboard). The app's CSP allows no scripts at all, so axe (vendored, injected with
@@ -19,6 +22,7 @@ That context is used for the axe check only; everything the users do runs under 
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 import time
@@ -75,18 +79,38 @@ def free_port() -> int:
 class Live:
     base: str
     manifest_hash: str
+    shots: Path
     visited: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """The app on 127.0.0.1 with one open run and an account per role."""
+def _database(request: pytest.FixtureRequest, base: Path) -> tuple[str, str]:
+    """(URL, the PostgreSQL server's URL or "") of a new state database on the test's backend.
+
+    PostgreSQL: a database of its own on the server of tests/conftest.py (`postgres_server`:
+    skipped without one, a failure under CAREIS_REQUIRE_POSTGRES=1, as in tests/serve)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{base / 'state.sqlite'}", ""
+    from serve import pg_server
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"careis_browser_{os.getpid()}"
+    pg_server.admin(server, f"DROP DATABASE IF EXISTS {name}")
+    pg_server.admin(server, f"CREATE DATABASE {name}")
+    return pg_server.with_database(server, name), server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """The app on 127.0.0.1 with its runs and an account per role, on SQLite and PostgreSQL."""
     base = tmp_path_factory.mktemp("serve-browser")
+    url, server_url = _database(request, base)
     build_run(base / "runs" / "open")
     build_run(base / "runs" / "redo")  # the commissioner rejects this one
     build_run(base / "runs" / "again", "Tiny scheme open", {"A00002": 2100})  # a re-run of open
     passwords = security.Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    settings = Settings(base / "runs", f"sqlite:///{base / 'state.sqlite'}", passwords=passwords)
+    settings = Settings(base / "runs", url, passwords=passwords)
     app = create_app(settings)
     with app.state.sessions() as db:
         for name, (role, org) in USERS.items():
@@ -100,23 +124,32 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
+    # the screenshots of the SQLite run where they always were, PostgreSQL's beside them
+    shots = SHOTS if request.param == "sqlite" else SHOTS / request.param
     try:
-        yield Live(f"http://127.0.0.1:{port}", manifest_hash(base / "runs" / "open"))
+        yield Live(f"http://127.0.0.1:{port}", manifest_hash(base / "runs" / "open"), shots)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        app.state.sessions.kw["bind"].dispose()
+        if server_url:
+            from sqlalchemy.engine import make_url
+
+            from serve import pg_server
+
+            pg_server.admin(server_url, f"DROP DATABASE {make_url(url).database}")
 
 
 def check(browser: Any, page: Any, live: Live, name: str) -> None:
     """Screenshot, a 390 px phone width, and axe-core (in a CSP-bypassing twin context)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    live.shots.mkdir(parents=True, exist_ok=True)
     live.visited.append(name)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(live.shots / f"{name}.png"), full_page=True)
     size = page.viewport_size
     page.set_viewport_size({"width": PHONE, "height": 844})
     try:
         width = page.evaluate("document.documentElement.scrollWidth")
-        page.screenshot(path=str(SHOTS / f"{name}-{PHONE}.png"), full_page=True)
+        page.screenshot(path=str(live.shots / f"{name}-{PHONE}.png"), full_page=True)
         assert width <= PHONE, f"{name} is {width} px wide on a {PHONE} px screen"
         # what scrolls sideways instead must be reachable by keyboard and named for a reader
         unreachable = page.evaluate(SCROLLERS)
@@ -157,6 +190,23 @@ def test_csp_blocks_injected_scripts(browser: Any, live: Live) -> None:
         with pytest.raises(Exception, match=r"(?i)content security policy|refused|csp"):
             page.add_script_tag(content="window.injected = 1")
         assert page.evaluate("window.injected") is None
+    finally:
+        context.close()
+
+
+def test_the_stylesheet_loads_from_its_own_address_under_the_csp(browser: Any, live: Live) -> None:
+    """The page links the content-hashed stylesheet (CSP `style-src 'self'`) and it applies."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        with page.expect_response(lambda r: "/static/careis-" in r.url) as info:
+            page.goto(f"{live.base}/login")
+        css = info.value
+        assert css.status == 200 and "immutable" in css.headers["cache-control"]
+        header = page.evaluate(
+            "getComputedStyle(document.querySelector('.nhsuk-header')).backgroundColor"
+        )
+        assert header == "rgb(0, 94, 184)"  # NHS blue: the stylesheet applied
     finally:
         context.close()
 

@@ -109,31 +109,18 @@ def _seed(app: FastAPI) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL server for the tests: $CAREIS_TEST_DATABASE_URL, or a throwaway one.
-
-    Without one the PostgreSQL variants skip with the reason; with CAREIS_REQUIRE_POSTGRES=1
-    (.ci/run sets it) they fail instead, so CI cannot pass by skipping them.
-    """
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """The PostgreSQL server of tests/conftest.py (skipped, or failed under
+    CAREIS_REQUIRE_POSTGRES=1, without one); the tests' engines are closed and, on a server
+    the tests did not start, their databases dropped at the end."""
     try:
-        import psycopg  # noqa: F401
-
-        server = pg_server.server()
-        url = server.__enter__()
-    except (ImportError, pg_server.Unavailable) as exc:
-        reason = f"no PostgreSQL to test on: {exc}"
-        if os.environ.get(pg_server.ENV_REQUIRE) == "1":
-            pytest.fail(f"{pg_server.ENV_REQUIRE}=1 but {reason}")
-        pytest.skip(reason)
-    try:
-        yield url
+        yield postgres_server
     finally:
         for engine in _ENGINES:
             engine.dispose()
         if os.environ.get(pg_server.ENV_URL):
             for name in _MADE:
-                pg_server.admin(url, f"DROP DATABASE IF EXISTS {name}")
-        server.__exit__(None, None, None)
+                pg_server.admin(postgres_server, f"DROP DATABASE IF EXISTS {name}")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
