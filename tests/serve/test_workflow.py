@@ -239,3 +239,34 @@ def test_a_rerun_with_the_same_inputs_and_money_says_so(
     page = login(both, "comm").get("/runs/again").text
     assert "What changed against approved run repaid" in page
     assert "No differences: both runs pay the same, from the same inputs." in page
+
+
+def test_a_changed_approved_run_blocks_only_its_own_schemes_reruns(
+    served: Served, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The approved run a re-run is compared with is read through the Authorizer: if its
+    folder changed, the re-run's page answers 409; another scheme's changed run is not read."""
+    from tiny_run import build_run
+
+    from careis.serve import workflow
+    from careis.serve.app import Settings, create_app
+    from conftest import PASSWORDS, track, user
+
+    runs = tmp_path / "runs"
+    build_run(runs / "base", "Scheme X")
+    build_run(runs / "other", "Scheme Y")
+    build_run(runs / "new", "Scheme X", {"A00001": 1100})
+    app = track(create_app(Settings(runs, served.fresh_url(tmp_path), passwords=PASSWORDS)))
+    comm_user = user(app, "comm")
+    with app.state.sessions() as db:
+        for name in ("base", "other"):
+            run = db.scalar(select(Run).where(Run.name == name))
+            assert run is not None
+            workflow.approve(db, run, comm_user)
+    comm = login(app, "comm")
+    assert "What changed against approved run base" in comm.get("/runs/new").text
+    (runs / "other" / "manifest.json").write_text('{"changed": true}')
+    assert comm.get("/runs/new").status_code == 200
+    (runs / "base" / "manifest.json").write_text('{"changed": true}')
+    response = comm.get("/runs/new")
+    assert response.status_code == 409 and "has changed since it was registered" in response.text

@@ -245,20 +245,20 @@ class Authorizer:
         self._require("commissioner", "finance")
         own = self.db.scalar(select(Approval.id).where(Approval.run_id == view.record.id))
         approved = self.db.execute(
-            select(Run.name, Approval.id)
+            select(Run, Approval.id)
             .join(Approval, Approval.run_id == Run.id)
             .where(Run.id != view.record.id)
             .order_by(Approval.id.desc())
         ).all()
-        for name, approval_id in approved:
+        for record, approval_id in approved:
             if own is not None and approval_id > own:
                 continue
-            try:
-                base = self.run(name)
-            except Missing:
+            candidate = self._view(record)
+            if not candidate.folder.has_file("manifest.json") or not self._in_scope(candidate):
                 continue
-            if base.folder.scheme_key != view.folder.scheme_key:
-                continue
+            if candidate.folder.scheme_key != view.folder.scheme_key:
+                continue  # another scheme's run: not read any further
+            base = self.run(record.name)  # in scope and unchanged, or 409
             totals = total(base.folder.statements()), total(view.folder.statements())
             try:
                 return Rerun(base, self.folders.diff(base, view), *totals)
