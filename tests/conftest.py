@@ -146,3 +146,31 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         main(["demo", "--out", str(base / "out"), "--data", str(base / "data")])
     assert info.value.code in (0, None)
     return base / "out"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server URL, shared by tests/serve and tests/browser (one per test session):
+    $CAREIS_TEST_DATABASE_URL, or a throwaway server from tests/serve/pg_server.py.
+
+    Without one the tests asking for it skip with the reason; with CAREIS_REQUIRE_POSTGRES=1
+    (.ci/run sets it) they fail instead, so CI cannot pass by skipping them.
+    """
+    import os
+
+    from serve import pg_server
+
+    try:
+        import psycopg  # noqa: F401
+
+        server = pg_server.server()
+        url = server.__enter__()
+    except (ImportError, pg_server.Unavailable) as exc:
+        reason = f"no PostgreSQL to test on: {exc}"
+        if os.environ.get(pg_server.ENV_REQUIRE) == "1":
+            pytest.fail(f"{pg_server.ENV_REQUIRE}=1 but {reason}")
+        pytest.skip(reason)
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)

@@ -1,12 +1,16 @@
 """`careis serve` in real headless Chromium: each role does its job end to end (issue 19).
 
 The app runs under uvicorn on 127.0.0.1 (a free port, a background thread) on the small run
-tests/serve builds and a temporary SQLite database. Through the real pages, with the app's
+tests/serve builds and a temporary database: each test runs on SQLite and on PostgreSQL (the
+server of tests/conftest.py's `postgres_server`, as tests/serve's; without one the PostgreSQL
+variants skip with the reason, and CAREIS_REQUIRE_POSTGRES=1 makes that a failure). Through the real pages, with the app's
 Content-Security-Policy in force: practice A accepts its statement, practice B queries its
-statement with a comment, the commissioner answers the query and approves the run, and finance
-exports the payment file (the downloaded bytes carry the run's manifest hash).
+statement with a comment, the commissioner answers the query and approves the run (and rejects
+another run with a reason), and finance exports the payment file (the downloaded bytes carry
+the run's manifest hash).
 
-Every page visited is also checked: a screenshot is kept under out/browser/serve/, axe-core
+Every page visited is also checked: a screenshot is kept under out/browser/serve/ (PostgreSQL's
+under out/browser/serve/postgresql/), axe-core
 finds no accessibility violation, and at a 390 px phone width the page is no wider than the
 screen (what scrolls sideways instead, a wide table, is a named region reachable by
 keyboard). The app's CSP allows no scripts at all, so axe (vendored, injected with
@@ -17,6 +21,8 @@ That context is used for the axe check only; everything the users do runs under 
 
 from __future__ import annotations
 
+import io
+import os
 import socket
 import threading
 import time
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
@@ -72,16 +79,38 @@ def free_port() -> int:
 class Live:
     base: str
     manifest_hash: str
+    shots: Path
     visited: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """The app on 127.0.0.1 with one open run and an account per role."""
+def _database(request: pytest.FixtureRequest, base: Path) -> tuple[str, str]:
+    """(URL, the PostgreSQL server's URL or "") of a new state database on the test's backend.
+
+    PostgreSQL: a database of its own on the server of tests/conftest.py (`postgres_server`:
+    skipped without one, a failure under CAREIS_REQUIRE_POSTGRES=1, as in tests/serve)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{base / 'state.sqlite'}", ""
+    from serve import pg_server
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"careis_browser_{os.getpid()}"
+    pg_server.admin(server, f"DROP DATABASE IF EXISTS {name}")
+    pg_server.admin(server, f"CREATE DATABASE {name}")
+    return pg_server.with_database(server, name), server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """The app on 127.0.0.1 with its runs and an account per role, on SQLite and PostgreSQL."""
     base = tmp_path_factory.mktemp("serve-browser")
+    url, server_url = _database(request, base)
     build_run(base / "runs" / "open")
+    build_run(base / "runs" / "redo")  # the commissioner rejects this one
+    build_run(base / "runs" / "again", "Tiny scheme open", {"A00002": 2100})  # a re-run of open
     passwords = security.Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    settings = Settings(base / "runs", f"sqlite:///{base / 'state.sqlite'}", passwords=passwords)
+    settings = Settings(base / "runs", url, passwords=passwords)
     app = create_app(settings)
     with app.state.sessions() as db:
         for name, (role, org) in USERS.items():
@@ -95,23 +124,32 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
+    # the screenshots of the SQLite run where they always were, PostgreSQL's beside them
+    shots = SHOTS if request.param == "sqlite" else SHOTS / request.param
     try:
-        yield Live(f"http://127.0.0.1:{port}", manifest_hash(base / "runs" / "open"))
+        yield Live(f"http://127.0.0.1:{port}", manifest_hash(base / "runs" / "open"), shots)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        app.state.sessions.kw["bind"].dispose()
+        if server_url:
+            from sqlalchemy.engine import make_url
+
+            from serve import pg_server
+
+            pg_server.admin(server_url, f"DROP DATABASE {make_url(url).database}")
 
 
 def check(browser: Any, page: Any, live: Live, name: str) -> None:
     """Screenshot, a 390 px phone width, and axe-core (in a CSP-bypassing twin context)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    live.shots.mkdir(parents=True, exist_ok=True)
     live.visited.append(name)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(live.shots / f"{name}.png"), full_page=True)
     size = page.viewport_size
     page.set_viewport_size({"width": PHONE, "height": 844})
     try:
         width = page.evaluate("document.documentElement.scrollWidth")
-        page.screenshot(path=str(SHOTS / f"{name}-{PHONE}.png"), full_page=True)
+        page.screenshot(path=str(live.shots / f"{name}-{PHONE}.png"), full_page=True)
         assert width <= PHONE, f"{name} is {width} px wide on a {PHONE} px screen"
         # what scrolls sideways instead must be reachable by keyboard and named for a reader
         unreachable = page.evaluate(SCROLLERS)
@@ -156,6 +194,23 @@ def test_csp_blocks_injected_scripts(browser: Any, live: Live) -> None:
         context.close()
 
 
+def test_the_stylesheet_loads_from_its_own_address_under_the_csp(browser: Any, live: Live) -> None:
+    """The page links the content-hashed stylesheet (CSP `style-src 'self'`) and it applies."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        with page.expect_response(lambda r: "/static/careis-" in r.url) as info:
+            page.goto(f"{live.base}/login")
+        css = info.value
+        assert css.status == 200 and "immutable" in css.headers["cache-control"]
+        header = page.evaluate(
+            "getComputedStyle(document.querySelector('.nhsuk-header')).backgroundColor"
+        )
+        assert header == "rgb(0, 94, 184)"  # NHS blue: the stylesheet applied
+    finally:
+        context.close()
+
+
 def test_each_role_does_its_job(browser: Any, live: Live) -> None:
     run = f"{live.base}/runs/open"
 
@@ -169,6 +224,10 @@ def test_each_role_does_its_job(browser: Any, live: Live) -> None:
     page.wait_for_url(f"{run}/practices/A00001")
     assert "Position: accepted" in page.locator("main").inner_text()
     check(browser, page, live, "prac-a-accepted")
+    with page.expect_download() as info:  # the statement table's own download
+        page.get_by_role("link", name="CSV of the statement").click()
+    assert info.value.suggested_filename == "open-A00001-statement.csv"
+    assert b"Taking part" in Path(info.value.path()).read_bytes()
     page.context.close()
 
     # Practice B queries its statement with a comment.
@@ -189,6 +248,11 @@ def test_each_role_does_its_job(browser: Any, live: Live) -> None:
     page.get_by_role("link", name="open", exact=True).click()
     page.wait_for_url(run)
     check(browser, page, live, "comm-overview")
+    with page.expect_download() as info:  # the practices table as Excel
+        page.get_by_role("link", name="Excel of the practices").click()
+    assert info.value.suggested_filename == "open-practices.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
+    assert [c.value for c in sheet["A"]][:2] == ["practice", "A00001"]
     assert "our list size is 1,520" in page.locator("main").inner_text()
     page.get_by_label("Answer").fill("Checked against the list at 1 January: 1,500 stands.")
     page.get_by_role("button", name="Send answer").click()
@@ -209,10 +273,29 @@ def test_each_role_does_its_job(browser: Any, live: Live) -> None:
     page.get_by_role("link", name="Audit log").click()
     page.wait_for_url(f"{run}/audit")
     check(browser, page, live, "comm-audit")
+    # ... sees what the re-run of the scheme changed against the approved run
+    page.goto(f"{live.base}/runs/again")
+    text = page.locator("main").inner_text()
+    assert "What changed against approved run open" in text and "+£75.00" in text
+    check(browser, page, live, "comm-rerun-diff")
+    # ... and rejects another run, saying why (the reason is required)
+    page.goto(f"{live.base}/runs/redo")
+    page.get_by_role("button", name="Reject run redo").click()
+    page.wait_for_url(f"{live.base}/runs/redo/reject")
+    assert "a rejection needs a reason" in page.locator("main").inner_text()
+    page.goto(f"{live.base}/runs/redo")
+    page.get_by_label("Reason for rejecting (required)").fill("Wrong list sizes: re-run with Q4.")
+    page.get_by_role("button", name="Reject run redo").click()
+    page.wait_for_url(f"{live.base}/runs/redo")
+    text = page.locator("main").inner_text()
+    assert "The commissioner rejected this run" in text and "re-run with Q4." in text
+    assert "Approve run redo" not in text
+    check(browser, page, live, "comm-rejected")
     page.context.close()
 
-    # Finance exports the payment file.
+    # Finance exports the payment file (and never sees the rejected run).
     page = log_in(browser, live, "fin")
+    assert "redo" not in page.locator("main").inner_text()
     page.get_by_role("link", name="open", exact=True).click()
     page.wait_for_url(f"{run}/ledger")
     check(browser, page, live, "fin-ledger")

@@ -45,6 +45,8 @@ USERS = {
     "fin": ("finance", "00T"),
 }
 ROLE_USER = {"practice": "prac", "federation": "fed", "commissioner": "comm", "finance": "fin"}
+#: The scheme of run `paid` and its re-runs.
+RERUN_SCHEME = "Tiny scheme paid"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -92,7 +94,8 @@ def _pg_database(server_url: str, template: str = "") -> str:
 
 
 def _seed(app: FastAPI) -> None:
-    """Users; run `open` with open queries from A00001 and A00003; run `paid` approved."""
+    """Users; run `open` with open queries from A00001 and A00003; run `paid` approved, then
+    its re-run `repaid`."""
     with app.state.sessions() as db:
         users = {
             n: workflow.add_user(db, n, PASSWORDS.hash(PASSWORD), r, o)
@@ -102,43 +105,35 @@ def _seed(app: FastAPI) -> None:
         for code, user in (("A00001", "prac"), ("A00003", "prac3")):
             workflow.decide(db, runs["open"], users[user], code, "query", "line 2 is wrong")
         workflow.approve(db, runs["paid"], users["comm"])
+        workflow.approve(db, runs["repaid"], users["comm"])
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL server for the tests: $CAREIS_TEST_DATABASE_URL, or a throwaway one.
-
-    Without one the PostgreSQL variants skip with the reason; with CAREIS_REQUIRE_POSTGRES=1
-    (.ci/run sets it) they fail instead, so CI cannot pass by skipping them.
-    """
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """The PostgreSQL server of tests/conftest.py (skipped, or failed under
+    CAREIS_REQUIRE_POSTGRES=1, without one); the tests' engines are closed and, on a server
+    the tests did not start, their databases dropped at the end."""
     try:
-        import psycopg  # noqa: F401
-
-        server = pg_server.server()
-        url = server.__enter__()
-    except (ImportError, pg_server.Unavailable) as exc:
-        reason = f"no PostgreSQL to test on: {exc}"
-        if os.environ.get(pg_server.ENV_REQUIRE) == "1":
-            pytest.fail(f"{pg_server.ENV_REQUIRE}=1 but {reason}")
-        pytest.skip(reason)
-    try:
-        yield url
+        yield postgres_server
     finally:
         for engine in _ENGINES:
             engine.dispose()
         if os.environ.get(pg_server.ENV_URL):
             for name in _MADE:
-                pg_server.admin(url, f"DROP DATABASE IF EXISTS {name}")
-        server.__exit__(None, None, None)
+                pg_server.admin(postgres_server, f"DROP DATABASE IF EXISTS {name}")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Served:
-    """Three runs (`open`, `paid`, `fresh`) and the seeded template database, per backend."""
+    """Five runs (`open`, `paid`, `fresh`, and `paid`'s re-runs `repaid` and `rerun`) and the
+    seeded template database, per backend."""
     base = tmp_path_factory.mktemp("serve")
     runs_dir = base / "runs"
     for name in ("open", "paid", "fresh"):
         build_run(runs_dir / name)
+    # re-runs of `paid`'s scheme: `repaid` (approved after it), `rerun` (open)
+    build_run(runs_dir / "repaid", RERUN_SCHEME, {"A00004": 600})
+    build_run(runs_dir / "rerun", RERUN_SCHEME, {"A00002": 2100})
     if request.param == "sqlite":
         database = base / "template.sqlite"
         _seed(create_app(Settings(runs_dir, f"sqlite:///{database}", passwords=PASSWORDS)))
@@ -200,6 +195,22 @@ def login(app: FastAPI, name: str, password: str = PASSWORD) -> TestClient:
     )
     assert response.status_code == 303, response.text
     return client
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def body_text(response: Any) -> str:
+    """A response's text; an Excel download's cell values (its bytes are a zip), one row a line."""
+    if response.headers.get("content-type") != XLSX:
+        return str(response.text)
+    import io
+
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    rows = sheet.iter_rows(values_only=True)
+    return "\n".join(",".join("" if v is None else str(v) for v in row) for row in rows)
 
 
 def user(app: FastAPI, name: str) -> User:

@@ -16,40 +16,57 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from careis.serve import routes
-from conftest import ROLE_USER, Served, login, make_app
+from conftest import ROLE_USER, Served, body_text, login, make_app
 
 ROLES = ("commissioner", "federation", "practice", "finance")
 #: all: allowed in and out of the user's organisation; own: in scope only; approved: only
 #: on an approved run; none: refused. A role missing from a row is refused.
 MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/"): dict.fromkeys(ROLES, "all"),
+    ("GET", "/runs.{fmt}"): dict.fromkeys(ROLES, "all"),
     ("POST", "/logout"): dict.fromkeys(ROLES, "all"),
     ("GET", "/runs/{run}"): {"commissioner": "all"},
+    ("GET", "/runs/{run}/practices.{fmt}"): {"commissioner": "all"},
+    ("GET", "/runs/{run}/changes/{table}.{fmt}"): {"commissioner": "all", "finance": "approved"},
+    ("GET", "/runs/{run}/federations/{org}/members.{fmt}"): {
+        "commissioner": "all", "federation": "own",
+    },
     ("GET", "/runs/{run}/federations/{org}"): {"commissioner": "all", "federation": "own"},
     ("GET", "/runs/{run}/practices/{code}"): {
         "commissioner": "all", "federation": "own", "practice": "own",
     },
-    ("GET", "/runs/{run}/practices/{code}/statement.csv"): {
+    ("GET", "/runs/{run}/practices/{code}/statement.{fmt}"): {
         "commissioner": "all", "federation": "own", "practice": "own",
     },
     ("GET", "/runs/{run}/practices/{code}/files/{name}"): {"practice": "own"},
     ("POST", "/runs/{run}/practices/{code}/decision"): {"practice": "own"},
     ("POST", "/runs/{run}/practices/{code}/answer"): {"commissioner": "all"},
     ("POST", "/runs/{run}/approve"): {"commissioner": "all"},
+    ("POST", "/runs/{run}/reject"): {"commissioner": "all"},
     ("GET", "/runs/{run}/ledger"): {"commissioner": "all", "finance": "approved"},
+    ("GET", "/runs/{run}/ledger.{fmt}"): {"commissioner": "all"},
     ("GET", "/runs/{run}/payments.csv"): {"commissioner": "approved", "finance": "approved"},
     ("GET", "/runs/{run}/payments.xlsx"): {"commissioner": "approved", "finance": "approved"},
     ("GET", "/runs/{run}/audit"): {"commissioner": "all"},
+    ("GET", "/runs/{run}/audit.{fmt}"): {"commissioner": "all"},
 }  # fmt: skip
 #: Routes anyone may reach without logging in.
-PUBLIC = {("GET", "/login"), ("POST", "/login")}
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/static/careis-{digest}.css")}
 #: Path parameters: (in scope, out of scope) of each role's organisation.
 SCOPE = {
     "code": ("A00001", "A00003"),  # the practice user's own / another federation's member
     "org": ("FEDA", "FEDB"),  # the federation user's own / another
-    "name": ("register.csv", "register.csv"),
+    "name": ("register.csv", "register.xlsx"),
+    "fmt": ("csv", "xlsx"),  # not a scope: both formats are asked, each once per role and run
+    "table": ("provider_total", "statement"),  # tables of changes (both exist for `rerun`)
 }
-FORMS = {"decision": "query", "comment": "matrix", "answer": "matrix", "override_reason": "matrix"}
+#: Routes that exist only for some runs: the runs standing for "open" and "approved" there.
+#: Changes exist only for a re-run of a scheme with an approved run (tests/serve/conftest.py).
+RUNS = {"/runs/{run}/changes/{table}.{fmt}": {"open": "rerun", "paid": "repaid"}}
+FORMS = {
+    "decision": "query", "comment": "matrix", "answer": "matrix", "override_reason": "matrix",
+    "reason": "matrix",
+}  # fmt: skip
 
 
 def route_table() -> set[tuple[str, str]]:
@@ -99,7 +116,7 @@ def expected_allowed(rule: str, scope: str, run: str) -> bool:
 def url_for(path: str, scope: str, run: str) -> str:
     index = 0 if scope == "in" else 1
     values = {key: pair[index] for key, pair in SCOPE.items()}
-    return path.format(run=run, **values)
+    return path.format(run=RUNS.get(path, {}).get(run, run), **values)
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +172,7 @@ def test_no_patient_level_data_reaches_other_roles(
         if method == "GET":
             for scope in ("in", "out"):
                 for run in ("open", "paid"):
-                    assert "pid-" not in client.get(url_for(path, scope, run)).text
+                    assert "pid-" not in body_text(client.get(url_for(path, scope, run)))
 
 
 def test_practice_sees_only_its_own_patients(get_clients: dict[str, TestClient]) -> None:
@@ -164,5 +181,5 @@ def test_practice_sees_only_its_own_patients(get_clients: dict[str, TestClient])
     assert "pid-A00001-1" in page
     for method, path in MATRIX:
         if method == "GET":
-            body = client.get(url_for(path, "out", "open")).text
+            body = body_text(client.get(url_for(path, "out", "open")))
             assert "pid-A00003" not in body and "pid-A00002" not in body

@@ -8,6 +8,7 @@ seconds, while the file shapes follow out/demo (same columns).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -42,8 +43,9 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, object]]) -> Non
         writer.writerows(rows)
 
 
-def _lines(code: str) -> list[dict[str, object]]:
+def _lines(code: str, sizes: dict[str, int]) -> list[dict[str, object]]:
     pcn, fed, size, change = PRACTICES[code]
+    size = sizes.get(code, size)
     met = "yes" if Decimal(change) <= -5 else "no"
     earned = Decimal(size) * 2 if met == "yes" else Decimal("0")
     base = {"provider": code, "pcn": pcn, "federation": fed, "kind": "earned"}
@@ -72,9 +74,9 @@ def _register(code: str) -> list[dict[str, object]]:
     ]  # fmt: skip
 
 
-def _manifest(name: str) -> dict[str, object]:
+def _manifest(name: str, scheme: str, data: str) -> dict[str, object]:
     contract = {
-        "name": f"Tiny scheme {name}",
+        "name": scheme,
         "commissioner": {"code": COMMISSIONER, "kind": "sub_icb", "name": COMMISSIONER_NAME},
         "components": [
             {"id": "admissions_reduction", "type": "performance",
@@ -82,18 +84,29 @@ def _manifest(name: str) -> dict[str, object]:
              "practice_floor_reduction_percent": "5"},
         ],
     }  # fmt: skip
-    return {"careis_version": "test", "config": {"name": name, "contract_resolved": contract}}
+    inputs = [
+        {"role": "contract", "name": "", "sha256": hashlib.sha256(scheme.encode()).hexdigest()},
+        {"role": "gp_data", "name": "events.csv", "sha256": hashlib.sha256(data.encode()).hexdigest()},
+    ]  # fmt: skip
+    config = {"name": name, "contract_resolved": contract}
+    return {"careis_version": "test", "config": config, "inputs": inputs}
 
 
-def build_run(root: Path) -> Path:
-    """Write one small run folder at `root` (its folder name is the run's name)."""
-    lines = [line for code in PRACTICES for line in _lines(code)]
+def build_run(root: Path, scheme: str = "", sizes: dict[str, int] | None = None) -> Path:
+    """Write one small run folder at `root` (its folder name is the run's name).
+
+    `scheme`: the contract's name (by default "Tiny scheme <run name>", a scheme of its own);
+    runs with the same scheme are re-runs of each other. `sizes`: practice list sizes that
+    differ from PRACTICES (a re-run on corrected data: its data input's hash differs too).
+    """
+    sizes = sizes or {}
+    lines = [line for code in PRACTICES for line in _lines(code, sizes)]
     _write(root / "payments" / "statements.csv", STATEMENT_COLUMNS, lines)
     summary = []
     for code, (pcn, fed, _, _) in PRACTICES.items():
-        amount = sum(Decimal(str(x["amount"])) for x in _lines(code))
+        amount = sum(Decimal(str(x["amount"])) for x in _lines(code, sizes))
         summary.append({"provider": code, "pcn": pcn, "federation": fed, "total": f"{amount:.2f}"})
-        _write(root / "practices" / code / "statement.csv", STATEMENT_COLUMNS, _lines(code))
+        _write(root / "practices" / code / "statement.csv", STATEMENT_COLUMNS, _lines(code, sizes))
         _write(root / "practices" / code / "register.csv", REGISTER_COLUMNS, _register(code))
         if code == next(iter(PRACTICES)):  # one practice with the run's worklist, the rest without
             from careis.risk.worklist import COLUMNS, build_worklist
@@ -120,5 +133,6 @@ def build_run(root: Path) -> Path:
         for f, v in (("FEDA", "-7.5"), ("FEDB", "-10.5"))
     ]  # fmt: skip
     _write(root / "measures" / "results.csv", list(results[0]), results)
-    (root / "manifest.json").write_text(json.dumps(_manifest(root.name), indent=2), "utf-8")
+    manifest = _manifest(root.name, scheme or f"Tiny scheme {root.name}", json.dumps(sizes))
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
     return root

@@ -49,7 +49,7 @@ def test_a_standalone_cluster_gives_duckdbs_outputs(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             env=cluster.env,
-            timeout=480,
+            timeout=1200,
             check=False,
         )
         said = [ln for ln in (done.stdout + done.stderr).splitlines() if "error" in ln.lower()]

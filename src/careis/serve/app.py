@@ -6,9 +6,11 @@ settings (database URL, runs folder, cookie options); nothing is read from globa
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +28,26 @@ from careis.serve.models import User, WebSession
 from careis.serve.workflow import StateError, register_runs
 
 SESSION_COOKIE = "careis_session"
+
+
+def _stylesheet() -> bytes:
+    """The vendored NHS.UK frontend CSS, careis.css (both as the static report inlines them)
+    and serve's own rules: one file, served once and cached by the browser.
+
+    Why not inline, as the report does: it is ~284 KB, and every page of the app would carry
+    it again (pages are `no-store`); the report must stay one self-contained file, the app
+    need not.
+    """
+    own = resources.files("careis.serve").joinpath("static", "serve.css").read_text("utf-8")
+    return (str(stylesheet()) + "\n" + own).encode("utf-8")
+
+
+STYLESHEET = _stylesheet()
+#: Its address names its content: a new careis version's CSS is a new URL, so the old one
+#: may be cached for a year (`immutable`).
+STYLESHEET_DIGEST = hashlib.sha256(STYLESHEET).hexdigest()[:16]
+STYLESHEET_URL = f"/static/careis-{STYLESHEET_DIGEST}.css"
+STATIC_CACHE = "public, max-age=31536000, immutable"
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,12 @@ class Ctx:
     az: Authorizer
 
 
+def _gbp_signed(value: object) -> str:
+    """A change of money: +£1,234.56, -£1,234.56 (zero as £0.00)."""
+    amount = Decimal(str(value or "0"))
+    return ("+" if amount > 0 else "") + format_gbp(amount)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("careis.serve", "templates"),
@@ -61,7 +89,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["gbp"] = lambda value: format_gbp(Decimal(str(value or "0")))
-    env.globals["nhsuk_css"] = stylesheet()  # the vendored NHS.UK frontend CSS and careis's
+    env.filters["gbp_signed"] = _gbp_signed
+    env.globals["stylesheet_url"] = STYLESHEET_URL
     return env
 
 
@@ -148,17 +177,20 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def _install_headers(app: FastAPI) -> None:
-    """Pages may hold patient data: never cached, never framed, no outside resources."""
+    """Pages may hold patient data: never cached, never framed, no outside resources. The
+    stylesheet (the same bytes for everyone, at an address naming its content) is the one
+    response the browser may keep."""
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        response.headers["Cache-Control"] = "no-store"
+        static = request.url.path == STYLESHEET_URL and response.status_code == 200
+        response.headers["Cache-Control"] = STATIC_CACHE if static else "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         )
         return response

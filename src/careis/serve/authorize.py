@@ -11,21 +11,24 @@ Rules (role x organisation scope, the user's `org_code`):
 - federation (or PCN): runs it has members in; its own page and its members' statements;
   never patient-level files.
 - practice: runs it is paid in; its own statement, register and worklist files only.
-- finance: approved runs of its commissioner only; the ledger and the payment file.
+- finance: approved runs of its commissioner only; the ledger and the payment file (a
+  rejected run is never approved, so finance never sees it).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careis.errors import DataError
-from careis.serve.models import Run, User
-from careis.serve.runs import Row, RunFolder, manifest_hash, valid_name
+from careis.errors import CareisError, DataError
+from careis.payments.diff import Difference, diff_runs
+from careis.serve.models import Approval, Run, User
+from careis.serve.runs import Row, RunFolder, manifest_hash, total, valid_name
 
 #: Patient-level files a practice may download from its own folder (and nobody else may).
 PRACTICE_FILES = frozenset(
@@ -54,16 +57,37 @@ class RunView:
     folder: RunFolder
 
 
+@dataclass(frozen=True)
+class Rerun:
+    """What changed in a run against its scheme's approved run (`careis pay diff`)."""
+
+    base: RunView
+    differences: list[Difference]
+    base_total: Decimal
+    total: Decimal
+    error: str = ""  # why the difference could not be computed (a damaged file), else ""
+
+
 class Folders:
-    """RunFolder objects kept between requests (their CSVs are read once)."""
+    """RunFolder objects kept between requests (their CSVs are read once), and the runs'
+    differences (registered runs never change: a changed manifest is refused first)."""
 
     def __init__(self) -> None:
         self._by_path: dict[str, RunFolder] = {}
+        self._diffs: dict[tuple[str, ...], list[Difference]] = {}
 
     def get(self, record: Run) -> RunFolder:
         if record.path not in self._by_path:
             self._by_path[record.path] = RunFolder(Path(record.path))
         return self._by_path[record.path]
+
+    def diff(self, base: RunView, view: RunView) -> list[Difference]:
+        """`careis pay diff` of the approved run `base` (run A) and `view` (run B)."""
+        key = (base.record.path, base.record.manifest_hash, view.record.path,
+               view.record.manifest_hash)  # fmt: skip
+        if key not in self._diffs:
+            self._diffs[key] = diff_runs(base.folder.root, view.folder.root)
+        return self._diffs[key]
 
 
 class Authorizer:
@@ -177,11 +201,22 @@ class Authorizer:
         self._require("commissioner")
         return self.run(name)
 
+    def reject(self, name: str) -> RunView:
+        """Rejecting a run (with a reason): the commissioner."""
+        self._require("commissioner")
+        return self.run(name)
+
     def ledger(self, name: str) -> tuple[RunView, list[Row]]:
         """Every money movement: finance (approved runs only) or the commissioner."""
         self._require("commissioner", "finance")
         view = self.run(name)
         return view, view.folder.ledger()
+
+    def ledger_table(self, name: str) -> RunView:
+        """The ledger as a table download: the commissioner (finance's is the payment file,
+        whose export is audited)."""
+        self._require("commissioner")
+        return self.run(name)
 
     def payment_file(self, name: str) -> tuple[RunView, list[Row]]:
         """The payment export: only for an approved run, for finance or the commissioner."""
@@ -193,6 +228,43 @@ class Authorizer:
     def audit(self, name: str) -> RunView:
         self._require("commissioner")
         return self.run(name)
+
+    def rerun(self, name: str) -> Rerun | None:
+        """What changed against the scheme's approved run: the commissioner, and finance (who
+        sees approved runs only); None when the scheme has no earlier approved run."""
+        self._require("commissioner", "finance")
+        return self.rerun_of(self.run(name))
+
+    def rerun_of(self, view: RunView) -> Rerun | None:
+        """The same for a run already handed out by `run`.
+
+        The base is the scheme's latest approved run other than this one; for an approved
+        run, the latest approved before it (so an approved re-run keeps showing what it
+        changed). It is read through `run`, so it must be in scope and unchanged too.
+        """
+        self._require("commissioner", "finance")
+        own = self.db.scalar(select(Approval.id).where(Approval.run_id == view.record.id))
+        approved = self.db.execute(
+            select(Run, Approval.id)
+            .join(Approval, Approval.run_id == Run.id)
+            .where(Run.id != view.record.id)
+            .order_by(Approval.id.desc())
+        ).all()
+        for record, approval_id in approved:
+            if own is not None and approval_id > own:
+                continue
+            candidate = self._view(record)
+            if not candidate.folder.has_file("manifest.json") or not self._in_scope(candidate):
+                continue
+            if candidate.folder.scheme_key != view.folder.scheme_key:
+                continue  # another scheme's run: not read any further
+            base = self.run(record.name)  # in scope and unchanged, or 409
+            totals = total(base.folder.statements()), total(view.folder.statements())
+            try:
+                return Rerun(base, self.folders.diff(base, view), *totals)
+            except CareisError as exc:
+                return Rerun(base, [], *totals, error=exc.problem)
+        return None
 
     def _practice_scope(self, view: RunView, code: str, *, patient_level: bool) -> None:
         """Whether this user may see practice `code` (patient level: only the practice itself)."""

@@ -40,8 +40,12 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
 
 
+RUN_STATES = ("registered", "approved", "rejected")
+
+
 class Run(Base):
-    """A registered run folder. `status` is registered -> approved; approved never changes."""
+    """A registered run folder. `status` is registered -> approved or registered -> rejected;
+    both are final (an approved run never changes, a rejected one is never paid)."""
 
     __tablename__ = "runs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -79,6 +83,23 @@ class Approval(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
     manifest_hash: Mapped[str] = mapped_column(String(64))
     override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Rejection(Base):
+    """The commissioner's rejection of a run (one per run), with the reason it must give.
+
+    Why a row and not only a status: the reason is shown to everyone who can see the run,
+    and, like an approval, it records who, when and the manifest hash it was made on.
+    """
+
+    __tablename__ = "rejections"
+    __table_args__ = (UniqueConstraint("run_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    manifest_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class AuditEvent(Base):

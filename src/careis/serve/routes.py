@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -20,13 +21,16 @@ from careis.report.workbook import table_workbook
 from careis.serve import security, views, workflow
 from careis.serve.app import (
     SESSION_COOKIE,
+    STYLESHEET,
+    STYLESHEET_DIGEST,
     Ctx,
     context,
     get_db,
     render,
     set_session_cookie,
 )
-from careis.serve.authorize import Denied
+from careis.serve.authorize import Denied, Missing
+from careis.serve.models import Run
 from careis.serve.runs import Row
 
 auth_router = APIRouter()
@@ -42,6 +46,15 @@ def _see_other(url: str) -> RedirectResponse:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+@auth_router.get("/static/careis-{digest}.css")
+def stylesheet(digest: str) -> Response:
+    """The app's one stylesheet, for anyone (the login page needs it): only at the address of
+    its current content; the headers middleware lets the browser cache it for a year."""
+    if digest != STYLESHEET_DIGEST:
+        raise Missing("no such stylesheet (an older careis's; reload the page).")
+    return Response(STYLESHEET, media_type="text/css; charset=utf-8")
 
 
 @auth_router.get("/login", response_class=HTMLResponse)
@@ -108,18 +121,53 @@ def run_list(request: Request, ctx: CtxDep) -> Response:
     return render(request, "runs.html.j2", runs=runs)
 
 
+@router.get("/runs.{fmt}")
+def run_list_download(ctx: CtxDep, fmt: str) -> Response:
+    """The run list's table (CSV or Excel)."""
+    rows = views.run_rows([views.run_link(ctx.user, v) for v in ctx.az.runs()])
+    return _download(rows, "runs", fmt, "Runs", fields=views.RUN_FIELDS)
+
+
 @router.get("/runs/{run}", response_class=HTMLResponse)
 def run_overview(request: Request, ctx: CtxDep, run: str) -> Response:
     """The commissioner's page: every practice and group, queries, approval."""
     view = ctx.az.overview(run)
-    return render(request, "run.html.j2", **views.overview(ctx.db, view))
+    values = views.overview(ctx.db, view, ctx.az.rerun_of(view))
+    return render(request, "run.html.j2", **values)
+
+
+@router.get("/runs/{run}/practices.{fmt}")
+def practices_download(ctx: CtxDep, run: str, fmt: str) -> Response:
+    """The overview's table of practices (total and position), as the page shows it."""
+    view = ctx.az.overview(run)
+    rows = views.practice_rows(views.overview(ctx.db, view, None)["practices"])
+    return _download(rows, f"{run}-practices", fmt, "Practices", {"total"}, view.record)
+
+
+@router.get("/runs/{run}/changes/{table}.{fmt}")
+def changes_download(ctx: CtxDep, run: str, table: str, fmt: str) -> Response:
+    """One table of a re-run's differences against the approved run (`careis pay diff`)."""
+    rerun = ctx.az.rerun(run)
+    if rerun is None or table not in views.DIFF_TABLES:
+        raise Missing("no such table of differences for this run.")
+    rows = views.change_rows(rerun, table)
+    name = f"{run}-changes-{table}"
+    return _download(rows, name, fmt, "Changes", views.CHANGE_MONEY, fields=views.CHANGE_FIELDS)
 
 
 @router.get("/runs/{run}/federations/{org}", response_class=HTMLResponse)
 def federation_page(request: Request, ctx: CtxDep, run: str, org: str) -> Response:
     """A federation or PCN: its members against the target and the practice floor."""
     view, members = ctx.az.federation(run, org)
-    return render(request, "federation.html.j2", **views.federation(view, org, members))
+    return render(request, "federation.html.j2", **views.federation(ctx.db, view, org, members))
+
+
+@router.get("/runs/{run}/federations/{org}/members.{fmt}")
+def members_download(ctx: CtxDep, run: str, org: str, fmt: str) -> Response:
+    """A federation's or PCN's member practices (aggregate figures only)."""
+    view, members = ctx.az.federation(run, org)
+    rows = views.member_rows(views.federation(ctx.db, view, org, members)["members"])
+    return _download(rows, f"{run}-{org}-members", fmt, "Members", {"total"}, view.record)
 
 
 @router.get("/runs/{run}/practices/{code}", response_class=HTMLResponse)
@@ -141,18 +189,21 @@ def practice_page(request: Request, ctx: CtxDep, run: str, code: str) -> Respons
     )
 
 
-@router.get("/runs/{run}/practices/{code}/statement.csv")
-def statement_csv(ctx: CtxDep, run: str, code: str) -> Response:
-    """The statement as CSV, with the run's manifest hash on every line."""
+@router.get("/runs/{run}/practices/{code}/statement.{fmt}")
+def statement_download(ctx: CtxDep, run: str, code: str, fmt: str) -> Response:
+    """The statement as CSV or Excel, with the run's manifest hash on every line."""
     view, lines = ctx.az.statement(run, code)
-    return _csv(lines, f"{run}-{code}-statement.csv", view.record.manifest_hash)
+    money = {"rate", "amount"}
+    return _download(lines, f"{run}-{code}-statement", fmt, "Statement", money, view.record)
 
 
 @router.get("/runs/{run}/practices/{code}/files/{name}")
 def practice_file(ctx: CtxDep, run: str, code: str, name: str) -> Response:
-    """A patient-level file of the practice's own folder (register, frailty list, flags)."""
-    view, rows = ctx.az.practice_file(run, code, name)
-    return _csv(rows, f"{run}-{code}-{name}", view.record.manifest_hash)
+    """A patient-level file of the practice's own folder (register, frailty list, flags), as
+    CSV (`worklist.csv`) or Excel (`worklist.xlsx`, the same rows)."""
+    stem, _, fmt = name.rpartition(".")
+    view, rows = ctx.az.practice_file(run, code, f"{stem}.csv" if fmt == "xlsx" else name)
+    return _download(rows, f"{run}-{code}-{stem}", fmt, stem, (), view.record)
 
 
 @router.post("/runs/{run}/practices/{code}/decision")
@@ -181,11 +232,28 @@ def approve(ctx: CtxDep, run: str, override_reason: FormText = "") -> Response:
     return _see_other(f"/runs/{run}")
 
 
+@router.post("/runs/{run}/reject")
+def reject(ctx: CtxDep, run: str, reason: FormText = "") -> Response:
+    """The commissioner rejects the run with a reason: it is never approved nor exported."""
+    view = ctx.az.reject(run)
+    workflow.reject(ctx.db, view.record, ctx.user, reason)
+    return _see_other(f"/runs/{run}")
+
+
 @router.get("/runs/{run}/ledger", response_class=HTMLResponse)
 def ledger_page(request: Request, ctx: CtxDep, run: str) -> Response:
     """Every money movement of the run, with the export link once approved."""
     view, rows = ctx.az.ledger(run)
-    return render(request, "ledger.html.j2", **views.ledger(ctx.db, view, rows))
+    values = views.ledger(ctx.db, view, rows, ctx.az.rerun_of(view))
+    return render(request, "ledger.html.j2", **values)
+
+
+@router.get("/runs/{run}/ledger.{fmt}")
+def ledger_download(ctx: CtxDep, run: str, fmt: str) -> Response:
+    """The ledger's table for the commissioner (finance's is the audited payment file)."""
+    view = ctx.az.ledger_table(run)
+    rows = view.folder.ledger()
+    return _download(rows, f"{run}-ledger", fmt, "Ledger", {"amount"}, view.record)
 
 
 @router.get("/runs/{run}/payments.csv")
@@ -218,9 +286,50 @@ def audit_page(request: Request, ctx: CtxDep, run: str) -> Response:
     return render(request, "audit.html.j2", **views.audit(ctx.db, view))
 
 
+@router.get("/runs/{run}/audit.{fmt}")
+def audit_download(ctx: CtxDep, run: str, fmt: str) -> Response:
+    """The run's audit log as CSV or Excel."""
+    view = ctx.az.audit(run)
+    rows = views.audit_rows(views.audit(ctx.db, view)["events"])
+    return _download(rows, f"{run}-audit", fmt, "Audit", fields=views.AUDIT_FIELDS)
+
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: The workbook's created/modified time: fixed, so the same payment file is the same bytes.
 XLSX_STAMP = dt.datetime(2000, 1, 1)
+
+
+def _download(
+    rows: list[Row], stem: str, fmt: str, title: str, money: Iterable[str] = (),
+    run: Run | None = None, fields: list[str] | None = None,
+) -> Response:  # fmt: skip
+    """A page's table as `<stem>.csv` or `<stem>.xlsx` (anything else: 404); with `run`, the
+    run's manifest hash on every row. Excel: `money` fields as £ numbers, the rest text."""
+    if fmt == "csv" and run is not None:
+        return _csv(rows, f"{stem}.csv", run.manifest_hash)
+    if run is not None:
+        rows = [{**r, "manifest_sha256": run.manifest_hash} for r in rows]
+    if fmt == "csv":
+        return _plain_csv(rows, f"{stem}.csv", fields or [])
+    if fmt != "xlsx":
+        raise Missing("downloads are .csv or .xlsx.")
+    if not rows and fields:
+        rows = [dict.fromkeys(fields, "")]  # a header row for an empty table
+    body = table_workbook(title, rows, money, XLSX_STAMP)
+    headers = {"Content-Disposition": f'attachment; filename="{stem}.xlsx"'}
+    return Response(body, media_type=XLSX, headers=headers)
+
+
+def _plain_csv(rows: list[Row], filename: str, fields: list[str]) -> Response:
+    """Rows as a CSV download (spreadsheet-safe cells), `fields` as the header if no rows."""
+    out = io.StringIO()
+    header = list(rows[0]) if rows else fields
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([defuse(row[f]) for f in header])
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 def _csv(rows: list[Row], filename: str, manifest_hash: str) -> Response:

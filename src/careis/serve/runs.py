@@ -123,6 +123,15 @@ class RunFolder:
         return str((self.contract.get("commissioner") or {}).get("name", ""))
 
     @property
+    def scheme_key(self) -> tuple[str, str]:
+        """Which scheme a run pays: the commissioner and the contract's id (or its name).
+
+        Why: a re-run of a scheme (a new run folder) is compared with the scheme's approved
+        run, never with another scheme's.
+        """
+        return self.commissioner_code, str(self.contract.get("id") or self.scheme_name)
+
+    @property
     def scheme_name(self) -> str:
         return str(self.contract.get("name") or self.manifest.get("config", {}).get("name", ""))
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careis.serve import workflow
-from careis.serve.authorize import RunView
+from careis.serve.authorize import Rerun, RunView
 from careis.serve.models import AuditEvent, Decision, User
 from careis.serve.runs import Row, Target, org_names, total
 
@@ -65,14 +65,15 @@ def state_of(decision: Decision | None) -> str:
 
 
 def _run_values(db: Session, view: RunView) -> dict[str, Any]:
-    approval = workflow.approval(db, view.record)
     return {
         "run": view.record, "scheme": view.folder.scheme_name,
-        "commissioner": view.folder.commissioner_name, "approval": approval,
+        "commissioner": view.folder.commissioner_name,
+        "approval": workflow.approval(db, view.record),
+        "rejection": workflow.rejection(db, view.record),
     }  # fmt: skip
 
 
-def overview(db: Session, view: RunView) -> dict[str, Any]:
+def overview(db: Session, view: RunView, rerun: Rerun | None) -> dict[str, Any]:
     """Every practice with its total and decision; the groups; open queries."""
     decisions = workflow.current_decisions(db, view.record)
     practices = [
@@ -88,7 +89,7 @@ def overview(db: Session, view: RunView) -> dict[str, Any]:
     return {
         **_run_values(db, view), "practices": practices, "groups": groups,
         "queries": workflow.open_queries(db, view.record),
-        "grand_total": total(view.folder.summary(), "total"),
+        "grand_total": total(view.folder.summary(), "total"), "rerun": rerun_tables(rerun),
     }  # fmt: skip
 
 
@@ -118,7 +119,7 @@ def _aim(target: Target, value: str) -> dict[str, Any]:
     return {"target": target, "value": shown, "met": met}
 
 
-def federation(view: RunView, org: str, members: list[str]) -> dict[str, Any]:
+def federation(db: Session, view: RunView, org: str, members: list[str]) -> dict[str, Any]:
     """Members against the contract's federation target and practice floor."""
     targets = view.folder.targets()
     floors = {t.component_id: t.floor_percent for t in targets}
@@ -126,7 +127,7 @@ def federation(view: RunView, org: str, members: list[str]) -> dict[str, Any]:
     aims = [_aim(t, view.folder.measure_value(t.measure, level, org)) for t in targets]
     rows = [_member_row(view, code, floors) for code in members]
     return {
-        "run": view.record, "scheme": view.folder.scheme_name, "org": org,
+        **_run_values(db, view), "org": org,
         "org_name": name_of(org), "level": level, "aims": aims, "members": rows,
         "group_total": sum((r["total"] for r in rows), Decimal("0")),
     }  # fmt: skip
@@ -148,8 +149,31 @@ def practice(db: Session, view: RunView, code: str, lines: list[Row]) -> dict[st
     }  # fmt: skip
 
 
-def ledger(db: Session, view: RunView, rows: list[Row]) -> dict[str, Any]:
-    return {**_run_values(db, view), "rows": rows}
+def ledger(db: Session, view: RunView, rows: list[Row], rerun: Rerun | None) -> dict[str, Any]:
+    return {**_run_values(db, view), "rows": rows, "rerun": rerun_tables(rerun)}
+
+
+#: `careis pay diff`'s tables, in the order and words the pages show them.
+DIFF_TABLES = {
+    "input": "Inputs", "provider_total": "Totals per provider", "statement": "Statement lines",
+    "ledger": "Ledger movements",
+}  # fmt: skip
+
+
+def rerun_tables(rerun: Rerun | None) -> dict[str, Any] | None:
+    """A re-run's differences against the approved run, grouped as `careis pay diff` lists them."""
+    if rerun is None:
+        return None
+    groups = [
+        (table, title, [d for d in rerun.differences if d.table == table])
+        for table, title in DIFF_TABLES.items()
+    ]
+    return {
+        "base": rerun.base.record, "error": rerun.error, "count": len(rerun.differences),
+        "groups": [g for g in groups if g[2]],
+        "base_total": rerun.base_total, "total": rerun.total,
+        "change": rerun.total - rerun.base_total,
+    }  # fmt: skip
 
 
 def audit(db: Session, view: RunView) -> dict[str, Any]:
@@ -164,3 +188,71 @@ def _num(text: str) -> Decimal | None:
         return Decimal(text)
     except ArithmeticError:
         return None
+
+
+# --- the pages' tables as download rows (CSV text by column) ---------------------------------
+
+RUN_FIELDS = ["run", "scheme", "status", "manifest_sha256"]
+
+
+def run_rows(links: list[RunLink]) -> list[Row]:
+    return [
+        {"run": r.name, "scheme": r.scheme, "status": r.status, "manifest_sha256": r.manifest_hash}
+        for r in links
+    ]
+
+
+def practice_rows(practices: list[dict[str, Any]]) -> list[Row]:
+    """The overview's practices: code, name, PCN, federation, total, position."""
+    return [
+        {"practice": p["code"], "name": p["name"], "pcn": p["pcn"], "federation": p["federation"],
+         "total": str(p["total"]), "statement": p["state"]}
+        for p in practices
+    ]  # fmt: skip
+
+
+def member_rows(members: list[dict[str, Any]]) -> list[Row]:
+    """A federation's members: each performance line, the floor, the total (no patients)."""
+    return [
+        {
+            "practice": m["code"], "name": m["name"],
+            "performance": "; ".join(
+                f"{p['component_id']}: {p['measure_value']}% "
+                f"{'met' if p['met'] == 'yes' else 'not met'}"
+                for p in m["performance"]
+            ),
+            "below_floor": ", ".join(m["below_floor"]), "total": f"{m['total']:.2f}",
+        }
+        for m in members
+    ]  # fmt: skip
+
+
+CHANGE_FIELDS = [
+    "table", "key", "approved_sha256", "this_sha256", "approved_amount", "this_amount",
+    "change",
+]  # fmt: skip
+#: The money columns of a table of changes (an input's change is words, which stay text).
+CHANGE_MONEY = {"approved_amount", "this_amount", "change"}
+
+
+def change_rows(rerun: Rerun, table: str) -> list[Row]:
+    """One table of `careis pay diff`, hashes and amounts in columns of their own (so a hash
+    is never read as a number by a spreadsheet)."""
+    rows = []
+    for d in rerun.differences:
+        if d.table != table:
+            continue
+        hashes = (d.run_a, d.run_b, "", "") if table == "input" else ("", "", d.run_a, d.run_b)
+        rows.append(dict(zip(CHANGE_FIELDS, (d.table, d.key, *hashes, d.difference), strict=True)))
+    return rows
+
+
+AUDIT_FIELDS = ["at_utc", "user", "action", "detail", "run", "manifest_sha256"]
+
+
+def audit_rows(events: Any) -> list[Row]:
+    return [
+        dict(zip(AUDIT_FIELDS, (e.at.isoformat(sep=" "), e.user_name, e.action, e.detail,
+                                e.run_name or "", e.manifest_hash or ""), strict=True))
+        for e in events
+    ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""The declare-approve-pay workflow: registering runs, accept/query, answers, approval.
+"""The declare-approve-pay workflow: registering runs, accept/query, answers, approval or
+rejection.
 
 Why here and not in the routes: each transition has rules (an approved run never changes;
 approval waits for open queries unless an override reason is recorded) and writes the audit
@@ -12,7 +13,16 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from careis.serve.models import DECISIONS, Approval, AuditEvent, Decision, Run, User, now
+from careis.serve.models import (
+    DECISIONS,
+    Approval,
+    AuditEvent,
+    Decision,
+    Rejection,
+    Run,
+    User,
+    now,
+)
 from careis.serve.runs import discover, manifest_hash
 
 SYSTEM = "system"
@@ -50,6 +60,8 @@ def register_runs(db: Session, runs_dir: Path) -> list[Run]:
 def _open(run: Run) -> None:
     if run.status == "approved":
         raise StateError("this run is approved and can no longer change.")
+    if run.status == "rejected":
+        raise StateError("this run was rejected: it can no longer change and is never paid.")
 
 
 def current_decisions(db: Session, run: Run) -> dict[str, Decision]:
@@ -120,6 +132,28 @@ def approve(db: Session, run: Run, user: User, override_reason: str = "") -> App
 
 def approval(db: Session, run: Run) -> Approval | None:
     return db.scalar(select(Approval).where(Approval.run_id == run.id))
+
+
+def reject(db: Session, run: Run, user: User, reason: str) -> Rejection:
+    """The commissioner rejects the run, saying why: final (never approved, never exported).
+
+    Open queries do not block a rejection: rejecting answers them all (the practices see the
+    reason on their page).
+    """
+    _open(run)
+    reason = reason.strip()
+    if not reason:
+        raise StateError("a rejection needs a reason (everyone who can see the run reads it).")
+    row = Rejection(run_id=run.id, user_id=user.id, manifest_hash=run.manifest_hash, reason=reason)
+    run.status = "rejected"
+    db.add(row)
+    audit(db, user.name, "run_rejected", reason, run)
+    db.commit()
+    return row
+
+
+def rejection(db: Session, run: Run) -> Rejection | None:
+    return db.scalar(select(Rejection).where(Rejection.run_id == run.id))
 
 
 def add_user(db: Session, name: str, password_hash: str, role: str, org: str) -> User:
