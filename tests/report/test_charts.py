@@ -1,4 +1,5 @@
-"""The report's charts as SVG: one legend on the funnel plot, comparison panels that line up.
+"""The report's charts as SVG: one legend on the funnel plot, comparison panels that line up,
+SPC charts no wider than their plot.
 
 Read from the SVG that vl-convert writes (what the report inlines), not from the Vega-Lite
 spec: a legend drawn twice or a plot area that starts at another x is only visible there.
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from careis.measures.spc import funnel
+from careis.measures.spc import SpcOptions, funnel, spc
 from careis.report.charts import PANEL_HEIGHT, PANEL_WIDTH, surplus_by_scenario
-from careis.report.spc_charts import funnel_chart
+from careis.report.spc_charts import SPC_WIDTH, funnel_chart, spc_chart
 
 _LEGEND = re.compile(r"aria-label=\"Symbol legend titled '([^']*)' for ([^\"]*?) with")
 _SVG = re.compile(r"<svg\b.*?</svg>", re.S)
@@ -79,3 +80,17 @@ def test_comparison_panels_line_up_and_fit_a_phone() -> None:
     assert "no party&#x27;s net moves with outcomes" in html
     assert re.findall(r'class="careis-panel-title"><strong>(\w+)</strong>', html) == [
         "BIG", "SMALL", "NONE"]  # fmt: skip
+
+
+def test_spc_chart_is_no_wider_than_its_plot_and_scales() -> None:
+    """The report's SPC charts carry a long note under the title; unwrapped it made the SVG
+    about twice the plot's width, so on a phone or A4 the chart shrank to half size."""
+    values = [100.0 + (i % 5) for i in range(24)]
+    result = spc(values, labels=[f"M{i}" for i in range(24)], options=SpcOptions(fix_after=12))
+    note = "XmR chart of the monthly rate (Making Data Count default); " * 4
+    svg = spc_chart(result, title="Emergency admissions, a sub-ICB", note=note)
+    size = _SIZE.search(svg)
+    assert size, "no viewBox: the SVG would not scale with max-width: 100%"
+    # the plot (680) plus the y axis and its title, the x labels' overhang and some padding
+    assert float(size.group(1)) <= SPC_WIDTH + 120, size.group(1)
+    assert "Making Data Count default" in svg  # the note is still there, wrapped

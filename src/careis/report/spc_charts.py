@@ -14,6 +14,7 @@ consistently passed), F (orange, consistently failed) and ? (grey, hit and miss)
 from __future__ import annotations
 
 import csv
+import textwrap
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ import pandas as pd
 from careis.measures.spc import FunnelPoint, SpcResult, funnel_limits
 from careis.report.charts import NHS_BLUE, NHS_GREY, NHS_RED, to_svg
 
+SPC_WIDTH = 680
+#: Characters of 12 px Arial subtitle text that fit the SPC plot's width (about 6.4 px each).
+SUBTITLE_CHARS = 100
 MDC_ORANGE = "#ED8B00"
 MDC_PURPLE = "#490092"
 MDC_COLOURS = {
@@ -118,8 +122,11 @@ def spc_chart(
         subtitle.append(ASSURANCE_TEXT[result.assurance])
     if note:
         subtitle.append(note)
+    # Wrapped to the plot's width: one long subtitle line made the SVG ~1,300 px wide for a
+    # 680 px plot, so a phone (or an A4 page) shrank the whole chart to half the size it needed.
+    subtitle = [part for line in subtitle for part in textwrap.wrap(line, SUBTITLE_CHARS)]
     chart = alt.layer(*layers, data=df).properties(
-        width=680,
+        width=SPC_WIDTH,
         height=240,
         title=alt.TitleParams(text=title, subtitle=subtitle, anchor="start"),
     )
