@@ -194,7 +194,8 @@ def funnel_chart(
             .mark_line(strokeDash=[5, 4])
             .encode(
                 x=xs,
-                y=alt.Y(f"{edge}:Q", title=y_title),
+                # not from zero: the funnel, not the white space below it, fills the plot
+                y=alt.Y(f"{edge}:Q", title=y_title, scale=alt.Scale(zero=False)),
                 color=alt.Color("band:N", scale=bands, legend=legend),
             )
         )
