@@ -195,7 +195,7 @@ def funnel_chart(
             .encode(
                 x=xs,
                 # not from zero: the funnel, not the white space below it, fills the plot
-                y=alt.Y(f"{edge}:Q", title=y_title, scale=alt.Scale(zero=False)),
+                y=alt.Y(f"{edge}:Q", title=y_title, scale=alt.Scale(zero=False, padding=8)),
                 color=alt.Color("band:N", scale=bands, legend=legend),
             )
         )
