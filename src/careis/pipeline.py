@@ -81,6 +81,7 @@ from careis.payments.outputs import (
     write_statements,
 )
 from careis.report import charts
+from careis.report.comparison import compared_party_names
 from careis.report.scheme import build_view
 from careis.report.statements import (
     StatementRun,
@@ -432,7 +433,9 @@ def _compare(
         [c.contract.id for c in contracts],
         result.range_rows,
         result.scenario_rows,
-        charts.surplus_by_scenario(result.scenario_rows),
+        charts.surplus_by_scenario(
+            result.scenario_rows, compared_party_names([c.contract for c in contracts])
+        ),
         settings,
     )
 

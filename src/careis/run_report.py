@@ -170,7 +170,9 @@ def names_of(view: SchemeView) -> dict[str, str]:
     return out
 
 
-def _charts(view: SchemeView, perf: PerformanceComponent | None) -> dict[str, str]:
+def _charts(
+    view: SchemeView, perf: PerformanceComponent | None, component_names: dict[str, str]
+) -> dict[str, str]:
     """The change-by-practice, concordance-vs-change and payments-by-federation charts."""
     fed_of = {p.code: f.row.code for f in view.federations for pcn in f.pcns for p in pcn.practices}
     prows = [
@@ -184,7 +186,11 @@ def _charts(view: SchemeView, perf: PerformanceComponent | None) -> dict[str, st
         for p in view.practices
     ]
     pay_rows = [
-        {"federation": f.row.code, "component": cid, "amount": float(amount)}
+        {
+            "federation": f.row.code,
+            "component": component_names.get(cid, cid),
+            "amount": float(amount),
+        }
         for f in view.federations
         for cid, amount in sorted(f.row.payments.items())
     ]
@@ -281,8 +287,9 @@ def _context(ctx: ReportContext, res: RunResults) -> dict[str, Any]:
         "engine": ctx.backend,
         "view": res.view,
         "performance": perf,
-        "charts": _charts(res.view, perf),
+        "charts": _charts(res.view, perf, contract.component_names()),
         "rules": {c.id: rule_text(c) for c in contract.components},
+        "component_names": contract.component_names(),
         "quality": _quality(res.data),
         "money": money_view(res.loaded, res.pay_run, {p.code for p in res.view.practices}),
         "comparison": res.comparison,

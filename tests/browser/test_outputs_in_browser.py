@@ -4,7 +4,8 @@ For each page, at 1400 px (a desktop) and 390 px (a phone): the page is no wider
 screen (wide tables scroll inside their own labelled region), the font actually used is a
 sans-serif (the browser's own report, not the declared list: a broken stylesheet falls back to
 Times), and axe-core finds no accessibility violation. Printed (A4, print media): no table
-cell falls off the page and the collapsed details are expanded. A screenshot of each page at
+cell falls off the page and the collapsed details are expanded. On screen and in print every
+chart scales to its container (viewBox, height auto) and is never wider than it. A screenshot of each page at
 each width is kept under out/browser/.
 """
 
@@ -46,6 +47,12 @@ def pages(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
             ]
         )
     assert info.value.code in (0, None)
+    compared = tmp_path_factory.mktemp("compare")
+    contracts = sorted((Path(__file__).parents[2] / "examples" / "contracts").glob("*.yaml"))
+    with pytest.raises(SystemExit) as info:  # 20 draws: the page's layout, in a few seconds
+        main(["contracts", "compare", str(demo_run), *map(str, contracts),
+              "--out", str(compared), "--draws", "20"])  # fmt: skip
+    assert info.value.code in (0, None)
     statement = sorted((demo_run / "practices").glob("*/statement.html"))[0]
     record = sorted(commission.glob("decision_record_*.html"))[0]
     return {
@@ -56,6 +63,7 @@ def pages(demo_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         "commissioning": commission / "commissioning_report.html",
         "decision-record": record,
         "service-specification": commission / "service_specification.html",
+        "compare": compared / "report.html",
     }
 
 
@@ -67,6 +75,7 @@ NAMES = (
     "commissioning",
     "decision-record",
     "service-specification",
+    "compare",
 )
 
 
@@ -143,5 +152,42 @@ def test_axe_finds_no_violations(browser: Any, pages: dict[str, Path], name: str
                       + v.nodes.slice(0, 2).map(n => n.target.join(' ')).join('; '))"""
         )
         assert violations == [], f"{name}: {violations}"
+    finally:
+        page.close()
+
+
+#: Pages with charts, and how many at least (a page whose charts vanished would pass the fit
+#: check with nothing to check).
+CHARTS = {"report": 12, "compare": 8, "model-card": 1}
+CHART_BOXES = """() => [...document.querySelectorAll('main svg.marks')].map(s => {
+    const r = s.getBoundingClientRect(), box = s.parentElement.getBoundingClientRect();
+    const vb = s.viewBox.baseVal;
+    const text = [...s.querySelectorAll('text')].map(t => parseFloat(t.getAttribute('font-size')));
+    return {width: r.width, height: r.height, right: r.right, room: box.width,
+            vbw: vb ? vb.width : 0, vbh: vb ? vb.height : 0, font: Math.min(...text, 99)};
+})"""
+
+
+@pytest.mark.parametrize(
+    ("width", "media"),
+    [(1400, "screen"), (390, "screen"), (A4_CSS_PX, "print"), (A4_LANDSCAPE_CSS_PX, "print")],
+)
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_charts_scale_to_their_container(
+    browser: Any, pages: dict[str, Path], name: str, width: int, media: str
+) -> None:
+    page = _open(browser, pages[name], width, media=media)
+    try:
+        charts = page.evaluate(CHART_BOXES)
+        assert len(charts) >= CHARTS[name], f"{name}: {len(charts)} charts"
+        for i, c in enumerate(charts):
+            where = f"{name} chart {i} at {width} px ({media})"
+            assert c["vbw"] > 0, f"{where} has no viewBox: it cannot scale"
+            assert c["width"] <= c["room"] + 1, f"{where}: {c['width']:.0f} px in {c['room']:.0f}"
+            assert c["right"] <= width + 1, f"{where} runs off the page"
+            # height auto: drawn in the viewBox's proportions, not squashed or cropped
+            assert abs(c["height"] / c["width"] - c["vbh"] / c["vbw"]) < 0.01, where
+            if name == "compare":  # its panels are drawn near full size: 12 px text stays >= 11
+                assert c["font"] * c["width"] / c["vbw"] >= 11, f"{where}: text too small"
     finally:
         page.close()

@@ -163,6 +163,11 @@ def test_spec_command(tmp_path: Path) -> None:
     md = (tmp_path / "service_specification.md").read_text()
     assert "The federation must cut it by at least 10% and the practice by at least 5%." in md
     assert "## 4. Measures" in md and "`emergency_admissions_change`" in md
+    html = (tmp_path / "service_specification.html").read_text()
+    # the payment table names each component (the contract's `name`), its id beside it
+    assert (
+        '<td>Personalised care plans<br><span class="code">care_plans</span> (concordance)' in html
+    )
 
 
 def test_summary_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from careis.contracts.common import PartyKind
-from careis.contracts.schema import Contract, LoadedContract, load_contract
+from careis.contracts.schema import Contract, LoadedContract, load_contract, readable_id
 from careis.errors import ConfigError
 
 D = dt.date
@@ -387,3 +387,17 @@ def test_each_model_rule_break_is_one_line(
     msg = refused(tmp_path, text)
     assert f", line {line_of(text, on_line_with)}: " in msg, msg
     assert says in msg, msg
+
+
+def test_components_have_names_for_readers(tmp_path: Path) -> None:
+    """A component's `name` is what statements and reports show; without one, its id in
+    words (abbreviations in capitals), never the raw id."""
+    text = ENHANCED.replace("  - id: taking_part\n", "  - id: taking_part\n    name: Engagement\n")
+    c = accepted(tmp_path, text)
+    assert c.component_names() == {
+        "taking_part": "Engagement",
+        "care_plans": "Care plans",
+        "fewer_admissions": "Fewer admissions",
+    }
+    assert [readable_id(i) for i in ("concordance_qof", "it_go_live", "qof", "aco-risk")] == [
+        "Concordance QOF", "IT go live", "QOF", "ACO risk"]  # fmt: skip

@@ -32,12 +32,13 @@ _BASIS = {
     "fixed": "per practice",
     "per_patient": "per patient in the measure's numerator",
 }
-_SHOWN = {"id", "type", "description", "basis", "rate", "measure"}
+_SHOWN = {"id", "name", "type", "description", "basis", "rate", "measure"}
 
 
 @dataclass(frozen=True)
 class PaymentLine:
     id: str
+    name: str
     kind: str
     description: str
     rate: str
@@ -63,7 +64,7 @@ class ServiceSpec:
     def schedule(self) -> list[tuple[dt.date, str]]:
         """When money is paid, in words: each instalment, then the year-end reconciliation."""
         c = self.contract
-        in_year = [p.id for p in self.payments if "paid: in year" in p.conditions]
+        in_year = [p.name for p in self.payments if "paid: in year" in p.conditions]
         rows = [
             (
                 i.date,
@@ -127,6 +128,7 @@ def build_spec(
         payments.append(
             PaymentLine(
                 id=comp.id,
+                name=comp.display_name,
                 kind=comp.type,
                 description=comp.description,
                 rate=format_gbp(rate) if isinstance(rate, Decimal) else str(rate or ""),
@@ -140,10 +142,14 @@ def build_spec(
         if extra in catalogue and extra not in used:
             used.append(extra)
     if eligible_population is None:
-        pct = f"{register_percent:g}%" if register_percent is not None else "the agreed share"
-        age = f"{min_age}+" if min_age is not None else "adult"
+        who = f"patients aged {min_age}+" if min_age is not None else "adult patients"
+        share = (
+            f"in the top {register_percent:g}% of the practice's adults"
+            if register_percent is not None
+            else "in the share of the practice's adults agreed with the commissioner,"
+        )
         eligible_population = (
-            f"Registered patients aged {age} in the top {pct} of the practice's adults by risk "
+            f"Registered {who} {share} by risk "
             "of an unplanned admission (careis risk score), drawn up on the index date; "
             "ties broken by recent emergency admissions, age, then pseudonym."
         )

@@ -131,11 +131,37 @@ class ProviderSelection(_Model):
         return self
 
 
+#: Abbreviations kept in capitals when an id is put into words ("concordance_qof").
+_ACRONYMS = frozenset(
+    {"qof", "pcn", "icb", "ics", "gp", "gms", "pms", "apms", "des", "les", "aco", "it", "cpi",
+     "apdf", "ae", "ooh", "mdt", "nhs", "sla", "cqc", "efi", "ltc", "copd", "ckd", "af", "hf"}
+)  # fmt: skip
+
+
+def readable_id(identifier: str) -> str:
+    """An id in words, for a reader: 'concordance_qof' -> 'Concordance QOF'."""
+    words = [w for w in identifier.replace("-", "_").split("_") if w]
+    out = [w.upper() if w.lower() in _ACRONYMS else w for w in words]
+    if out and out[0] == words[0]:
+        out[0] = out[0][:1].upper() + out[0][1:]
+    return " ".join(out) or identifier
+
+
 class _Component(_Model):
     id: str = Field(
         description="Short identifier, unique within the contract; shown on statements."
     )
+    name: str = Field(
+        default="",
+        description="Name of the payment for readers of statements and reports (default: "
+        "the id in words, e.g. 'Concordance QOF').",
+    )
     description: str = Field(default="", description="What the payment is for, in words.")
+
+    @property
+    def display_name(self) -> str:
+        """The component's name as statements and reports show it."""
+        return self.name or readable_id(self.id)
 
     _rate = field_validator("rate", mode="before", check_fields=False)(_money)
 
@@ -596,6 +622,10 @@ class Contract(_Model):
     qof_national: QofNational | None = Field(
         default=None, description="Override the national £/point and average list for the year."
     )
+
+    def component_names(self) -> dict[str, str]:
+        """Component id -> the name statements and reports show for it."""
+        return {c.id: c.display_name for c in self.components}
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:

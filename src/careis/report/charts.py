@@ -7,6 +7,8 @@ with no network and print cleanly. vl-convert renders Vega-Lite without a browse
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 import altair as alt
@@ -158,27 +160,95 @@ def payments_by_federation(rows: list[dict[str, Any]]) -> str:
     return to_svg(chart)
 
 
-def surplus_by_scenario(rows: list[dict[str, Any]]) -> str:
-    """Lines of each party's surplus/deficit against the admissions scenario, one panel a contract."""
+#: One panel of the contract comparison, in px: every panel has the same plot size and the same
+#: y-axis width, so their plot areas line up in the grid and one fits a 390 px phone unscaled.
+PANEL_WIDTH = 250
+PANEL_HEIGHT = 170
+PANEL_AXIS = 52
+#: Margins round the plot (px): the y axis and its title, a top label's overhang, room for the
+#: longest legend labels; the bottom margin grows with the legend (one row a party).
+PANEL_LEFT, PANEL_TOP, PANEL_RIGHT = 72, 10, 34
+
+
+def surplus_by_scenario(rows: list[dict[str, Any]], names: Mapping[str, str] | None = None) -> str:
+    """Each party's surplus/deficit against the admissions scenario: one small panel a contract.
+
+    Why panels as separate SVGs in a CSS grid, not one faceted chart: a facet is one wide SVG
+    that a phone shrinks to unreadable text, and with independent y scales each panel's axis
+    labels had their own width, so the panels did not line up. Here every panel has the same
+    size, the same x scale (the scenarios), the same y-axis width and the same colour for a
+    party; the grid wraps them to the screen (three or four a row on a desktop, one on a
+    phone). The y scale stays each contract's own (a £100k risk would be flat on a £3m axis);
+    a rule marks zero in every panel. `names` turns party codes into names in the legends.
+    """
     df = pd.DataFrame(rows)
     if df.empty:
         return ""
+    names = names or {}
     df = df.assign(
         scenario=df["scenario_admissions_percent"].astype(float),
         surplus=df["surplus_vs_expected"].astype(float),
+        who=[_party_label(str(p), names) for p in df["party"]],
     )
-    chart = (
-        alt.Chart(df)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("scenario:Q", title="Emergency admissions vs observed (%)"),
-            y=alt.Y("surplus:Q", title="Surplus (+) / deficit (-) vs expected (£)"),
-            color=alt.Color(
-                "party:N", title="Party", scale=alt.Scale(range=PALETTE), legend=_LEGEND
-            ),
+    parties = sorted(df["who"].unique())
+    colour = alt.Scale(domain=parties, range=PALETTE)
+    scenarios = sorted(df["scenario"].unique())
+    x = alt.X(
+        "scenario:Q",
+        title="Admissions vs observed (%)",
+        scale=alt.Scale(domain=[scenarios[0], scenarios[-1]], nice=False),
+        axis=alt.Axis(values=scenarios, labelExpr="(datum.value > 0 ? '+' : '') + datum.label"),
+    )
+    y_axis = alt.Axis(
+        title="Surplus (+) / deficit (−)",
+        labelExpr="(datum.value < 0 ? '−£' : '£') + format(abs(datum.value), '~s')",
+        minExtent=PANEL_AXIS,
+        maxExtent=PANEL_AXIS,
+        tickCount=5,
+    )
+    panels = []
+    for contract, part in df.groupby("contract", sort=False):
+        model = str(part["model"].iloc[0]).replace("_", " ")
+        if not part["surplus"].any():
+            model += ": no party's net moves with outcomes"
+        legend = alt.Legend(  # under the x axis from the panel's left edge: room for long names
+            orient="none", legendX=8 - PANEL_LEFT, legendY=PANEL_HEIGHT + 48, direction="vertical",
+            labelLimit=PANEL_LEFT + PANEL_WIDTH + PANEL_RIGHT - 40,
+            values=sorted(part["who"].unique()),
+        )  # fmt: skip
+        lines = (
+            alt.Chart(part)
+            .mark_line(point=True, strokeWidth=2)
+            .encode(
+                x=x,
+                y=alt.Y("surplus:Q", axis=y_axis, scale=alt.Scale(padding=6)),
+                color=alt.Color("who:N", title="Party", scale=colour, legend=legend),
+                tooltip=[alt.Tooltip("who:N", title="Party"),
+                         alt.Tooltip("scenario:Q", title="Admissions vs observed (%)", format="+~g"),
+                         alt.Tooltip("surplus:Q", title="Surplus vs expected (£)", format=",.2f")],
+            )
+        )  # fmt: skip
+        zero = alt.Chart(pd.DataFrame({"z": [0.0]})).mark_rule(color="#425563").encode(y="z:Q")
+        # Fixed margins (autosize none), not Vega's fitted ones: a point or a label at the
+        # edge of one panel would otherwise move its plot area a few px against the others.
+        bottom = 78 + 17 * len(legend["values"])
+        chart = alt.layer(zero, lines).properties(
+            width=PANEL_WIDTH,
+            height=PANEL_HEIGHT,
+            autosize=alt.AutoSizeParams(type="none"),
+            padding={"left": PANEL_LEFT, "top": PANEL_TOP, "right": PANEL_RIGHT, "bottom": bottom},
         )
-        .properties(width=220, height=160)
-        .facet(facet=alt.Facet("contract:N", title=None), columns=3)
-        .resolve_scale(y="independent")  # each contract's own range: small risks stay visible
-    )
-    return to_svg(chart)
+        # The panel's title in HTML, not in the SVG: Vega places a title above whatever sticks
+        # out of the plot (a top axis label), which moved some panels' plots down a pixel or two.
+        panels.append(
+            f'<div class="careis-panel"><p class="careis-panel-title"><strong>{escape(str(contract))}'
+            f"</strong><br>{escape(model)}</p>{to_svg(chart)}</div>"
+        )
+    return '<div class="careis-panels">' + "".join(panels) + "</div>"
+
+
+def _party_label(code: str, names: Mapping[str, str]) -> str:
+    if code == "practices":
+        return "Practices (together)"
+    name = names.get(code, "")
+    return f"{name} ({code})" if name and name != code else code

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from careis.contracts.schema import Contract
 from careis.errors import ConfigError
 from careis.payments.compare import Comparison
 
@@ -45,11 +46,26 @@ def compare_contracts(
     )  # fmt: skip
     write_rows(result.scenario_rows, out / "scenarios.csv")
     write_rows(result.range_rows, out / "ranges.csv")
-    (out / "report.html").write_text(render_comparison(run, result, settings), encoding="utf-8")
+    names = compared_party_names([c.contract for c in loaded])
+    page = render_comparison(run, result, settings, names)
+    (out / "report.html").write_text(page, encoding="utf-8")
     return result
 
 
-def render_comparison(run: Path, result: Comparison, settings: CompareSettings) -> str:
+def compared_party_names(contracts: list[Contract]) -> dict[str, str]:
+    """Code -> name of every party named by any of the compared contracts."""
+    from careis.payments.outputs import party_names
+
+    names: dict[str, str] = {}
+    for contract in contracts:
+        for code, name in party_names(contract, {}).items():
+            names.setdefault(code, name)
+    return names
+
+
+def render_comparison(
+    run: Path, result: Comparison, settings: CompareSettings, names: dict[str, str] | None = None
+) -> str:
     """The comparison page: each party's range, the scenario table and the surplus chart."""
     from careis.report.charts import surplus_by_scenario
     from careis.report.html import render
@@ -60,7 +76,7 @@ def render_comparison(run: Path, result: Comparison, settings: CompareSettings) 
             "run": str(run),
             "ranges": result.range_rows,
             "scenarios": result.scenario_rows,
-            "chart": surplus_by_scenario(result.scenario_rows),
+            "chart": surplus_by_scenario(result.scenario_rows, names),
             "draws": settings.draws,
             "seed": settings.seed,
             "sd_common": settings.sd_common,

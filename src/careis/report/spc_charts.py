@@ -14,6 +14,7 @@ consistently passed), F (orange, consistently failed) and ? (grey, hit and miss)
 from __future__ import annotations
 
 import csv
+import textwrap
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ import pandas as pd
 from careis.measures.spc import FunnelPoint, SpcResult, funnel_limits
 from careis.report.charts import NHS_BLUE, NHS_GREY, NHS_RED, to_svg
 
+SPC_WIDTH = 680
+#: Characters of 12 px Arial subtitle text that fit the SPC plot's width (about 6.4 px each).
+SUBTITLE_CHARS = 100
 MDC_ORANGE = "#ED8B00"
 MDC_PURPLE = "#490092"
 MDC_COLOURS = {
@@ -118,12 +122,20 @@ def spc_chart(
         subtitle.append(ASSURANCE_TEXT[result.assurance])
     if note:
         subtitle.append(note)
+    # Wrapped to the plot's width: one long subtitle line made the SVG ~1,300 px wide for a
+    # 680 px plot, so a phone (or an A4 page) shrank the whole chart to half the size it needed.
+    subtitle = [part for line in subtitle for part in textwrap.wrap(line, SUBTITLE_CHARS)]
     chart = alt.layer(*layers, data=df).properties(
-        width=680,
+        width=SPC_WIDTH,
         height=240,
         title=alt.TitleParams(text=title, subtitle=subtitle, anchor="start"),
     )
     return to_svg(chart)
+
+
+#: How a practice sits against the funnel's limits: shape as well as colour (never colour alone).
+WHERE_SHAPES = {"within 95%": "circle", "outside 95%": "square", "outside 99.8%": "triangle-up"}
+WHERE_COLOURS = ["#425563", "#AE2573", NHS_RED]
 
 
 def funnel_chart(
@@ -167,7 +179,14 @@ def funnel_chart(
         ]
     )
     xs = alt.X("exposure:Q", title=x_title, scale=alt.Scale(zero=False))
-    bands = alt.Scale(domain=["95% limits", "99.8% limits"], range=[NHS_GREY, "#231F20"])
+    # One legend for the whole plot: the limit lines and the practices share one colour scale
+    # (the two limit edges are two layers; with independent colour scales each drew its own
+    # "Limits" legend, and circles cannot take a shape encoding, so "where" had none).
+    # Mark colours have >= 3:1 contrast on white (the MDC orange, 2.4:1, is not used here).
+    keys = ["pooled value", "95% limits", "99.8% limits", *WHERE_SHAPES]
+    bands = alt.Scale(domain=keys, range=[NHS_BLUE, NHS_GREY, "#231F20", *WHERE_COLOURS])
+    shapes = alt.Scale(domain=keys, range=["stroke"] * 3 + list(WHERE_SHAPES.values()))
+    legend = alt.Legend(title="Key", orient="right", symbolStrokeWidth=2, symbolSize=80)
     layers: list[Any] = []
     for edge in ("lower", "upper"):
         layers.append(
@@ -175,31 +194,34 @@ def funnel_chart(
             .mark_line(strokeDash=[5, 4])
             .encode(
                 x=xs,
-                y=alt.Y(f"{edge}:Q", title=y_title),
-                color=alt.Color("band:N", scale=bands, title="Limits"),
+                # not from zero: the funnel, not the white space below it, fills the plot
+                y=alt.Y(f"{edge}:Q", title=y_title, scale=alt.Scale(zero=False, padding=8)),
+                color=alt.Color("band:N", scale=bands, legend=legend),
             )
         )
     layers.append(
-        alt.Chart(pd.DataFrame({"c": [centre]})).mark_rule(color=NHS_BLUE).encode(y="c:Q")
+        alt.Chart(pd.DataFrame({"c": [centre], "what": ["pooled value"]}))
+        .mark_rule()
+        .encode(y="c:Q", color=alt.Color("what:N", scale=bands, legend=legend))
     )
     layers.append(
         alt.Chart(pdf)
-        .mark_circle(size=50, opacity=0.9)
+        .mark_point(size=60, opacity=0.9, filled=True)
         .encode(
             x=xs,
             y="value:Q",
-            shape=alt.Shape("where:N", title="Practice"),
+            color=alt.Color("where:N", scale=bands, legend=legend),
+            shape=alt.Shape("where:N", scale=shapes, legend=legend),
             tooltip=[
-                "org",
+                alt.Tooltip("org:N", title="Practice"),
                 alt.Tooltip("value:Q", format=".1f"),
                 alt.Tooltip("exposure:Q", format=",.0f"),
+                alt.Tooltip("where:N", title="Against the limits"),
             ],
         )
     )
-    chart = (
-        alt.layer(*layers)
-        .resolve_scale(color="independent")
-        .properties(width=560, height=280, title=alt.TitleParams(text=title, anchor="start"))
+    chart = alt.layer(*layers).properties(
+        width=560, height=280, title=alt.TitleParams(text=title, anchor="start")
     )
     return to_svg(chart)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from careis.contracts.schema import Contract
+from careis.contracts.schema import Contract, readable_id
 from careis.layout import STATEMENTS_INDEX, RunLayout
 from careis.money import ZERO
 from careis.payments.ledger import LedgerEntry, PaymentRun
@@ -70,21 +70,27 @@ def _measured(line: StatementLine, measure_names: dict[str, str]) -> str:
         return ""
     name = measure_names.get(line.measure_id, line.measure_id.replace("_", " "))
     where = f" ({line.measure_level} {line.measure_org})" if line.measure_org else ""
+    if line.component_type == "performance" and line.measure_org not in ("", line.provider):
+        # A group target with a practice floor: the CSV's level and org are the group's, its
+        # value the practice's own (the group's figure is in the test); say which is which.
+        where = f" (this practice; the target is on {line.measure_level} {line.measure_org})"
     return f"{name}{where}: {line.measure_value}" if line.measure_value else f"{name}{where}"
 
 
-def line_view(line: StatementLine, measure_names: dict[str, str]) -> dict[str, Any]:
+def line_view(
+    line: StatementLine, measure_names: dict[str, str], component_names: dict[str, str]
+) -> dict[str, Any]:
     """One statement line in words, with its money exactly as in statement.csv."""
     met = performance_why(line) if line.component_type == "performance" else MET_WORDS[line.met]
     return {
-        "component": line.component_id.replace("_", " ").capitalize(),
+        "component": component_names.get(line.component_id) or readable_id(line.component_id),
         "what": line.description,
         "kind": KIND_WORDS.get(line.kind, line.kind.replace("_", " ")),
         "measured": _measured(line, measure_names),
         "test": line.test.replace(" <= ", " ≤ ").replace(" >= ", " ≥ "),
         "met": met,
-        "quantity": line.quantity,
-        "rate": line.rate,
+        "quantity": f"{line.quantity:,}",  # 10,443 as finance writes it; the CSV keeps 10443
+        "rate": f"{line.rate:,}",
         "amount": line.amount,
         "evidence": line.evidence,
     }
@@ -120,12 +126,13 @@ class StatementRun:
 def _context(run: StatementRun, party: Party, lines: list[StatementLine]) -> dict[str, Any]:
     c = run.contract
     when = schedule(run.pay_run.ledger, party.code)
+    names = c.component_names()
     return {
         "party": party,
         "contract": c,
         "model_words": MODEL_WORDS.get(c.model, c.model),
         "period": run.period,
-        "lines": [line_view(line, run.measure_names) for line in lines],
+        "lines": [line_view(line, run.measure_names, names) for line in lines],
         "total": sum((line.amount for line in lines), ZERO),
         "schedule": when,
         "scheduled_total": sum((a for _, a in when), ZERO),

@@ -38,7 +38,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from careis.contracts.schema import Contract
+from careis.contracts.schema import Contract, readable_id
 from careis.layout import (
     LEDGER,
     LEDGER_SUMMARY,
@@ -118,8 +118,9 @@ def build_workbook(layout: RunLayout, ctx: WorkbookContext) -> Workbook:
     sheet = workbook.active
     sheet.title = "Summary"
     _summary(sheet, ctx, statements, ledger, accounts)
-    _statements(workbook.create_sheet("Statements"), statements, names)
-    _providers(workbook.create_sheet("Providers"), summary, names)
+    parts = ctx.contract.component_names()
+    _statements(workbook.create_sheet("Statements"), statements, names, parts)
+    _providers(workbook.create_sheet("Providers"), summary, names, parts)
     _ledger(workbook.create_sheet("Ledger"), ledger, names)
     _accounts(workbook.create_sheet("Accounts"), accounts, names)
     _measures(workbook.create_sheet("Measures"), published, names)
@@ -224,6 +225,7 @@ STATEMENT_COLUMNS = [
     Column("PCN", "pcn"),
     Column("Federation", "federation"),
     Column("Component", "component_id"),
+    Column("Component name", "component_name"),
     Column("Component type", "component_type"),
     Column("Description", "description"),
     Column("Measure", "measure_id"),
@@ -241,19 +243,29 @@ STATEMENT_COLUMNS = [
 ]
 
 
-def _statements(sheet: Worksheet, rows: list[Row], names: Mapping[str, str]) -> None:
-    named = [{**r, "provider_name": names.get(r["provider"], "")} for r in rows]
+def _statements(
+    sheet: Worksheet, rows: list[Row], names: Mapping[str, str], parts: Mapping[str, str]
+) -> None:
+    named = [
+        {**r, "provider_name": names.get(r["provider"], ""),
+         "component_name": parts.get(r["component_id"]) or readable_id(r["component_id"])}
+        for r in rows
+    ]  # fmt: skip
     _table(sheet, STATEMENT_COLUMNS, named)
 
 
-def _providers(sheet: Worksheet, rows: list[Row], names: Mapping[str, str]) -> None:
+def _providers(
+    sheet: Worksheet, rows: list[Row], names: Mapping[str, str], parts: Mapping[str, str]
+) -> None:
+    """One row a provider, one money column a component (headed by its name, not its id)."""
     fields = list(rows[0]) if rows else ["provider", "pcn", "federation", "total"]
     columns = [
         Column("Provider code", "provider"),
         Column("Provider name", "provider_name"),
         Column("PCN", "pcn"),
         Column("Federation", "federation"),
-        *(Column(f, f, "money") for f in fields if f not in ("provider", "pcn", "federation", "total")),
+        *(Column(parts.get(f) or readable_id(f), f, "money") for f in fields
+          if f not in ("provider", "pcn", "federation", "total")),
         Column("Total", "total", "money"),
     ]  # fmt: skip
     _table(sheet, columns, [{**r, "provider_name": names.get(r["provider"], "")} for r in rows])
