@@ -273,6 +273,10 @@ def test_contracts_compare_is_seeded_and_shows_who_carries_risk(
             ]
         )
     assert outputs[0] == outputs[1]  # same seed, same figures
+    # the page names contracts, models and parties as a commissioner reads them
+    page = (tmp_path / "c1" / "report.html").read_text()
+    assert "Flat fee (FLAT)" in page and "Accountable care (fully integrated)" in page
+    assert "<td>BOLACO</td>" not in page and "(BOLACO)</td>" in page
     ranges = {(r["contract"], r["party"]): r for r in rows(tmp_path / "c1" / "ranges.csv")}
     # a flat fee: £100 to each of 4 practices whatever happens; nobody carries outcome risk
     assert ranges[("FLAT", "practices")]["expected_net"] == "400.00"

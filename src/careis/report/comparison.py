@@ -7,6 +7,7 @@ page is the report layer's, and the CLI only passes its options here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def compare_contracts(
     write_rows(result.scenario_rows, out / "scenarios.csv")
     write_rows(result.range_rows, out / "ranges.csv")
     names = compared_party_names([c.contract for c in loaded])
-    page = render_comparison(run, result, settings, names)
+    contracts = {c.contract.id: c.contract.name for c in loaded}
+    page = render_comparison(run, result, settings, names, contracts)
     (out / "report.html").write_text(page, encoding="utf-8")
     return result
 
@@ -64,18 +66,43 @@ def compared_party_names(contracts: list[Contract]) -> dict[str, str]:
 
 
 def render_comparison(
-    run: Path, result: Comparison, settings: CompareSettings, names: dict[str, str] | None = None
+    run: Path,
+    result: Comparison,
+    settings: CompareSettings,
+    names: dict[str, str] | None = None,
+    contracts: dict[str, str] | None = None,
 ) -> str:
-    """The comparison page: each party's range, the scenario table and the surplus chart."""
+    """The comparison page: each party's range, the scenario table and the surplus chart.
+
+    Parties, contracts and models are shown by name (code or id beside them), as a
+    commissioner reads them; the CSVs keep the codes."""
     from careis.report.charts import surplus_by_scenario
+    from careis.report.headline import MODEL_NAMES
     from careis.report.html import render
+
+    def party(code: str) -> str:
+        name = (names or {}).get(code)
+        return f"{name} ({code})" if name and name != code else code
+
+    def contract(cid: str) -> str:
+        name = (contracts or {}).get(cid)
+        return f"{name} ({cid})" if name and name != cid else cid
+
+    def readable(row: Mapping[str, str]) -> dict[str, str]:
+        out = dict(row)
+        out["party"] = party(str(row["party"]))
+        out["contract"] = contract(str(row["contract"]))
+        if "model" in row:
+            model = str(row["model"])
+            out["model"] = MODEL_NAMES.get(model, model.replace("_", " "))
+        return out
 
     return render(
         "compare.html.j2",
         {
             "run": str(run),
-            "ranges": result.range_rows,
-            "scenarios": result.scenario_rows,
+            "ranges": [readable(r) for r in result.range_rows],
+            "scenarios": [readable(r) for r in result.scenario_rows],
             "chart": surplus_by_scenario(result.scenario_rows, names),
             "draws": settings.draws,
             "seed": settings.seed,

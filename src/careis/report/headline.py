@@ -18,6 +18,17 @@ from careis.money import ZERO
 from careis.payments.lines import StatementLine
 
 #: Each contract model in one sentence, for readers who did not write the contract.
+#: A model's short name, for table cells (the comparison page).
+MODEL_NAMES: dict[str, str] = {
+    "enhanced_service": "Enhanced service",
+    "prime_contractor": "Prime contractor",
+    "prime_provider": "Prime provider",
+    "alliance": "Alliance",
+    "aco_virtual": "Accountable care (virtual)",
+    "aco_partial": "Accountable care (partially integrated)",
+    "aco_full": "Accountable care (fully integrated)",
+}
+
 MODEL_WORDS: dict[str, str] = {
     "enhanced_service": "a local enhanced service: the commissioner pays each practice directly",
     "prime_contractor": "a prime contractor: the commissioner pays the holder, which pays the "
