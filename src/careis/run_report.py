@@ -319,5 +319,9 @@ def _targets_met(view: SchemeView, perf: PerformanceComponent | None) -> dict[st
 
 def write_report(ctx: ReportContext, res: RunResults, path: Path) -> Path:
     """Render report.html for the run to `path`."""
-    path.write_text(render("report.html.j2", _context(ctx, res)), encoding="utf-8")
+    from careis.report.charts import deferred_svgs
+
+    with deferred_svgs() as fill:  # the charts drawn together, in parallel
+        html = fill(render("report.html.j2", _context(ctx, res)))
+    path.write_text(html, encoding="utf-8")
     return path

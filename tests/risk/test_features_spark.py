@@ -56,3 +56,22 @@ def test_duckdb_and_spark_build_the_same_features(duck: Engine, spark_engine: En
     y = np.array([1, 0, 0, 1, 0, 0, 1])
     model = train("logistic", x, y, training={})
     np.testing.assert_array_equal(model.predict(x), model.predict(feature_matrix(on_spark)))
+
+
+def _record_at(engine: Engine) -> pa.Table:
+    from careis.risk.features import record_features_at
+
+    tables = _dataset().tables(engine)
+    dates = [INDEX, INDEX.replace(year=INDEX.year - 1)]
+    t = engine.to_arrow(record_features_at(tables["events"], LIB, dates).order_by("patient_id"))
+    return pa.table({n: t.column(n).cast(pa.int64()) if n != "patient_id" else t.column(n)
+                     for n in t.column_names})  # fmt: skip
+
+
+@pytest.mark.spark
+def test_duckdb_and_spark_build_the_same_record_features_at_two_dates(
+    duck: Engine, spark_engine: Engine
+) -> None:
+    on_duck = _record_at(duck)
+    assert on_duck.num_rows >= 5
+    assert on_duck.equals(_record_at(spark_engine))

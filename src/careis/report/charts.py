@@ -7,13 +7,16 @@ with no network and print cleanly. vl-convert renders Vega-Lite without a browse
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from html import escape
 from typing import Any
 
 import altair as alt
 import pandas as pd
-import vl_convert as vlc
+
+from careis.report import svg_render
 
 NHS_BLUE = "#005EB8"
 NHS_DARK_BLUE = "#003087"
@@ -46,8 +49,41 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
         .configure_title(fontSize=14)
     )
     spec: dict[str, Any] = readable.to_dict(validate=False)
-    svg: str = vlc.vegalite_to_svg(spec)
-    return with_tooltips(svg)
+    pending = _PENDING.get()
+    if pending is not None:  # inside deferred_svgs: drawn later, with the others
+        pending.append(spec)
+        return f"@@careis-chart-{len(pending) - 1}@@"
+    return with_tooltips(svg_render.render(spec))
+
+
+_PENDING: ContextVar[list[dict[str, Any]] | None] = ContextVar(
+    "careis_pending_charts", default=None
+)
+_TOKEN = re.compile(r"@@careis-chart-(\d+)@@")
+
+
+@contextmanager
+def deferred_svgs() -> Iterator[Callable[[str], str]]:
+    """Within it, `to_svg` returns a placeholder and keeps the chart's spec; `fill(text)`
+    draws every chart kept (all at once, across the machine's cores: `svg_render.render_all`)
+    and puts each SVG where its placeholder is in `text`.
+
+    Why: a report with dozens of charts then draws them in parallel instead of one by one,
+    and the page is the same bytes (tests/report/test_deferred_charts.py).
+    """
+    pending: list[dict[str, Any]] = []
+    reset = _PENDING.set(pending)
+    drawn: list[str] = []
+
+    def fill(text: str) -> str:
+        if len(drawn) < len(pending):
+            drawn.extend(with_tooltips(s) for s in svg_render.render_all(pending[len(drawn) :]))
+        return _TOKEN.sub(lambda m: drawn[int(m.group(1))], text)
+
+    try:
+        yield fill
+    finally:
+        _PENDING.reset(reset)
 
 
 def with_tooltips(svg: str) -> str:

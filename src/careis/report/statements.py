@@ -17,17 +17,15 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
-
-from markupsafe import Markup
 
 from careis.contracts.schema import Contract, readable_id
 from careis.layout import STATEMENTS_INDEX, RunLayout
 from careis.money import ZERO
 from careis.payments.ledger import LedgerEntry, PaymentRun
 from careis.payments.lines import StatementLine
+from careis.report import pdf_pages
 from careis.report.headline import MODEL_WORDS, party_roles, performance_why
 from careis.report.html import environment, scrollable_tables
 
@@ -107,10 +105,6 @@ def schedule(ledger: list[LedgerEntry], code: str) -> list[tuple[dt.date, Decima
     return sorted((d, a) for d, a in by_date.items() if a != ZERO)
 
 
-def _css(name: str) -> Markup:
-    return Markup(resources.files("careis.report").joinpath("templates", name).read_text("utf-8"))
-
-
 @dataclass(frozen=True)
 class StatementRun:
     """What every statement of a run shares."""
@@ -166,47 +160,47 @@ def write_statement_documents(
     return written
 
 
-def _print_page(body: str) -> str:
-    """A document body in the page WeasyPrint lays out: the print stylesheet, nothing else."""
-    css = _css("print_document.css")
-    head = f'<head><meta charset="utf-8"><style>{css}</style></head>'
-    return f'<html lang="en-GB">{head}<body>{body}</body></html>'
-
-
 def write_pdf_document(body: str, path: Path) -> Path:
     """One document (its body HTML) as an A4 PDF with the print stylesheet; no dates inside."""
-    from weasyprint import HTML
-
-    HTML(string=_print_page(body)).write_pdf(path)
-    return path
+    return pdf_pages.write_document(body, path)
 
 
 def _pdfs(printed: list[tuple[Party, str]]) -> list[Path]:
-    """statement.pdf for every party, laid out by WeasyPrint as one document and split.
+    """statement.pdf for every party: WeasyPrint lays statements out a batch at a time as one
+    document and splits it; with many statements the batches run in parallel processes.
 
-    Why one document: WeasyPrint's cost is mostly per document (the stylesheet, the fonts), so
-    laying out 50 statements together and writing each one's pages is 2-3 times faster than
-    50 separate documents. Each statement starts a page and carries its own id, so its pages
-    are found by the anchor; the PDF has no creation date, so it is the same bytes every run.
+    Why one document per batch: WeasyPrint's cost is partly per document (the stylesheet, the
+    fonts), so laying out 50 statements together and writing each one's pages is 2-3 times
+    faster than 50 separate documents. Why batches in processes: the layout itself (about
+    0.1 s of CPU a statement) is single-threaded Python, and 174 statements of an ICB took
+    15-30 s on one core. Each statement starts a page and carries an id that depends only on
+    its place in `printed`, so a statement's PDF is the same bytes whichever batch laid it out
+    (tests/report/test_statement_pdfs.py checks this); the PDF has no creation date.
     """
-    from weasyprint import HTML
+    jobs = [(str(party.folder / "statement.pdf"), body) for party, body in printed]
+    workers = _pdf_workers(len(jobs))
+    if workers <= 1:
+        return [Path(f) for f in pdf_pages.write_batch(jobs, 0)]
+    size = -(-len(jobs) // workers)
+    batches = [(jobs[s : s + size], s, s + size >= len(jobs)) for s in range(0, len(jobs), size)]
+    return [Path(f) for f in pdf_pages.write_batches_in_processes(batches)]
 
-    sections = "".join(
-        f'<section class="statement" id="s-{i}">{body}</section>'
-        for i, (_, body) in enumerate(printed)
-    )
-    doc = HTML(string=_print_page(sections)).render()
-    starts = [
-        next(n for n, pg in enumerate(doc.pages) if f"s-{i}" in pg.anchors)
-        for i in range(len(printed))
-    ]
-    ends = [*starts[1:], len(doc.pages)]
-    out = []
-    for (party, _), start, end in zip(printed, starts, ends, strict=True):
-        path = party.folder / "statement.pdf"
-        doc.copy(doc.pages[start:end]).write_pdf(path)
-        out.append(path)
-    return out
+
+#: Fewer statements than this are laid out in this process (a worker's start-up, about a
+#: second, is more than their layout); more are shared among the machine's cores.
+PARALLEL_MIN = 24
+
+
+def _pdf_workers(n: int) -> int:
+    """How many processes lay out `n` statements: 1 for fewer than PARALLEL_MIN, else one per
+    core available, at most 4, each with at least PARALLEL_MIN / 2 statements."""
+    if n < PARALLEL_MIN:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4, n // (PARALLEL_MIN // 2)))
 
 
 def statement_parties(

@@ -25,7 +25,7 @@ from ibis.expr.types import Table
 from careis.codelists import CodelistLibrary
 from careis.engine import Engine
 from careis.risk import efi as efi_mod
-from careis.risk.features import build_features, coded_events
+from careis.risk.features import build_features, record_columns, record_features_at
 from careis.risk.model import RiskModel, feature_matrix, top_factors
 from careis.risk.register import register as draw_register
 
@@ -60,17 +60,17 @@ def score_and_register(
     min_age: int,
     lookback_days: int = 365,
     explain: int = 3,
-    coded: Table | None = None,
+    record: Table | None = None,
     adults_only: bool = False,
 ) -> Scored:
     """Score every registered patient on `index_date` and draw each practice's register
     (top `percent`% of patients aged `min_age`+), with each register patient's top factors.
 
-    `coded`: the events matched to the feature lists (`coded_events`), shared between the
-    dates of one run. `adults_only`: score only patients aged `min_age`+ (enough for the
+    `record`: the GP-record features at this date (`record_columns` of `record_features_at`,
+    built once for both dates of one run). `adults_only`: score only patients aged `min_age`+ (enough for the
     register, which ranks only them; `scored` then holds only them too)."""
     model.check_schema()
-    built = build_features(tables, index_date, library, lookback_days=lookback_days, coded=coded)
+    built = build_features(tables, index_date, library, lookback_days=lookback_days, record=record)
     if adults_only:
         built = built.filter(built.age >= min_age)
     feats = engine.to_arrow(built.order_by("patient_id"))
@@ -195,12 +195,14 @@ def refresh(
     `previous_index`, also draw the register then and list who entered and left."""
     from careis.risk.register import sizes as register_sizes
 
-    # The events matched to the feature lists once for both refreshes (the largest join).
-    until = max(index_date, previous_index or index_date)
-    coded = engine.cache(coded_events(tables["events"], library, until))
+    # The GP-record features of both refreshes in one pass over the events (the largest
+    # table), materialised once: one row per patient, both dates' columns side by side.
+    dates = [index_date] if previous_index is None else [index_date, previous_index]
+    record = engine.cache(record_features_at(tables["events"], library, dates))
     cur = score_and_register(
         engine, tables, library, model, index_date,
-        percent=percent, min_age=min_age, lookback_days=lookback_days, coded=coded,
+        percent=percent, min_age=min_age, lookback_days=lookback_days,
+        record=record_columns(record, 0),
     )  # fmt: skip
     frail = engine.to_arrow(frailty_list(cur.scored).order_by(["practice_code", "patient_id"]))
     size_t = engine.to_arrow(
@@ -214,7 +216,7 @@ def refresh(
         prev = score_and_register(
             engine, tables, library, model, previous_index,
             percent=percent, min_age=min_age, lookback_days=lookback_days, explain=0,
-            coded=coded, adults_only=True,
+            record=record_columns(record, 1), adults_only=True,
         )  # fmt: skip
         # Only whether the previous register's patients are still registered here matters:
         # the engine picks those rows out (a semi-join) instead of exporting everyone.
