@@ -47,6 +47,18 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/runs/{run}/ledger.{fmt}"): {"commissioner": "all"},
     ("GET", "/runs/{run}/payments.csv"): {"commissioner": "approved", "finance": "approved"},
     ("GET", "/runs/{run}/payments.xlsx"): {"commissioner": "approved", "finance": "approved"},
+    ("GET", "/runs/{run}/measures"): {
+        "commissioner": "all", "federation": "all", "practice": "all",
+    },
+    ("GET", "/runs/{run}/measures.{fmt}"): {
+        "commissioner": "all", "federation": "all", "practice": "all",
+    },
+    **{
+        ("GET", f"/runs/{{run}}/measures/{{measure}}/{{code}}{tail}"): {
+            "commissioner": "all", "federation": "own", "practice": "own",
+        }
+        for tail in ("", "/chart.svg", "/chart.png", "/data.{fmt}")
+    },
     ("GET", "/runs/{run}/audit"): {"commissioner": "all"},
     ("GET", "/runs/{run}/audit.{fmt}"): {"commissioner": "all"},
 }  # fmt: skip
@@ -58,7 +70,11 @@ SCOPE = {
     "org": ("FEDA", "FEDB"),  # the federation user's own / another
     "name": ("register.csv", "register.xlsx"),
     "fmt": ("csv", "xlsx"),  # not a scope: both formats are asked, each once per role and run
-    "table": ("provider_total", "statement"),  # tables of changes (both exist for `rerun`)
+    "table": ("provider_total", "statement"),
+    "measure": (
+        "emergency_admissions",
+        "emergency_admissions",
+    ),  # not a scope: the one measure  # tables of changes (both exist for `rerun`)
 }
 #: Routes that exist only for some runs: the runs standing for "open" and "approved" there.
 #: Changes exist only for a re-run of a scheme with an approved run (tests/serve/conftest.py).

@@ -35,6 +35,14 @@ PAGES = [
     ("commissioner", "/runs/{run}/ledger", "rerun"),
     ("finance", "/runs/{run}/ledger", "repaid"),  # what changed, and the payment file
     ("commissioner", "/runs/{run}/audit", "open"),
+    *(
+        (role, "/runs/{run}/measures", "open")
+        for role in ("commissioner", "federation", "practice")
+    ),
+    *(
+        (role, "/runs/{run}/measures/{measure}/{code}", "open")
+        for role in ("commissioner", "federation", "practice")
+    ),
 ]
 BLOCK = re.compile(r'<p class="careis-downloads">(.*?)</p>', re.S)
 HREF = re.compile(r'href="([^"]+)"')
@@ -60,7 +68,7 @@ def test_the_pages_cover_every_page_route() -> None:
 
 
 def _url(path: str, run: str) -> str:
-    return path.format(run=run, org="FEDA", code="A00001")
+    return path.format(run=run, org="FEDA", code="A00001", measure="emergency_admissions")
 
 
 @pytest.mark.parametrize(("role", "path", "run"), PAGES)

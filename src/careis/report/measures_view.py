@@ -192,7 +192,23 @@ def _spc_one(
         "note": "",
         "variation": result.variation,
         "summary": _summary_row(info, level, org, names, result, perf_from),
+        "result": result,
     }
+
+
+def spc_series(
+    info: MeasureInfo,
+    level: str,
+    org: str,
+    points: list[dict[str, Any]],
+    suppression: SuppressionConfig,
+    names: dict[str, str],
+    periods: dict[str, Any],
+) -> dict[str, Any]:
+    """One series' chart, exactly as the report draws it: `title`, `svg` ('' with a `note`
+    when a month's count is suppressed), `variation`, the MDC `summary` row and the
+    `result` (SpcResult). For `careis serve`'s measure pages."""
+    return _spc_one(info, level, org, points, suppression, names, periods)
 
 
 def _chart_note(sigma_z: float | None, person_years: float, n_base: int) -> str:

@@ -64,6 +64,24 @@ def state_of(decision: Decision | None) -> str:
     return "query answered" if decision.answer is not None else "query open"
 
 
+def run_values(db: Session, view: RunView) -> dict[str, Any]:
+    """What every page of a run shows at its top (scheme, status, approval or rejection)."""
+    return _run_values(db, view)
+
+
+def measures(db: Session, view: RunView, charts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The measures page: each series' summary and the Making Data Count counts."""
+    from careis.report.headline import mdc_summary
+    from careis.serve.measures import settings_of
+
+    suppression, _ = settings_of(view.folder)
+    return {
+        **_run_values(db, view), "charts": charts,
+        "mdc": mdc_summary([c["summary"] for c in charts if c.get("summary")]),
+        "suppressed_range": f"{suppression.low}-{suppression.high}",
+    }  # fmt: skip
+
+
 def _run_values(db: Session, view: RunView) -> dict[str, Any]:
     return {
         "run": view.record, "scheme": view.folder.scheme_name,
