@@ -73,7 +73,9 @@ def test_federation_sees_its_own_and_its_members_levels(clients: dict[str, TestC
     fed = clients["federation"]
     assert _summary_orgs(fed) == ["FEDA", "A00001", "A00002"]
     assert fed.get(CHART.format("FEDA")).status_code == 200
-    assert fed.get(CHART.format("A00002") + "/chart.svg").status_code == 200
+    assert fed.get(CHART.format("A00001") + "/chart.svg").status_code == 200
+    page = fed.get("/runs/open/measures").text  # its suppressed member is listed, not charted
+    assert "Not charted: suppressed: a month has a count of 1-7" in page
     for other in ("FEDB", "A00003", "00T", "U00002"):
         assert fed.get(CHART.format(other)).status_code == 403, other
         assert fed.get(CHART.format(other) + "/data.csv").status_code == 403, other
@@ -95,12 +97,12 @@ def test_finance_sees_no_measures(clients: dict[str, TestClient]) -> None:
 
 def test_a_suppressed_series_is_not_charted_nor_exported(clients: dict[str, TestClient]) -> None:
     comm = clients["commissioner"]
-    page = comm.get(CHART.format("A00004"))
+    page = comm.get(CHART.format("A00002"))
     assert page.status_code == 200
     assert "is not charted: suppressed: a month has a count of 1-7" in page.text
     assert "<svg" not in page.text.split("</h1>", 1)[1].replace('class="mdc-icon"', "")
     for tail in ("/chart.svg", "/chart.png", "/data.csv", "/data.xlsx"):
-        assert comm.get(CHART.format("A00004") + tail).status_code == 404, tail
+        assert comm.get(CHART.format("A00002") + tail).status_code == 404, tail
 
 
 def test_unknown_measure_or_organisation_is_not_found(clients: dict[str, TestClient]) -> None:

@@ -100,8 +100,8 @@ def _manifest(name: str, scheme: str, data: str) -> dict[str, object]:
 
 MONTHLY_COLUMNS = ["measure_id", "period", "level", "org_code", "month_start", "numerator",
                    "denominator"]  # fmt: skip
-#: A00004's admissions are 1-7 a month: its series is suppressed (not charted), as in the report.
-SMALL_PRACTICE = "A00004"
+#: A00002's admissions are 1-7 a month: its series is suppressed (not charted), as in the report.
+SMALL_PRACTICE = "A00002"
 
 
 def _monthly() -> list[dict[str, object]]:

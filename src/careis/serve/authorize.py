@@ -78,7 +78,7 @@ class Folders:
         self._by_path: dict[str, RunFolder] = {}
         self._diffs: dict[tuple[str, ...], list[Difference]] = {}
         self._series: dict[tuple[str, str], dict[measures.Key, measures.Series]] = {}
-        self._charts: dict[tuple[str, str, measures.Key], dict[str, Any]] = {}
+        self._charts: dict[tuple[str, str, measures.Key, bool], dict[str, Any]] = {}
 
     def get(self, record: Run) -> RunFolder:
         if record.path not in self._by_path:
@@ -100,19 +100,19 @@ class Folders:
             self._series[key] = measures.series_of(view.folder)
         return self._series[key]
 
-    def chart(self, view: RunView, series: measures.Series) -> dict[str, Any]:
-        """One series' SPC chart and summary, drawn by the report's code (once per run)."""
+    def chart(self, view: RunView, series: measures.Series, *, draw: bool = True) -> dict[str, Any]:
+        """One series' SPC chart and summary, by the report's code (once per run); `draw=False`
+        for the summary alone (a summary table of a hundred series is then instant)."""
         key = (view.record.path, view.record.manifest_hash,
-               (series.measure, series.level, series.org))  # fmt: skip
+               (series.measure, series.level, series.org), draw)  # fmt: skip
         if key not in self._charts:
             from careis.report.measures_view import spc_series
 
-            unit = series.points[0].get("unit", "") if series.points else ""
-            info = measures.measure_info(series.measure, unit)
+            info = measures.measure_info(series.measure)
             suppression, periods = measures.settings_of(view.folder)
             names = measures.names()
             chart = spc_series(info, series.level, series.org, series.points, suppression,
-                               names, periods)  # fmt: skip
+                               names, periods, draw=draw)  # fmt: skip
             org_name = names.get(series.org, "")
             chart.update(
                 measure=series.measure, name=info.name, level=series.level.replace("_", "-"),
@@ -322,7 +322,7 @@ class Authorizer:
                  if self._sees_series(view, level, org, summary=True)]  # fmt: skip
         order = {lv: i for i, lv in enumerate(measures.LEVELS)}
         shown.sort(key=lambda s: (s.measure, order[s.level], s.org))
-        return view, [self.folders.chart(view, s) for s in shown]
+        return view, [self.folders.chart(view, s, draw=False) for s in shown]
 
     def measure_chart(self, name: str, measure: str, code: str) -> tuple[RunView, dict[str, Any]]:
         """One measure's chart for one organisation, within the same scope as `measures`."""

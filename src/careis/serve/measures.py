@@ -42,13 +42,13 @@ def shipped_catalogue() -> dict[str, MeasureInfo]:
     return catalogue_of(load_measures([shipped_library()]))
 
 
-def measure_info(measure: str, unit: str = "") -> MeasureInfo:
+def measure_info(measure: str) -> MeasureInfo:
     """The shipped measure's meaning; a measure of the run's own library (not shipped) is
     named by its id, with no improvement direction."""
     found = shipped_catalogue().get(measure)
     if found is not None:
         return found
-    return MeasureInfo(measure, measure, "rate", unit or "rate", "")
+    return MeasureInfo(measure, measure, "rate", "rate", "")
 
 
 @cache
@@ -109,7 +109,7 @@ def settings_of(folder: RunFolder) -> tuple[SuppressionConfig, dict[str, Any]]:
 
 def sentence(chart: dict[str, Any], name: str) -> str:
     """The chart in one sentence: what varied and whether the target is assured."""
-    if not chart.get("svg"):
+    if not chart.get("summary"):
         return f"{name} is not charted: {chart.get('note', '')}."
     summary = chart["summary"]
     text = f"{name}: {summary['variation'].lower()}"
