@@ -59,6 +59,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
         }
         for tail in ("", "/chart.svg", "/chart.png", "/data.{fmt}")
     },
+    ("GET", "/runs/{run}/compare/{other}"): {"commissioner": "all"},
+    ("GET", "/runs/{run}/compare/{other}/totals.{fmt}"): {"commissioner": "all"},
     ("GET", "/runs/{run}/audit"): {"commissioner": "all"},
     ("GET", "/runs/{run}/audit.{fmt}"): {"commissioner": "all"},
 }  # fmt: skip
@@ -70,15 +72,18 @@ SCOPE = {
     "org": ("FEDA", "FEDB"),  # the federation user's own / another
     "name": ("register.csv", "register.xlsx"),
     "fmt": ("csv", "xlsx"),  # not a scope: both formats are asked, each once per role and run
-    "table": ("provider_total", "statement"),
-    "measure": (
-        "emergency_admissions",
-        "emergency_admissions",
-    ),  # not a scope: the one measure  # tables of changes (both exist for `rerun`)
+    "table": ("provider_total", "statement"),  # tables of changes (both exist for `rerun`)
+    "measure": ("emergency_admissions",) * 2,  # not a scope: the tiny runs' one measure
+    "other": ("paid", "paid"),  # the run compared with: the first run of `rerun`'s scheme
 }
 #: Routes that exist only for some runs: the runs standing for "open" and "approved" there.
 #: Changes exist only for a re-run of a scheme with an approved run (tests/serve/conftest.py).
-RUNS = {"/runs/{run}/changes/{table}.{fmt}": {"open": "rerun", "paid": "repaid"}}
+RUNS = {
+    "/runs/{run}/changes/{table}.{fmt}": {"open": "rerun", "paid": "repaid"},
+    # runs side by side: two runs of one scheme (`paid` and its re-runs)
+    "/runs/{run}/compare/{other}": {"open": "rerun", "paid": "repaid"},
+    "/runs/{run}/compare/{other}/totals.{fmt}": {"open": "rerun", "paid": "repaid"},
+}
 FORMS = {
     "decision": "query", "comment": "matrix", "answer": "matrix", "override_reason": "matrix",
     "reason": "matrix",

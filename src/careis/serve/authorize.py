@@ -299,6 +299,30 @@ class Authorizer:
                 return Rerun(base, [], *totals, error=exc.problem)
         return None
 
+    def same_scheme(self, view: RunView) -> list[RunView]:
+        """The other runs of this run's scheme this user may see (for runs side by side)."""
+        self._require("commissioner")
+        return [
+            v
+            for v in self.runs()
+            if v.record.id != view.record.id
+            and v.folder.has_file("manifest.json")
+            and v.folder.scheme_key == view.folder.scheme_key
+        ]
+
+    def compare(self, name: str, other: str) -> tuple[RunView, RunView, list[Difference]]:
+        """Two runs of one scheme side by side (`careis pay diff OTHER NAME`): the
+        commissioner; both runs in scope and unchanged, else 404/409."""
+        self._require("commissioner")
+        view = self.run(name)
+        base = self.run(other)
+        if base.record.id == view.record.id or base.folder.scheme_key != view.folder.scheme_key:
+            raise Missing("no such run of this scheme to compare with.")
+        try:
+            return view, base, self.folders.diff(base, view)
+        except CareisError as exc:
+            raise Missing(f"these runs cannot be compared: {exc.problem}") from exc
+
     def _sees_series(self, view: RunView, level: str, org: str, *, summary: bool) -> bool:
         """Whether this user may see one organisation's measure series (aggregates only):
         the commissioner every level (its summary table: sub-ICB and federations), a

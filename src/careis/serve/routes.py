@@ -132,7 +132,7 @@ def run_list_download(ctx: CtxDep, fmt: str) -> Response:
 def run_overview(request: Request, ctx: CtxDep, run: str) -> Response:
     """The commissioner's page: every practice and group, queries, approval."""
     view = ctx.az.overview(run)
-    values = views.overview(ctx.db, view, ctx.az.rerun_of(view))
+    values = views.overview(ctx.db, view, ctx.az.rerun_of(view), ctx.az.same_scheme(view))
     return render(request, "run.html.j2", **values)
 
 
@@ -153,6 +153,23 @@ def changes_download(ctx: CtxDep, run: str, table: str, fmt: str) -> Response:
     rows = views.change_rows(rerun, table)
     name = f"{run}-changes-{table}"
     return _download(rows, name, fmt, "Changes", views.CHANGE_MONEY, fields=views.CHANGE_FIELDS)
+
+
+@router.get("/runs/{run}/compare/{other}", response_class=HTMLResponse)
+def compare_page(request: Request, ctx: CtxDep, run: str, other: str) -> Response:
+    """Two runs of one scheme side by side: each provider's total in both, and the change."""
+    view, base, differences = ctx.az.compare(run, other)
+    values = views.side_by_side(ctx.db, view, base, differences)
+    return render(request, "compare.html.j2", **values)
+
+
+@router.get("/runs/{run}/compare/{other}/totals.{fmt}")
+def compare_download(ctx: CtxDep, run: str, other: str, fmt: str) -> Response:
+    """The side-by-side table of per-provider totals (CSV or Excel)."""
+    view, base, differences = ctx.az.compare(run, other)
+    rows = views.side_rows(views.side_by_side(ctx.db, view, base, differences))
+    return _download(rows, f"{run}-vs-{other}-totals", fmt, "Side by side", views.SIDE_MONEY,
+                     fields=views.SIDE_FIELDS)  # fmt: skip
 
 
 @router.get("/runs/{run}/federations/{org}", response_class=HTMLResponse)
