@@ -88,7 +88,7 @@ def side_by_side(
     """Each provider's total in two runs of one scheme, with the change `careis pay diff`
     finds (run `base` is the diff's run A, this run its run B)."""
     changes = {d.key: d.difference for d in differences if d.table == "provider_total"}
-    totals = {}
+    totals: dict[str, dict[str, Decimal | None]] = {}
     for which, folder in (("base", base.folder), ("this", view.folder)):
         for r in folder.statements():
             totals.setdefault(r["provider"], {"base": None, "this": None})
