@@ -54,6 +54,9 @@ USERS = {
     "prac-b": ("practice", "A00003"),
     "comm": ("commissioner", "00T"),
     "fin": ("finance", "00T"),
+    "comm-m": ("commissioner", "00T"),  # the measures journey's own accounts
+    "fed-a": ("federation", "FEDA"),
+    "prac-m": ("practice", "A00001"),
 }
 AXE_RUN = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
     .map(v => v.id + ' (' + v.impact + ', ' + v.nodes.length + '): '
@@ -310,3 +313,43 @@ def test_each_role_does_its_job(browser: Any, live: Live) -> None:
     page.context.close()
 
     assert len(live.visited) == len(set(live.visited))
+
+
+def test_measures_pages_show_the_reports_charts(browser: Any, live: Live) -> None:
+    """The commissioner opens the run's measures, FEDA's chart (inline SVG under the CSP) and
+    downloads it as PNG; the federation sees its own level and its members'; the practice its
+    own. Each page screenshotted, phone-width and axe-checked as every other."""
+    run = f"{live.base}/runs/open"
+    page = log_in(browser, live, "comm-m")
+    page.goto(run)
+    page.get_by_role("link", name="Measures").click()
+    page.wait_for_url(f"{run}/measures")
+    text = page.locator("main").inner_text()
+    assert "Making Data Count summary" in text and "Special cause variation: improvement" in text
+    check(browser, page, live, "comm-measures")
+    page.locator("tr", has_text="FEDA").get_by_role("link").click()
+    page.wait_for_url(f"{run}/measures/emergency_admissions/FEDA")
+    box = page.locator("figure.careis-chart svg").first.bounding_box()
+    assert box is not None and box["width"] > 300  # the inline chart is drawn
+    check(browser, page, live, "comm-measure-chart")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="PNG of the chart").click()
+    assert info.value.suggested_filename == "open-emergency_admissions-FEDA.png"
+    assert Path(info.value.path()).read_bytes()[:4] == b"\x89PNG"
+    page.context.close()
+
+    page = log_in(browser, live, "fed-a")
+    page.goto(f"{run}/measures")
+    text = page.locator("main").inner_text()
+    assert "FEDA" in text and "A00001" in text and "FEDB" not in text and "A00003" not in text
+    check(browser, page, live, "fed-measures")
+    page.context.close()
+
+    page = log_in(browser, live, "prac-m")
+    page.goto(f"{run}/practices/A00001")
+    page.get_by_role("link", name="This practice's measures (SPC)").click()
+    page.wait_for_url(f"{run}/measures")
+    check(browser, page, live, "prac-m-measures")
+    page.goto(f"{run}/measures/emergency_admissions/A00001")
+    check(browser, page, live, "prac-m-measure-chart")
+    page.context.close()

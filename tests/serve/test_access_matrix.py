@@ -47,6 +47,20 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/runs/{run}/ledger.{fmt}"): {"commissioner": "all"},
     ("GET", "/runs/{run}/payments.csv"): {"commissioner": "approved", "finance": "approved"},
     ("GET", "/runs/{run}/payments.xlsx"): {"commissioner": "approved", "finance": "approved"},
+    ("GET", "/runs/{run}/measures"): {
+        "commissioner": "all", "federation": "all", "practice": "all",
+    },
+    ("GET", "/runs/{run}/measures.{fmt}"): {
+        "commissioner": "all", "federation": "all", "practice": "all",
+    },
+    **{
+        ("GET", f"/runs/{{run}}/measures/{{measure}}/{{code}}{tail}"): {
+            "commissioner": "all", "federation": "own", "practice": "own",
+        }
+        for tail in ("", "/chart.svg", "/chart.png", "/data.{fmt}")
+    },
+    ("GET", "/runs/{run}/compare/{other}"): {"commissioner": "all"},
+    ("GET", "/runs/{run}/compare/{other}/totals.{fmt}"): {"commissioner": "all"},
     ("GET", "/runs/{run}/audit"): {"commissioner": "all"},
     ("GET", "/runs/{run}/audit.{fmt}"): {"commissioner": "all"},
 }  # fmt: skip
@@ -59,10 +73,17 @@ SCOPE = {
     "name": ("register.csv", "register.xlsx"),
     "fmt": ("csv", "xlsx"),  # not a scope: both formats are asked, each once per role and run
     "table": ("provider_total", "statement"),  # tables of changes (both exist for `rerun`)
+    "measure": ("emergency_admissions",) * 2,  # not a scope: the tiny runs' one measure
+    "other": ("paid", "paid"),  # the run compared with: the first run of `rerun`'s scheme
 }
 #: Routes that exist only for some runs: the runs standing for "open" and "approved" there.
 #: Changes exist only for a re-run of a scheme with an approved run (tests/serve/conftest.py).
-RUNS = {"/runs/{run}/changes/{table}.{fmt}": {"open": "rerun", "paid": "repaid"}}
+RUNS = {
+    "/runs/{run}/changes/{table}.{fmt}": {"open": "rerun", "paid": "repaid"},
+    # runs side by side: two runs of one scheme (`paid` and its re-runs)
+    "/runs/{run}/compare/{other}": {"open": "rerun", "paid": "repaid"},
+    "/runs/{run}/compare/{other}/totals.{fmt}": {"open": "rerun", "paid": "repaid"},
+}
 FORMS = {
     "decision": "query", "comment": "matrix", "answer": "matrix", "override_reason": "matrix",
     "reason": "matrix",

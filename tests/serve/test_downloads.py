@@ -35,6 +35,15 @@ PAGES = [
     ("commissioner", "/runs/{run}/ledger", "rerun"),
     ("finance", "/runs/{run}/ledger", "repaid"),  # what changed, and the payment file
     ("commissioner", "/runs/{run}/audit", "open"),
+    ("commissioner", "/runs/{run}/compare/{other}", "rerun"),
+    *(
+        (role, "/runs/{run}/measures", "open")
+        for role in ("commissioner", "federation", "practice")
+    ),
+    *(
+        (role, "/runs/{run}/measures/{measure}/{code}", "open")
+        for role in ("commissioner", "federation", "practice")
+    ),
 ]
 BLOCK = re.compile(r'<p class="careis-downloads">(.*?)</p>', re.S)
 HREF = re.compile(r'href="([^"]+)"')
@@ -60,7 +69,9 @@ def test_the_pages_cover_every_page_route() -> None:
 
 
 def _url(path: str, run: str) -> str:
-    return path.format(run=run, org="FEDA", code="A00001")
+    return path.format(
+        run=run, org="FEDA", code="A00001", measure="emergency_admissions", other="paid"
+    )
 
 
 @pytest.mark.parametrize(("role", "path", "run"), PAGES)

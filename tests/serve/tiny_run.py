@@ -88,8 +88,51 @@ def _manifest(name: str, scheme: str, data: str) -> dict[str, object]:
         {"role": "contract", "name": "", "sha256": hashlib.sha256(scheme.encode()).hexdigest()},
         {"role": "gp_data", "name": "events.csv", "sha256": hashlib.sha256(data.encode()).hexdigest()},
     ]  # fmt: skip
-    config = {"name": name, "contract_resolved": contract}
+    config = {
+        "name": name, "contract_resolved": contract,
+        "periods": {"baseline": {"start": "2023-04-01", "end": "2024-03-31", "label": "2023/24"},
+                    "performance": {"start": "2024-04-01", "end": "2025-03-31",
+                                    "label": "2024/25"}},
+        "suppression": {"low": 1, "high": 7, "round_to": 5},
+    }  # fmt: skip
     return {"careis_version": "test", "config": config, "inputs": inputs}
+
+
+MONTHLY_COLUMNS = ["measure_id", "period", "level", "org_code", "month_start", "numerator",
+                   "denominator"]  # fmt: skip
+#: A00002's admissions are 1-7 a month: its series is suppressed (not charted), as in the report.
+SMALL_PRACTICE = "A00002"
+
+
+def _monthly() -> list[dict[str, object]]:
+    """24 months of emergency admissions per practice, rolled up to PCN, federation and the
+    sub-ICB; FEDA's practices fall by a third in the performance year (special cause)."""
+    per_practice: dict[str, list[tuple[int, int]]] = {}
+    for code, (_, fed, size, _) in PRACTICES.items():
+        series = []
+        for i in range(24):
+            base = 3 + i % 4 if code == SMALL_PRACTICE else size // 10 + (i * 7) % 11
+            if fed == "FEDA" and i >= 12 and code != SMALL_PRACTICE:
+                base = base * 2 // 3
+            series.append((base, size * 30))
+        per_practice[code] = series
+    groups: dict[tuple[str, str], list[str]] = {("sub_icb", COMMISSIONER): list(PRACTICES)}
+    for code, (pcn, fed, _, _) in PRACTICES.items():
+        groups.setdefault(("federation", fed), []).append(code)
+        groups.setdefault(("pcn", pcn), []).append(code)
+        groups[("practice", code)] = [code]
+    rows: list[dict[str, object]] = []
+    for (level, org), codes in sorted(groups.items()):
+        for i in range(24):
+            year, month = 2023 + (i + 3) // 12, (i + 3) % 12 + 1
+            rows.append(
+                {"measure_id": "emergency_admissions",
+                 "period": "baseline" if i < 12 else "performance", "level": level,
+                 "org_code": org, "month_start": f"{year}-{month:02d}-01",
+                 "numerator": sum(per_practice[c][i][0] for c in codes),
+                 "denominator": sum(per_practice[c][i][1] for c in codes)}
+            )  # fmt: skip
+    return rows
 
 
 def build_run(root: Path, scheme: str = "", sizes: dict[str, int] | None = None) -> Path:
@@ -133,6 +176,7 @@ def build_run(root: Path, scheme: str = "", sizes: dict[str, int] | None = None)
         for f, v in (("FEDA", "-7.5"), ("FEDB", "-10.5"))
     ]  # fmt: skip
     _write(root / "measures" / "results.csv", list(results[0]), results)
+    _write(root / "measures" / "monthly.csv", MONTHLY_COLUMNS, _monthly())
     manifest = _manifest(root.name, scheme or f"Tiny scheme {root.name}", json.dumps(sizes))
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
     return root

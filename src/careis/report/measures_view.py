@@ -161,8 +161,11 @@ def _spc_one(
     suppression: SuppressionConfig,
     names: dict[str, str],
     periods: dict[str, Any],
+    *,
+    draw: bool = True,
 ) -> dict[str, Any]:
-    """An XmR chart of one monthly rate, limits fixed on the baseline year, and its summary."""
+    """An XmR chart of one monthly rate, limits fixed on the baseline year, and its summary
+    (`draw=False`: the summary only, `svg` None; the SVG is most of the time)."""
     title = f"{info.name}, {names.get(org, org)} ({org})"
     if any(suppression.low <= (p["numerator"] or 0) <= suppression.high for p in points):
         return {"title": title, "svg": "", "note": "suppressed: a month has a count of 1-7"}
@@ -188,11 +191,31 @@ def _spc_one(
     perf_from = base.end if base is not None else None
     return {
         "title": title,
-        "svg": spc_chart(result, title=title, y_title=f"{info.unit} (monthly)", note=note),
+        "svg": spc_chart(result, title=title, y_title=f"{info.unit} (monthly)", note=note)
+        if draw
+        else None,
         "note": "",
         "variation": result.variation,
         "summary": _summary_row(info, level, org, names, result, perf_from),
+        "result": result,
     }
+
+
+def spc_series(
+    info: MeasureInfo,
+    level: str,
+    org: str,
+    points: list[dict[str, Any]],
+    suppression: SuppressionConfig,
+    names: dict[str, str],
+    periods: dict[str, Any],
+    *,
+    draw: bool = True,
+) -> dict[str, Any]:
+    """One series' chart, exactly as the report draws it: `title`, `svg` ('' with a `note`
+    when a month's count is suppressed; None with `draw=False`), `variation`, the MDC
+    `summary` row and the `result` (SpcResult). For `careis serve`'s measure pages."""
+    return _spc_one(info, level, org, points, suppression, names, periods, draw=draw)
 
 
 def _chart_note(sigma_z: float | None, person_years: float, n_base: int) -> str:

@@ -122,7 +122,7 @@ def logged_in(request: Request, db: Annotated[Session, Depends(get_db)]) -> Ctx:
         db, request.app.state.key, request.cookies.get(SESSION_COOKIE)
     )
     user = db.get(User, session.user_id) if session and session.user_id else None
-    if session is None or user is None:
+    if session is None or user is None or user.disabled_at is not None:
         raise LoginRequired
     ctx = Ctx(db, user, session, Authorizer(user, db, request.app.state.folders))
     request.state.ctx = ctx

@@ -21,12 +21,14 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from careis.errors import CareisError, DataError
 from careis.payments.diff import Difference, diff_runs
+from careis.serve import measures
 from careis.serve.models import Approval, Run, User
 from careis.serve.runs import Row, RunFolder, manifest_hash, total, valid_name
 
@@ -75,6 +77,8 @@ class Folders:
     def __init__(self) -> None:
         self._by_path: dict[str, RunFolder] = {}
         self._diffs: dict[tuple[str, ...], list[Difference]] = {}
+        self._series: dict[tuple[str, str], dict[measures.Key, measures.Series]] = {}
+        self._charts: dict[tuple[str, str, measures.Key, bool], dict[str, Any]] = {}
 
     def get(self, record: Run) -> RunFolder:
         if record.path not in self._by_path:
@@ -88,6 +92,35 @@ class Folders:
         if key not in self._diffs:
             self._diffs[key] = diff_runs(base.folder.root, view.folder.root)
         return self._diffs[key]
+
+    def series(self, view: RunView) -> dict[measures.Key, measures.Series]:
+        """The run's monthly series (read once per registered run)."""
+        key = (view.record.path, view.record.manifest_hash)
+        if key not in self._series:
+            self._series[key] = measures.series_of(view.folder)
+        return self._series[key]
+
+    def chart(self, view: RunView, series: measures.Series, *, draw: bool = True) -> dict[str, Any]:
+        """One series' SPC chart and summary, by the report's code (once per run); `draw=False`
+        for the summary alone (a summary table of a hundred series is then instant)."""
+        key = (view.record.path, view.record.manifest_hash,
+               (series.measure, series.level, series.org), draw)  # fmt: skip
+        if key not in self._charts:
+            from careis.report.measures_view import spc_series
+
+            info = measures.measure_info(series.measure)
+            suppression, periods = measures.settings_of(view.folder)
+            names = measures.names()
+            chart = spc_series(info, series.level, series.org, series.points, suppression,
+                               names, periods, draw=draw)  # fmt: skip
+            org_name = names.get(series.org, "")
+            chart.update(
+                measure=series.measure, name=info.name, level=series.level.replace("_", "-"),
+                org=series.org, org_name=org_name,
+                sentence=measures.sentence(chart, f"{info.name}, {org_name or series.org}"),
+            )  # fmt: skip
+            self._charts[key] = chart
+        return self._charts[key]
 
 
 class Authorizer:
@@ -265,6 +298,72 @@ class Authorizer:
             except CareisError as exc:
                 return Rerun(base, [], *totals, error=exc.problem)
         return None
+
+    def same_scheme(self, view: RunView) -> list[RunView]:
+        """The other runs of this run's scheme this user may see (for runs side by side)."""
+        self._require("commissioner")
+        return [
+            v
+            for v in self.runs()
+            if v.record.id != view.record.id
+            and v.folder.has_file("manifest.json")
+            and v.folder.scheme_key == view.folder.scheme_key
+        ]
+
+    def compare(self, name: str, other: str) -> tuple[RunView, RunView, list[Difference]]:
+        """Two runs of one scheme side by side (`careis pay diff OTHER NAME`): the
+        commissioner; both runs in scope and unchanged, else 404/409."""
+        self._require("commissioner")
+        view = self.run(name)
+        base = self.run(other)
+        if base.record.id == view.record.id or base.folder.scheme_key != view.folder.scheme_key:
+            raise Missing("no such run of this scheme to compare with.")
+        try:
+            return view, base, self.folders.diff(base, view)
+        except CareisError as exc:
+            raise Missing(f"these runs cannot be compared: {exc.problem}") from exc
+
+    def _sees_series(self, view: RunView, level: str, org: str, *, summary: bool) -> bool:
+        """Whether this user may see one organisation's measure series (aggregates only):
+        the commissioner every level (its summary table: sub-ICB and federations), a
+        federation or PCN its own and its members' practice level, a practice its own."""
+        own = self.user.org_code
+        if self.role == "commissioner":
+            return level in (measures.COMMISSIONER_LEVELS if summary else measures.LEVELS)
+        if self.role == "federation":
+            if level in ("federation", "pcn"):
+                return org == own
+            return level == "practice" and org in view.folder.members(own)
+        return self.role == "practice" and level == "practice" and org == own
+
+    def measures(self, name: str) -> tuple[RunView, list[dict[str, Any]]]:
+        """The run's measures with their Making Data Count summary, at the levels this user
+        may see: the commissioner, a federation or PCN, a practice (never finance)."""
+        self._require("commissioner", "federation", "practice")
+        view = self.run(name)
+        series = self.folders.series(view)
+        shown = [s for (_, level, org), s in series.items()
+                 if self._sees_series(view, level, org, summary=True)]  # fmt: skip
+        order = {lv: i for i, lv in enumerate(measures.LEVELS)}
+        shown.sort(key=lambda s: (s.measure, order[s.level], s.org))
+        return view, [self.folders.chart(view, s, draw=False) for s in shown]
+
+    def measure_chart(self, name: str, measure: str, code: str) -> tuple[RunView, dict[str, Any]]:
+        """One measure's chart for one organisation, within the same scope as `measures`."""
+        self._require("commissioner", "federation", "practice")
+        view = self.run(name)
+        if not valid_name(measure) or not valid_name(code):
+            raise Missing("no such measure or organisation in this run.")
+        found = [s for (m, _, org), s in self.folders.series(view).items()
+                 if m == measure and org == code]  # fmt: skip
+        shown = [s for s in found if self._sees_series(view, s.level, code, summary=False)]
+        own = self.user.org_code
+        outside = self.role == "practice" or code not in view.folder.members(own)
+        if not shown and self.role != "commissioner" and code != own and outside:
+            raise Denied("this organisation's measures are not yours to see.")
+        if not shown:
+            raise Missing("no such measure or organisation in this run.")
+        return view, self.folders.chart(view, shown[0])
 
     def _practice_scope(self, view: RunView, code: str, *, patient_level: bool) -> None:
         """Whether this user may see practice `code` (patient level: only the practice itself)."""

@@ -1,4 +1,4 @@
-"""`careis serve RUNS_DIR` and `careis users add`: the web app and its local accounts.
+"""`careis serve RUNS_DIR` and `careis users ...`: the web app and its local accounts.
 
 Why light imports here: the CLI imports this module on every `careis` command, so FastAPI,
 SQLAlchemy and uvicorn are imported only inside the commands that need them.
@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -154,6 +154,116 @@ def add(
     console.print(
         f"Added {name} ({role}, {org}) to {_shown(url)}.", highlight=False, soft_wrap=True
     )
+
+
+RunsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--runs", metavar="RUNS_DIR", help="The folder you serve (finds its SQLite file)."
+    ),
+]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The user name.")]
+
+
+def _open(database: str | None, runs: Path | None) -> tuple[str, Any]:
+    """The state database's URL (for messages) and a session on it, upgraded."""
+    from careis.serve import db
+
+    url = _database_url(database, runs)
+    engine = db.open_engine(url)
+    db.upgrade(engine)
+    return url, db.session_factory(engine)()
+
+
+def _operator() -> str:
+    """Who ran the command, for the audit log: `cli:<login name>`."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@users_app.command("list")
+def list_users(database: DatabaseOpt = None, runs: RunsOpt = None) -> None:
+    """List the accounts: name, role, organisation, created, active or disabled (no hashes)."""
+    from careis.serve import workflow
+
+    url, session = _open(database, runs)
+    with session:
+        found = workflow.users(session)
+        console.print(f"{len(found)} account(s) in {_shown(url)}:", highlight=False, soft_wrap=True)
+        for u in found:
+            state = (
+                "active"
+                if u.disabled_at is None
+                else f"disabled {u.disabled_at:%Y-%m-%d %H:%M} UTC"
+            )
+            console.print(
+                f"  {u.name:<20} {u.role:<13} {u.org_code:<10} created {u.created_at:%Y-%m-%d}  {state}",
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
+
+
+@users_app.command("disable")
+def disable(name: NameArg, database: DatabaseOpt = None, runs: RunsOpt = None) -> None:
+    """Disable an account: it can no longer log in and its open sessions end now (audited)."""
+    from careis.serve import workflow
+
+    url, session = _open(database, runs)
+    with session:
+        try:
+            ended = workflow.disable_user(session, name, _operator())
+        except workflow.StateError as exc:
+            raise ConfigError(str(exc)) from exc
+    console.print(
+        f"Disabled {name} in {_shown(url)}; {ended} session(s) ended.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@users_app.command("enable")
+def enable(name: NameArg, database: DatabaseOpt = None, runs: RunsOpt = None) -> None:
+    """Let a disabled account log in again (audited)."""
+    from careis.serve import workflow
+
+    url, session = _open(database, runs)
+    with session:
+        try:
+            workflow.enable_user(session, name, _operator())
+        except workflow.StateError as exc:
+            raise ConfigError(str(exc)) from exc
+    console.print(f"Enabled {name} in {_shown(url)}.", highlight=False, soft_wrap=True)
+
+
+@users_app.command("password")
+def password(
+    name: NameArg,
+    database: DatabaseOpt = None,
+    runs: RunsOpt = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
+) -> None:
+    """Set a new password (asked twice, or --password-stdin); the account's sessions end."""
+    from careis.serve import security, workflow
+
+    url, session = _open(database, runs)
+    with session:
+        if not any(u.name == name for u in workflow.users(session)):
+            raise ConfigError(f"there is no user called {name!r}.")
+        new = security.Passwords.default().hash(_password(password_stdin))
+        try:
+            ended = workflow.set_password(session, name, new, _operator())
+        except workflow.StateError as exc:
+            raise ConfigError(str(exc)) from exc
+    console.print(
+        f"New password for {name} in {_shown(url)}; {ended} session(s) ended.",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
 
 
 def demo_accounts(run_dir: Path) -> list[tuple[str, str, str]]:

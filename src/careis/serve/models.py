@@ -38,6 +38,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     org_code: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    #: When `careis users disable` disabled the account (None: active). A disabled user
+    #: cannot log in; their sessions were deleted when it was disabled.
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 RUN_STATES = ("registered", "approved", "rejected")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from careis.csvio import defuse
 from careis.report.workbook import table_workbook
-from careis.serve import security, views, workflow
+from careis.serve import measures, security, views, workflow
 from careis.serve.app import (
     SESSION_COOKIE,
     STYLESHEET,
@@ -132,7 +132,7 @@ def run_list_download(ctx: CtxDep, fmt: str) -> Response:
 def run_overview(request: Request, ctx: CtxDep, run: str) -> Response:
     """The commissioner's page: every practice and group, queries, approval."""
     view = ctx.az.overview(run)
-    values = views.overview(ctx.db, view, ctx.az.rerun_of(view))
+    values = views.overview(ctx.db, view, ctx.az.rerun_of(view), ctx.az.same_scheme(view))
     return render(request, "run.html.j2", **values)
 
 
@@ -153,6 +153,23 @@ def changes_download(ctx: CtxDep, run: str, table: str, fmt: str) -> Response:
     rows = views.change_rows(rerun, table)
     name = f"{run}-changes-{table}"
     return _download(rows, name, fmt, "Changes", views.CHANGE_MONEY, fields=views.CHANGE_FIELDS)
+
+
+@router.get("/runs/{run}/compare/{other}", response_class=HTMLResponse)
+def compare_page(request: Request, ctx: CtxDep, run: str, other: str) -> Response:
+    """Two runs of one scheme side by side: each provider's total in both, and the change."""
+    view, base, differences = ctx.az.compare(run, other)
+    values = views.side_by_side(ctx.db, view, base, differences)
+    return render(request, "compare.html.j2", **values)
+
+
+@router.get("/runs/{run}/compare/{other}/totals.{fmt}")
+def compare_download(ctx: CtxDep, run: str, other: str, fmt: str) -> Response:
+    """The side-by-side table of per-provider totals (CSV or Excel)."""
+    view, base, differences = ctx.az.compare(run, other)
+    rows = views.side_rows(views.side_by_side(ctx.db, view, base, differences))
+    return _download(rows, f"{run}-vs-{other}-totals", fmt, "Side by side", views.SIDE_MONEY,
+                     fields=views.SIDE_FIELDS)  # fmt: skip
 
 
 @router.get("/runs/{run}/federations/{org}", response_class=HTMLResponse)
@@ -238,6 +255,67 @@ def reject(ctx: CtxDep, run: str, reason: FormText = "") -> Response:
     view = ctx.az.reject(run)
     workflow.reject(ctx.db, view.record, ctx.user, reason)
     return _see_other(f"/runs/{run}")
+
+
+@router.get("/runs/{run}/measures", response_class=HTMLResponse)
+def measures_page(request: Request, ctx: CtxDep, run: str) -> Response:
+    """The run's measures and their Making Data Count summary, at the user's levels."""
+    view, charts = ctx.az.measures(run)
+    return render(request, "measures.html.j2", **views.measures(ctx.db, view, charts))
+
+
+@router.get("/runs/{run}/measures.{fmt}")
+def measures_download(ctx: CtxDep, run: str, fmt: str) -> Response:
+    """The Making Data Count summary table (CSV or Excel)."""
+    view, charts = ctx.az.measures(run)
+    rows = measures.summary_rows(charts)
+    return _download(rows, f"{run}-measures", fmt, "Measures", (), view.record,
+                     fields=measures.SUMMARY_FIELDS)  # fmt: skip
+
+
+@router.get("/runs/{run}/measures/{measure}/{code}", response_class=HTMLResponse)
+def measure_page(request: Request, ctx: CtxDep, run: str, measure: str, code: str) -> Response:
+    """One measure's SPC chart for one organisation, in a sentence and as a table."""
+    view, chart = ctx.az.measure_chart(run, measure, code)
+    points = measures.data_rows(chart) if chart["svg"] else []
+    return render(
+        request, "measure.html.j2", chart=chart, points=points, **views.run_values(ctx.db, view)
+    )
+
+
+def _drawn(chart: dict[str, object]) -> str:
+    svg = str(chart["svg"])
+    if not svg:
+        raise Missing(f"this series is not charted: {chart.get('note', '')}.")
+    return svg
+
+
+@router.get("/runs/{run}/measures/{measure}/{code}/chart.svg")
+def measure_svg(ctx: CtxDep, run: str, measure: str, code: str) -> Response:
+    """The chart as the report draws it (SVG)."""
+    _, chart = ctx.az.measure_chart(run, measure, code)
+    headers = {"Content-Disposition": f'attachment; filename="{run}-{measure}-{code}.svg"'}
+    return Response(_drawn(chart), media_type="image/svg+xml", headers=headers)
+
+
+@router.get("/runs/{run}/measures/{measure}/{code}/chart.png")
+def measure_png(ctx: CtxDep, run: str, measure: str, code: str) -> Response:
+    """The same chart as PNG (vl-convert renders the SVG)."""
+    import vl_convert as vlc
+
+    _, chart = ctx.az.measure_chart(run, measure, code)
+    body = vlc.svg_to_png(_drawn(chart), scale=1.0)
+    headers = {"Content-Disposition": f'attachment; filename="{run}-{measure}-{code}.png"'}
+    return Response(body, media_type="image/png", headers=headers)
+
+
+@router.get("/runs/{run}/measures/{measure}/{code}/data.{fmt}")
+def measure_data(ctx: CtxDep, run: str, measure: str, code: str, fmt: str) -> Response:
+    """The chart's points (CSV or Excel), with the run's manifest hash on every row."""
+    view, chart = ctx.az.measure_chart(run, measure, code)
+    _drawn(chart)
+    rows = measures.data_rows(chart)
+    return _download(rows, f"{run}-{measure}-{code}", fmt, "Chart data", (), view.record)
 
 
 @router.get("/runs/{run}/ledger", response_class=HTMLResponse)

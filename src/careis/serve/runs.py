@@ -194,6 +194,10 @@ class RunFolder:
     def results(self) -> list[Row]:
         return self._rows(*layout.RESULTS.split("/"))
 
+    def monthly(self) -> list[Row]:
+        """The measures' monthly numerators and denominators per organisation (aggregates)."""
+        return self._rows(*layout.MONTHLY.split("/"))
+
     def measure_value(self, measure: str, level: str, org: str) -> str:
         """The latest-period value of one measure for one organisation ('' if none)."""
         rows = [

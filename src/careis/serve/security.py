@@ -130,7 +130,8 @@ def authenticate(db: Session, passwords: Passwords, name: str, password: str) ->
     if user is None:
         passwords.verify(_DUMMY.get(passwords), password)
         return None
-    return user if passwords.verify(user.password_hash, password) else None
+    verified = passwords.verify(user.password_hash, password)
+    return user if verified and user.disabled_at is None else None
 
 
 class _Dummy:

@@ -64,6 +64,63 @@ def state_of(decision: Decision | None) -> str:
     return "query answered" if decision.answer is not None else "query open"
 
 
+def run_values(db: Session, view: RunView) -> dict[str, Any]:
+    """What every page of a run shows at its top (scheme, status, approval or rejection)."""
+    return _run_values(db, view)
+
+
+def measures(db: Session, view: RunView, charts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The measures page: each series' summary and the Making Data Count counts."""
+    from careis.report.headline import mdc_summary
+    from careis.serve.measures import settings_of
+
+    suppression, _ = settings_of(view.folder)
+    return {
+        **_run_values(db, view), "charts": charts,
+        "mdc": mdc_summary([c["summary"] for c in charts if c.get("summary")]),
+        "suppressed_range": f"{suppression.low}-{suppression.high}",
+    }  # fmt: skip
+
+
+def side_by_side(
+    db: Session, view: RunView, base: RunView, differences: list[Any]
+) -> dict[str, Any]:
+    """Each provider's total in two runs of one scheme, with the change `careis pay diff`
+    finds (run `base` is the diff's run A, this run its run B)."""
+    changes = {d.key: d.difference for d in differences if d.table == "provider_total"}
+    totals: dict[str, dict[str, Decimal | None]] = {}
+    for which, folder in (("base", base.folder), ("this", view.folder)):
+        for r in folder.statements():
+            totals.setdefault(r["provider"], {"base": None, "this": None})
+            current = totals[r["provider"]][which] or Decimal("0")
+            totals[r["provider"]][which] = current + Decimal(r["amount"] or "0")
+    rows = [
+        {"provider": code, "name": name_of(code), "base": t["base"], "this": t["this"],
+         "change": changes.get(code, "")}
+        for code, t in sorted(totals.items())
+    ]  # fmt: skip
+    return {
+        **_run_values(db, view), "base": base.record, "rows": rows,
+        "inputs": [d for d in differences if d.table == "input"],
+        "base_total": total(base.folder.statements()), "total": total(view.folder.statements()),
+    }  # fmt: skip
+
+
+SIDE_FIELDS = ["provider", "name", "base_run", "base_total", "this_run", "this_total", "change"]
+SIDE_MONEY = {"base_total", "this_total"}
+
+
+def side_rows(values: dict[str, Any]) -> list[Row]:
+    """The side-by-side table: each provider's total in both runs and the change (text)."""
+    return [
+        {"provider": r["provider"], "name": r["name"], "base_run": values["base"].name,
+         "base_total": "" if r["base"] is None else f"{r['base']:.2f}",
+         "this_run": values["run"].name,
+         "this_total": "" if r["this"] is None else f"{r['this']:.2f}", "change": r["change"]}
+        for r in values["rows"]
+    ]  # fmt: skip
+
+
 def _run_values(db: Session, view: RunView) -> dict[str, Any]:
     return {
         "run": view.record, "scheme": view.folder.scheme_name,
@@ -73,7 +130,9 @@ def _run_values(db: Session, view: RunView) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def overview(db: Session, view: RunView, rerun: Rerun | None) -> dict[str, Any]:
+def overview(
+    db: Session, view: RunView, rerun: Rerun | None, same_scheme: list[RunView] | None = None
+) -> dict[str, Any]:
     """Every practice with its total and decision; the groups; open queries."""
     decisions = workflow.current_decisions(db, view.record)
     practices = [
@@ -90,6 +149,7 @@ def overview(db: Session, view: RunView, rerun: Rerun | None) -> dict[str, Any]:
         **_run_values(db, view), "practices": practices, "groups": groups,
         "queries": workflow.open_queries(db, view.record),
         "grand_total": total(view.folder.summary(), "total"), "rerun": rerun_tables(rerun),
+        "same_scheme": [v.record.name for v in same_scheme or []],
     }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from careis.serve.models import (
@@ -21,6 +21,7 @@ from careis.serve.models import (
     Rejection,
     Run,
     User,
+    WebSession,
     now,
 )
 from careis.serve.runs import discover, manifest_hash
@@ -173,6 +174,61 @@ def set_user(db: Session, name: str, password_hash: str, role: str, org: str) ->
     if user is None:
         return add_user(db, name, password_hash, role, org)
     user.password_hash, user.role, user.org_code = password_hash, role, org
+    user.disabled_at = None
+    end_sessions(db, user)
     audit(db, SYSTEM, "user_reset", f"{name} ({role}, {org})")
     db.commit()
     return user
+
+
+def users(db: Session) -> list[User]:
+    """Every local account, by name."""
+    return list(db.scalars(select(User).order_by(User.name)))
+
+
+def _user(db: Session, name: str) -> User:
+    user = db.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise StateError(f"there is no user called {name!r}.")
+    return user
+
+
+def end_sessions(db: Session, user: User) -> int:
+    """Delete every session of `user` (their cookies then lead to the login page)."""
+    result = db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def disable_user(db: Session, name: str, by: str = SYSTEM) -> int:
+    """Disable an account: it cannot log in, and its sessions end now (audited). Returns how
+    many sessions were ended; refused when it is disabled already."""
+    user = _user(db, name)
+    if user.disabled_at is not None:
+        raise StateError(
+            f"{name!r} is disabled already (since {user.disabled_at:%Y-%m-%d %H:%M} UTC)."
+        )
+    user.disabled_at = now()
+    ended = end_sessions(db, user)
+    audit(db, by, "user_disabled", f"{name} ({ended} session(s) ended)")
+    db.commit()
+    return ended
+
+
+def enable_user(db: Session, name: str, by: str = SYSTEM) -> None:
+    """Let a disabled account log in again (audited)."""
+    user = _user(db, name)
+    if user.disabled_at is None:
+        raise StateError(f"{name!r} is not disabled.")
+    user.disabled_at = None
+    audit(db, by, "user_enabled", name)
+    db.commit()
+
+
+def set_password(db: Session, name: str, password_hash: str, by: str = SYSTEM) -> int:
+    """A new password for an account; its sessions end (audited). Returns sessions ended."""
+    user = _user(db, name)
+    user.password_hash = password_hash
+    ended = end_sessions(db, user)
+    audit(db, by, "user_password_changed", f"{name} ({ended} session(s) ended)")
+    db.commit()
+    return ended
