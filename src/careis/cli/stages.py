@@ -49,6 +49,14 @@ def generate(
         list[str] | None,
         typer.Option("--practice", metavar="CODE", help="Practice code. Repeatable."),
     ] = None,
+    england: Annotated[
+        bool,
+        typer.Option(
+            "--england",
+            help="Every practice in England with an ICB in the shipped reference (with a "
+            "small --scale: 0.01 is about 630k patients).",
+        ),
+    ] = False,
     seed: Annotated[
         int, typer.Option(metavar="N", help="Random seed (same seed, same data).")
     ] = 42,
@@ -74,6 +82,7 @@ def generate(
             sub_icb=sub_icb or None,
             icb=icb or None,
             practices=practice or None,
+            england=england,
             seed=seed,
             scale=scale,
             first_year=first_year,

@@ -201,6 +201,11 @@ class SynthConfig(_Model):
     practices: list[str] | None = Field(
         default=None, description="Practice ODS codes, e.g. ['P82001', 'P82002']."
     )
+    england: bool = Field(
+        default=False,
+        description="Every practice in England with an ICB in the shipped reference (use a "
+        "small scale: 0.01 is about 630k patients).",
+    )
     seed: int = Field(default=42, ge=0, description="Random seed: same seed, same files.")
     first_year: int = Field(
         default=2022,
@@ -244,9 +249,11 @@ class SynthConfig(_Model):
 
     @model_validator(mode="after")
     def _checks(self) -> Self:
-        given = [n for n in ("sub_icb", "icb", "practices") if getattr(self, n)]
+        given = [n for n in ("sub_icb", "icb", "practices", "england") if getattr(self, n)]
         if len(given) != 1:
-            raise ValueError("choose the population by exactly one of: sub_icb, icb, practices")
+            raise ValueError(
+                "choose the population by exactly one of: sub_icb, icb, practices, england"
+            )
         perf = self.intervention.performance_year
         if perf is not None and not self.first_year <= perf <= self.last_year:
             raise ValueError(

@@ -25,7 +25,10 @@ def population_table() -> pd.DataFrame:
 
 def select(config: SynthConfig) -> pd.DataFrame:
     """The configured practices, sorted by practice code; unknown codes are a ConfigError."""
+    icb = config.icb
+    if config.england:  # exactly one selector: SynthConfig checks it
+        icb = sorted(set(reference.practices()["icb_code"].dropna()))
     table = reference.select_practices(
-        sub_icb=config.sub_icb, icb=config.icb, practice_codes=config.practices
+        sub_icb=config.sub_icb, icb=icb, practice_codes=config.practices
     )
     return table.sort_values("practice_code", kind="stable").reset_index(drop=True)
