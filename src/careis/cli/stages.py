@@ -181,4 +181,12 @@ def demo(
 
 
 def _first_line(exc: Exception) -> str:
+    """The reason in one line: a pydantic error's own message, not its "1 validation error
+    for ..." heading."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
     return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
