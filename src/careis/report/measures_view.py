@@ -143,7 +143,7 @@ def _spc_charts(
         points = sorted(series[key], key=lambda r: r["month_start"])
         if info is None or len(points) < 2:
             continue
-        out.append(_spc_one(info, key[1], key[2], points, suppression, names, periods))
+        out.append(spc_series(info, key[1], key[2], points, suppression, names, periods))
     return out
 
 
@@ -153,7 +153,7 @@ def _direction(info: MeasureInfo) -> str:
     return "increase" if info.higher_is_better else "decrease"
 
 
-def _spc_one(
+def spc_series(
     info: MeasureInfo,
     level: str,
     org: str,
@@ -164,8 +164,11 @@ def _spc_one(
     *,
     draw: bool = True,
 ) -> dict[str, Any]:
-    """An XmR chart of one monthly rate, limits fixed on the baseline year, and its summary
-    (`draw=False`: the summary only, `svg` None; the SVG is most of the time)."""
+    """An XmR chart of one monthly rate, limits fixed on the baseline year, and its summary:
+    `title`, `svg` ('' with a `note` when a month's count is suppressed; None with
+    `draw=False`, as the SVG is most of the time), `variation`, the MDC `summary` row and the
+    `result` (SpcResult). The report draws every series with it, and `careis serve`'s
+    measure pages draw one, so the two are the same chart."""
     title = f"{info.name}, {names.get(org, org)} ({org})"
     if any(suppression.low <= (p["numerator"] or 0) <= suppression.high for p in points):
         return {"title": title, "svg": "", "note": "suppressed: a month has a count of 1-7"}
@@ -199,23 +202,6 @@ def _spc_one(
         "summary": _summary_row(info, level, org, names, result, perf_from),
         "result": result,
     }
-
-
-def spc_series(
-    info: MeasureInfo,
-    level: str,
-    org: str,
-    points: list[dict[str, Any]],
-    suppression: SuppressionConfig,
-    names: dict[str, str],
-    periods: dict[str, Any],
-    *,
-    draw: bool = True,
-) -> dict[str, Any]:
-    """One series' chart, exactly as the report draws it: `title`, `svg` ('' with a `note`
-    when a month's count is suppressed; None with `draw=False`), `variation`, the MDC
-    `summary` row and the `result` (SpcResult). For `careis serve`'s measure pages."""
-    return _spc_one(info, level, org, points, suppression, names, periods, draw=draw)
 
 
 def _chart_note(sigma_z: float | None, person_years: float, n_base: int) -> str:

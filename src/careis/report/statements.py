@@ -26,6 +26,7 @@ from careis.money import ZERO
 from careis.payments.ledger import LedgerEntry, PaymentRun
 from careis.payments.lines import StatementLine
 from careis.report import pdf_pages
+from careis.report.cores import available_cores
 from careis.report.headline import MODEL_WORDS, party_roles, performance_why
 from careis.report.html import environment, scrollable_tables
 
@@ -196,10 +197,7 @@ def _pdf_workers(n: int) -> int:
     core available, at most 4, each with at least PARALLEL_MIN / 2 statements."""
     if n < PARALLEL_MIN:
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
+    cores = available_cores()
     return max(1, min(cores, 4, n // (PARALLEL_MIN // 2)))
 
 

@@ -10,13 +10,14 @@ statement PDFs' workers): vl-convert draws the same SVG for the same spec in any
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
 from subprocess import PIPE
 from typing import Any
+
+from careis.report.cores import available_cores
 
 #: Fewer charts than this are drawn here: a worker's start-up (about a second) is more.
 PARALLEL_MIN = 12
@@ -33,10 +34,7 @@ def _workers(n: int) -> int:
     """Processes besides this one: one per further core, at most 3, none for a few charts."""
     if n < PARALLEL_MIN:
         return 0
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
+    cores = available_cores()
     return max(0, min(cores - 1, 3, n // (PARALLEL_MIN // 2) - 1))
 
 
