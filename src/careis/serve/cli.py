@@ -102,14 +102,20 @@ def _password(from_stdin: bool) -> str:
     return password
 
 
-def _check_user(name: str, role: str, org: str) -> None:
-    from careis.layout import SAFE_CODE
-
+def _check_name(name: str) -> None:
+    """A user name careis could have created: checked before any database is opened, so a
+    mistyped name says so, whichever other option is missing."""
     if not USER_NAME.fullmatch(name):
         raise ConfigError(
             f"the user name {name!r} is not allowed.",
             fix="use letters, digits and . _ @ - (at most 64 characters).",
         )
+
+
+def _check_user(name: str, role: str, org: str) -> None:
+    from careis.layout import SAFE_CODE
+
+    _check_name(name)
     if role not in ROLE_NAMES:
         raise ConfigError(f"the role {role!r} is not one of {', '.join(ROLE_NAMES)}.")
     if not SAFE_CODE.fullmatch(org):
@@ -211,6 +217,7 @@ def disable(name: NameArg, database: DatabaseOpt = None, runs: RunsOpt = None) -
     """Disable an account: it can no longer log in and its open sessions end now (audited)."""
     from careis.serve import workflow
 
+    _check_name(name)
     url, session = _open(database, runs)
     with session:
         try:
@@ -229,6 +236,7 @@ def enable(name: NameArg, database: DatabaseOpt = None, runs: RunsOpt = None) ->
     """Let a disabled account log in again (audited)."""
     from careis.serve import workflow
 
+    _check_name(name)
     url, session = _open(database, runs)
     with session:
         try:
@@ -251,6 +259,7 @@ def password(
     """Set a new password (asked twice, or --password-stdin); the account's sessions end."""
     from careis.serve import security, workflow
 
+    _check_name(name)
     url, session = _open(database, runs)
     with session:
         if not any(u.name == name for u in workflow.users(session)):
