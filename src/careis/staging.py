@@ -53,24 +53,33 @@ def _check_replaceable(target: Path) -> None:
         )
 
 
-def _raise_interrupted(target: Path) -> object:
+def _interrupted(target: Path, name: str) -> RunInterrupted:
+    return RunInterrupted(
+        f"run interrupted ({name}); the output folder was left as it was before the run.",
+        file=target,
+    )
+
+
+def _raise_interrupted(target: Path, received: list[str]) -> object:
     def handler(signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        raise RunInterrupted(
-            f"run interrupted ({name}); the output folder was left as it was before the run.",
-            file=target,
-        )
+        received.append(name)
+        raise _interrupted(target, name)
 
     return handler
 
 
 @contextlib.contextmanager
-def _signals_raise(target: Path) -> Iterator[None]:
-    """SIGINT and SIGTERM raise RunInterrupted while the run writes (main thread only)."""
+def _signals_raise(target: Path, received: list[str]) -> Iterator[None]:
+    """SIGINT and SIGTERM raise RunInterrupted while the run writes (main thread only).
+
+    Each signal's name is also appended to `received`: a library that checks for signals
+    itself (DuckDB turns one arriving mid-query into ``RuntimeError: Query interrupted``)
+    swallows the RunInterrupted, so the caller needs the record to say what happened."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    handler = _raise_interrupted(target)
+    handler = _raise_interrupted(target, received)
     previous = {s: signal.signal(s, handler) for s in _SIGNALS}  # type: ignore[arg-type]
     try:
         yield
@@ -128,15 +137,20 @@ def staged_folder(target: Path) -> Iterator[Path]:
         staging.mkdir()
     except OSError as exc:
         raise _disk_error(exc, target) from None
+    received: list[str] = []
     try:
-        with _signals_raise(target):
+        with _signals_raise(target, received):
             yield staging
         _swap(staging, target)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if received:
+            raise _interrupted(target, received[0]) from None
         if exc.errno in _WRITE_ERRORS:
             raise _disk_error(exc, target) from None
         raise
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if received and not isinstance(exc, RunInterrupted):
+            raise _interrupted(target, received[0]) from None
         raise

@@ -195,3 +195,27 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     assert "free space" in info.value.message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert (target / "manifest.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_a_signal_a_library_swallows_is_still_an_interruption(tmp_path: Path) -> None:
+    """DuckDB checks for signals mid-query and raises ``RuntimeError: Query interrupted`` in
+    place of careis's RunInterrupted (seen 1 run in 4 when SIGINT landed in a query); the run
+    must still end as one 'interrupted' line with the old folder kept, not a traceback."""
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "manifest.json").write_text("{}", encoding="utf-8")
+
+    def query_interrupted() -> None:
+        with staged_folder(target) as staging:
+            (staging / "a.csv").write_text("x", encoding="utf-8")
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            except CareisError:
+                raise RuntimeError("Query interrupted") from None
+
+    with pytest.raises(CareisError) as info:
+        query_interrupted()
+    assert "run interrupted (SIGINT)" in info.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert (target / "manifest.json").read_text(encoding="utf-8") == "{}"
