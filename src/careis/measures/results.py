@@ -9,7 +9,7 @@ numerator and denominator beside the value, so anyone can re-add them up the hie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -97,8 +97,40 @@ class MeasureResults:
         for f in RESULT_SCHEMA:
             if f.name not in table.column_names:  # tables written before the columns existed
                 table = table.append_column(f, pa.nulls(table.num_rows, f.type))
-        self.table = table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
+        self._table: pa.Table | None = table.select(RESULT_SCHEMA.names).cast(RESULT_SCHEMA)
+        self._rows: list[dict[str, Any]] | None = None
+        self._idx: dict[tuple[str, str, str], dict[str, dict[str, object]]] | None = None
         self.catalogue = catalogue
+
+    @classmethod
+    def from_rows(
+        cls, rows: list[dict[str, Any]], catalogue: dict[str, MeasureInfo]
+    ) -> MeasureResults:
+        """Results from rows already in RESULT_SCHEMA's columns and types (as `to_pylist`
+        gives them), kept as they are; the Arrow table is built only if asked for.
+
+        Why: the contract comparison pays every contract on some fifty scaled copies of a
+        run's results, and each copy's trip through Arrow and back (from_pylist, cast,
+        to_pylist for the index) cost more than paying on it. Rows with other columns go the
+        Arrow way, which fills and orders them."""
+        if rows and set(rows[0]) != set(RESULT_SCHEMA.names):
+            return cls(pa.Table.from_pylist(rows), catalogue)
+        self = cls.__new__(cls)
+        self._table, self._rows, self._idx = None, rows, None
+        self.catalogue = catalogue
+        return self
+
+    @property
+    def table(self) -> pa.Table:
+        if self._table is None:
+            self._table = pa.Table.from_pylist(self._rows or [], schema=RESULT_SCHEMA)
+        return self._table
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every result row, in RESULT_SCHEMA's columns and types (shared: do not modify)."""
+        if self._rows is None:
+            self._rows = self.table.to_pylist()
+        return self._rows
 
     def known(self, measure_id: str) -> bool:
         return measure_id in self.catalogue
@@ -128,10 +160,10 @@ class MeasureResults:
         return rows[changes[0]] if len(changes) == 1 else None
 
     def _index(self) -> dict[tuple[str, str, str], dict[str, dict[str, object]]]:
-        cached = getattr(self, "_idx", None)
+        cached = self._idx
         if cached is None:
             cached = {}
-            for row in self.table.to_pylist():
+            for row in self.rows():
                 key = (row["measure_id"], row["level"], row["org_code"])
                 cached.setdefault(key, {})[row["period"]] = row
             self._idx = cached
@@ -145,7 +177,7 @@ class MeasureResults:
         self, *, measure_id: str | None = None, level: str | None = None, period: str | None = None
     ) -> list[dict[str, object]]:
         out = []
-        for row in self.table.to_pylist():
+        for row in self.rows():
             if measure_id is not None and row["measure_id"] != measure_id:
                 continue
             if level is not None and row["level"] != level:

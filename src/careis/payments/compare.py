@@ -93,19 +93,32 @@ def read_run(run: Path) -> RunInputs:
     return RunInputs(rows, membership, joined, practices)
 
 
-def results_of(rows: list[dict[str, Any]]) -> MeasureResults:
+def catalogue_of(rows: list[dict[str, Any]]) -> dict[str, MeasureInfo]:
+    """What a run's results.csv says of its measures: ids and units only."""
+    units = {r["measure_id"]: r["unit"] for r in rows}
+    return {m: MeasureInfo(m, m, "count", unit, "") for m, unit in units.items()}
+
+
+def results_of(
+    rows: list[dict[str, Any]], catalogue: dict[str, MeasureInfo] | None = None
+) -> MeasureResults:
     """Results read back from a run's results.csv (the catalogue knows only ids and units)."""
-    catalogue = {
-        r["measure_id"]: MeasureInfo(r["measure_id"], r["measure_id"], "count", r["unit"], "")
-        for r in rows
-    }
-    return MeasureResults(pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), catalogue)
+    typed = pa.Table.from_pylist(rows, schema=RESULT_SCHEMA).to_pylist()
+    return MeasureResults.from_rows(typed, catalogue or catalogue_of(rows))
 
 
 def scaled(
-    inputs: RunInputs, factors: dict[str, float], measure: str = "emergency_admissions"
+    inputs: RunInputs,
+    factors: dict[str, float],
+    measure: str = "emergency_admissions",
+    *,
+    base: MeasureResults | None = None,
 ) -> MeasureResults:
-    """Results with each practice's performance-period `measure` scaled by its factor."""
+    """Results with each practice's performance-period `measure` scaled by its factor.
+
+    `base` is `results_of(inputs.rows)` where the caller already has it: its typed rows and
+    catalogue are shared by every scaled copy (see `MeasureResults.from_rows`)."""
+    base = base or results_of(inputs.rows)
     change_id = f"{measure}_change"
     perf = {
         r["org_code"]: r["numerator"] or 0.0
@@ -133,7 +146,7 @@ def scaled(
         return cache[(level, org)]
 
     out = []
-    for r in inputs.rows:
+    for r in base.rows():
         row = dict(r)
         if r["measure_id"] == measure and r["period"] == "performance":
             f = factor(r["level"], r["org_code"])
@@ -143,7 +156,7 @@ def scaled(
             f = factor(r["level"], r["org_code"])
             row["value"] = ((1 + r["value"] / 100) * f - 1) * 100
         out.append(row)
-    return results_of(out)
+    return MeasureResults.from_rows(out, base.catalogue)
 
 
 def party_nets(
@@ -189,7 +202,9 @@ def compare(
     own = rng.normal(0.0, sd_practice / 100, size=(draws, len(inputs.practices)))
     # The scaled results depend on the scenario or draw, not on the contract: built once each
     # and shared by every contract (they were rebuilt for each contract).
-    by_scenario = [scaled(inputs, dict.fromkeys(inputs.practices, 1 + s / 100)) for s in scenarios]
+    by_scenario = [
+        scaled(inputs, dict.fromkeys(inputs.practices, 1 + s / 100), base=base) for s in scenarios
+    ]
     by_draw = [
         scaled(
             inputs,
@@ -197,6 +212,7 @@ def compare(
                 p: max(0.0, 1 + float(common[d]) + float(own[d, i]))
                 for i, p in enumerate(inputs.practices)
             },
+            base=base,
         )
         for d in range(draws)
     ]
