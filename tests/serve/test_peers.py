@@ -200,6 +200,7 @@ def test_downloads_are_the_pages_table_and_chart(
     rows = list(csv.DictReader(io.StringIO(prac.get(base + "/peers.csv").text)))
     assert [r["organisation"] for r in rows] == ["A00001", "A00002"]
     assert rows[0]["this_organisation"] == "yes" and rows[0]["value"] in page
+    assert [r["denominator"] for r in rows] == ["985", "1970"]  # page: 1,970
     assert rows[0]["manifest_sha256"] == manifest_hash(served.runs_dir / "open")
     assert prac.get(base + "/peers.pdf").status_code == 404
 

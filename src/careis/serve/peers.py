@@ -61,6 +61,7 @@ class Peer:
     suppressed: bool
     where: str
     focus: bool
+    plain: tuple[str, str, str]  # numerator, denominator, value for downloads (no separators)
 
 
 @dataclass
@@ -119,12 +120,13 @@ def _number(text: str) -> float | None:
         return None
 
 
-def _cell(text: str, *, count: bool) -> str:
-    """A published cell as the page shows it: a hidden (blank) cell says so."""
+def _cell(text: str, *, count: bool, sep: str = ",") -> str:
+    """A published cell as the page shows it (`sep=""`: as a download holds it, a number a
+    spreadsheet reads): a hidden (blank) cell says so."""
     value = _number(text)
     if value is None:
         return SUPPRESSED
-    return f"{value:,.0f}" if count else f"{value:,.1f}"
+    return f"{value:{sep}.0f}" if count else f"{value:{sep}.1f}"
 
 
 def performance_rows(published: Iterable[Row], measure: str, members: list[str]) -> list[Row]:
@@ -183,15 +185,19 @@ def _peer(
     row: Row, names: dict[str, str], where: dict[str, str], focus: str, unplotted: str
 ) -> Peer:
     code, hidden = row["org_code"], _is_hidden(row)
+    cells = [_cells(row, hidden, sep) for sep in (",", "")]
     return Peer(
-        code, names.get(code, ""),
-        _cell(row.get("numerator", ""), count=True),
-        _cell(row.get("denominator", ""), count=True),
-        SUPPRESSED if hidden else _cell(row.get("value", ""), count=False),
-        hidden,
+        code, names.get(code, ""), *cells[0], hidden,
         "not plotted (suppressed)" if hidden else where.get(code, unplotted),
-        code == focus,
+        code == focus, cells[1],
     )  # fmt: skip
+
+
+def _cells(row: Row, hidden: bool, sep: str) -> tuple[str, str, str]:
+    """Numerator, denominator and value as published (a hidden row's value says so)."""
+    num = _cell(row.get("numerator", ""), count=True, sep=sep)
+    den = _cell(row.get("denominator", ""), count=True, sep=sep)
+    return num, den, SUPPRESSED if hidden else _cell(row.get("value", ""), count=False, sep=sep)
 
 
 PEER_FIELDS = ["organisation", "name", "numerator", "denominator", "value", "unit",
@@ -199,10 +205,11 @@ PEER_FIELDS = ["organisation", "name", "numerator", "denominator", "value", "uni
 
 
 def peer_rows(view: PeerView) -> list[Row]:
-    """The peers' table as download rows: exactly the page's cells (hidden ones say so)."""
+    """The peers' table as download rows: the page's cells without thousands separators
+    (hidden ones say so)."""
     return [
-        {"organisation": p.code, "name": p.name, "numerator": p.numerator,
-         "denominator": p.denominator, "value": p.value, "unit": view.unit,
+        {"organisation": p.code, "name": p.name, "numerator": p.plain[0],
+         "denominator": p.plain[1], "value": p.plain[2], "unit": view.unit,
          "against_funnel_limits": p.where, "this_organisation": "yes" if p.focus else ""}
         for p in view.peers
     ]  # fmt: skip
