@@ -9,6 +9,7 @@ page, the table downloads or the chart), and its "above/below the limits" must b
 from __future__ import annotations
 
 import csv
+import html
 import io
 
 import openpyxl
@@ -177,6 +178,16 @@ def test_a_suppressed_peer_never_appears_in_the_page_or_downloads(
     # one plotted peer is left: no funnel, and its downloads say so
     assert "No funnel plot: fewer than two peers" in section and "no funnel plot</td>" in section
     assert client.get(base + "/funnel.svg").status_code == 404
+
+
+def test_a_practice_whose_own_value_is_suppressed_is_told_so(
+    clients: dict[str, TestClient],
+) -> None:  # fmt: skip
+    page = clients["commissioner"].get(PAGE.format("fresh", HIDDEN_PRACTICE)).text
+    section = html.unescape(_section(page))
+    assert f"{HIDDEN_PRACTICE}'s published value is suppressed, so it is not plotted." in section
+    own = section.split("(this practice)", 1)[1].split("</tr>", 1)[0]
+    assert own.count("suppressed") == 3
 
 
 def test_the_funnel_leaves_the_suppressed_practice_out(clients: dict[str, TestClient]) -> None:
