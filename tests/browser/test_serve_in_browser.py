@@ -318,7 +318,8 @@ def test_each_role_does_its_job(browser: Any, live: Live) -> None:
 def test_measures_pages_show_the_reports_charts(browser: Any, live: Live) -> None:
     """The commissioner opens the run's measures, FEDA's chart (inline SVG under the CSP) and
     downloads it as PNG; the federation sees its own level and its members'; the practice its
-    own. Each page screenshotted, phone-width and axe-checked as every other."""
+    own, and itself against its PCN's practices (funnel plot and table). Each page
+    screenshotted, phone-width and axe-checked as every other."""
     run = f"{live.base}/runs/open"
     page = log_in(browser, live, "comm-m")
     page.goto(run)
@@ -352,4 +353,30 @@ def test_measures_pages_show_the_reports_charts(browser: Any, live: Live) -> Non
     check(browser, page, live, "prac-m-measures")
     page.goto(f"{run}/measures/emergency_admissions/A00001")
     check(browser, page, live, "prac-m-measure-chart")
+    _peers_section(browser, page, live, run)
     page.context.close()
+
+
+def _peers_section(browser: Any, page: Any, live: Live, run: str) -> None:
+    """The practice's "Compared with peers": its PCN's practices, the funnel drawn inline
+    (under the CSP) with the practice ringed, the table, and both downloads."""
+    page.goto(f"{run}/measures/emergency_admissions/A00001#peers")
+    section = page.locator("section", has=page.locator("h2#peers"))
+    text = section.inner_text()
+    assert "the 2 practices of PCN U00001" in text and "A00001 is above the 99.8% limit" in text
+    rows = section.locator("tbody tr")
+    assert rows.count() == 2 and "(this practice)" in rows.first.inner_text()
+    box = section.locator("figure.careis-chart svg").bounding_box()
+    assert box is not None and box["width"] > 300  # the funnel is drawn
+    live.shots.mkdir(parents=True, exist_ok=True)
+    section.screenshot(path=str(live.shots / "prac-m-peers-section.png"))
+    check(browser, page, live, "prac-m-peers")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="PNG of the funnel plot").click()
+    assert info.value.suggested_filename == "open-emergency_admissions-A00001-funnel.png"
+    assert Path(info.value.path()).read_bytes()[:4] == b"\x89PNG"
+    with page.expect_download() as info:
+        page.get_by_role("link", name="CSV of the peers' values").click()
+    table = Path(info.value.path()).read_text("utf-8")
+    assert table.startswith("organisation,name,numerator,denominator,value")
+    assert live.manifest_hash in table

@@ -125,12 +125,13 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Served:
-    """Five runs (`open`, `paid`, `fresh`, and `paid`'s re-runs `repaid` and `rerun`) and the
-    seeded template database, per backend."""
+    """Five runs (`open`, `paid`, `fresh` (A00004's published admissions suppressed), and
+    `paid`'s re-runs `repaid` and `rerun`) and the seeded template database, per backend."""
     base = tmp_path_factory.mktemp("serve")
     runs_dir = base / "runs"
-    for name in ("open", "paid", "fresh"):
+    for name in ("open", "paid"):
         build_run(runs_dir / name)
+    build_run(runs_dir / "fresh", hidden=True)  # a practice's published count suppressed
     # re-runs of `paid`'s scheme: `repaid` (approved after it), `rerun` (open)
     build_run(runs_dir / "repaid", RERUN_SCHEME, {"A00004": 600})
     build_run(runs_dir / "rerun", RERUN_SCHEME, {"A00002": 2100})

@@ -57,7 +57,8 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
         ("GET", f"/runs/{{run}}/measures/{{measure}}/{{code}}{tail}"): {
             "commissioner": "all", "federation": "own", "practice": "own",
         }
-        for tail in ("", "/chart.svg", "/chart.png", "/data.{fmt}")
+        for tail in ("", "/chart.svg", "/chart.png", "/data.{fmt}", "/peers.{fmt}",
+                     "/funnel.svg", "/funnel.png")
     },
     ("GET", "/runs/{run}/compare/{other}"): {"commissioner": "all"},
     ("GET", "/runs/{run}/compare/{other}/totals.{fmt}"): {"commissioner": "all"},

@@ -104,9 +104,9 @@ MONTHLY_COLUMNS = ["measure_id", "period", "level", "org_code", "month_start", "
 SMALL_PRACTICE = "A00002"
 
 
-def _monthly() -> list[dict[str, object]]:
-    """24 months of emergency admissions per practice, rolled up to PCN, federation and the
-    sub-ICB; FEDA's practices fall by a third in the performance year (special cause)."""
+def _practice_months() -> dict[str, list[tuple[int, int]]]:
+    """Each practice's 24 months of (emergency admissions, person-days); FEDA's practices fall
+    by a third in the performance year (special cause)."""
     per_practice: dict[str, list[tuple[int, int]]] = {}
     for code, (_, fed, size, _) in PRACTICES.items():
         series = []
@@ -116,13 +116,25 @@ def _monthly() -> list[dict[str, object]]:
                 base = base * 2 // 3
             series.append((base, size * 30))
         per_practice[code] = series
+    return per_practice
+
+
+def _groups() -> dict[tuple[str, str], list[str]]:
+    """(level, organisation) -> its practices: the sub-ICB, each federation, PCN and practice."""
     groups: dict[tuple[str, str], list[str]] = {("sub_icb", COMMISSIONER): list(PRACTICES)}
     for code, (pcn, fed, _, _) in PRACTICES.items():
         groups.setdefault(("federation", fed), []).append(code)
         groups.setdefault(("pcn", pcn), []).append(code)
         groups[("practice", code)] = [code]
+    return groups
+
+
+def _monthly() -> list[dict[str, object]]:
+    """24 months of emergency admissions per practice, rolled up to PCN, federation and the
+    sub-ICB."""
+    per_practice = _practice_months()
     rows: list[dict[str, object]] = []
-    for (level, org), codes in sorted(groups.items()):
+    for (level, org), codes in sorted(_groups().items()):
         for i in range(24):
             year, month = 2023 + (i + 3) // 12, (i + 3) % 12 + 1
             rows.append(
@@ -135,12 +147,76 @@ def _monthly() -> list[dict[str, object]]:
     return rows
 
 
-def build_run(root: Path, scheme: str = "", sizes: dict[str, int] | None = None) -> Path:
+PUBLISHED_COLUMNS = [
+    "measure_id", "period", "period_start", "period_end", "level", "org_code", "numerator",
+    "denominator", "value", "unit", "exclusions", "lower_ci", "upper_ci", "crude_value",
+    "lower_ci_998", "upper_ci_998", "ci_method", "note", "suppressed", "suppression",
+]  # fmt: skip
+#: The practice whose performance-year admissions `build_run(..., hidden=True)` hides in
+#: published.csv, as secondary suppression would hide a cell (the fixture does not model the
+#: sums that would force it): its exact count is in results.csv only, and no page or download
+#: may show it.
+HIDDEN_PRACTICE = "A00004"
+
+
+def exact_performance() -> dict[tuple[str, str], tuple[int, float]]:
+    """(level, organisation) -> exact performance-year admissions and person-years."""
+    months = _practice_months()
+    return {
+        key: (sum(months[c][i][0] for c in codes for i in range(12, 24)),
+              sum(months[c][i][1] for c in codes for i in range(12, 24)) / 365.25)
+        for key, codes in _groups().items()
+    }  # fmt: skip
+
+
+def _published(hide: bool) -> list[dict[str, object]]:
+    """The performance year's emergency admissions as published.csv holds them: counts and
+    person-years rounded to 5, the rate from those; with `hide`, HIDDEN_PRACTICE's count
+    hidden."""
+    from careis.measures.suppression import SuppressionConfig, suppress_count
+
+    rows: list[dict[str, object]] = []
+    for (level, org), (events, years) in sorted(exact_performance().items()):
+        num, den = (suppress_count(x, SuppressionConfig()) for x in (events, years))
+        assert num is not None and den is not None
+        hidden = hide and org == HIDDEN_PRACTICE
+        rows.append(
+            {"measure_id": "emergency_admissions", "period": "performance",
+             "period_start": "2024-04-01", "period_end": "2025-03-31", "level": level,
+             "org_code": org, "numerator": "" if hidden else f"{num:g}",
+             "denominator": f"{den:g}", "value": "" if hidden else f"{num / den * 1000:.6f}",
+             "unit": "per 1,000 person-years", "ci_method": "Byar", "suppressed": hidden,
+             "suppression": "numerator: secondary" if hidden else ""}
+        )  # fmt: skip
+    return rows
+
+
+def _results() -> list[dict[str, object]]:
+    """results.csv: the federations' change (what statements pay on) and the exact
+    performance-year admissions behind published.csv (never shown to peers)."""
+    rows: list[dict[str, object]] = [
+        {"measure_id": "emergency_admissions_change", "period": "performance",
+         "level": "federation", "org_code": f, "value": v}
+        for f, v in (("FEDA", "-7.5"), ("FEDB", "-10.5"))
+    ]  # fmt: skip
+    for (level, org), (events, years) in sorted(exact_performance().items()):
+        rows.append(
+            {"measure_id": "emergency_admissions", "period": "performance", "level": level,
+             "org_code": org, "numerator": events, "denominator": f"{years:.6f}",
+             "value": f"{events / years * 1000:.6f}"}
+        )  # fmt: skip
+    return rows
+
+
+def build_run(
+    root: Path, scheme: str = "", sizes: dict[str, int] | None = None, *, hidden: bool = False
+) -> Path:
     """Write one small run folder at `root` (its folder name is the run's name).
 
     `scheme`: the contract's name (by default "Tiny scheme <run name>", a scheme of its own);
     runs with the same scheme are re-runs of each other. `sizes`: practice list sizes that
     differ from PRACTICES (a re-run on corrected data: its data input's hash differs too).
+    `hidden`: HIDDEN_PRACTICE's performance-year count is suppressed in published.csv.
     """
     sizes = sizes or {}
     lines = [line for code in PRACTICES for line in _lines(code, sizes)]
@@ -167,15 +243,13 @@ def build_run(root: Path, scheme: str = "", sizes: dict[str, int] | None = None)
     members = [
         {"practice_code": code, "level": level, "group_code": group, "joined": ""}
         for code, (pcn, fed, _, _) in PRACTICES.items()
-        for level, group in (("federation", fed), ("pcn", pcn))
+        for level, group in (("federation", fed), ("pcn", pcn), ("sub_icb", COMMISSIONER))
     ]
     _write(root / "payments" / "memberships.csv", list(members[0]), members)
-    results = [
-        {"measure_id": "emergency_admissions_change", "level": "federation", "org_code": f,
-         "value": v}
-        for f, v in (("FEDA", "-7.5"), ("FEDB", "-10.5"))
-    ]  # fmt: skip
-    _write(root / "measures" / "results.csv", list(results[0]), results)
+    results_columns = ["measure_id", "period", "level", "org_code", "numerator", "denominator",
+                       "value"]  # fmt: skip
+    _write(root / "measures" / "results.csv", results_columns, _results())
+    _write(root / "measures" / "published.csv", PUBLISHED_COLUMNS, _published(hidden))
     _write(root / "measures" / "monthly.csv", MONTHLY_COLUMNS, _monthly())
     manifest = _manifest(root.name, scheme or f"Tiny scheme {root.name}", json.dumps(sizes))
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")

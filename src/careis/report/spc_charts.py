@@ -147,8 +147,12 @@ def funnel_chart(
     y_title: str = "rate per 1,000",
     per: float = 1000.0,
     kind: str = "rate",
+    highlight: str = "",
 ) -> str:
-    """Funnel plot: each organisation against the pooled value with 95% and 99.8% limits."""
+    """Funnel plot: each organisation against the pooled value with 95% and 99.8% limits.
+
+    `highlight`: an organisation ringed and labelled by its code (`careis serve`'s peer
+    comparison shows the page's practice among its peers); without it, the report's chart."""
     shown = [p for p in points if p.exposure > 0]
     if not shown:
         return ""
@@ -220,10 +224,22 @@ def funnel_chart(
             ],
         )
     )
+    layers += _highlight_layers(pdf[pdf["org"] == highlight], xs) if highlight else []
     chart = alt.layer(*layers).properties(
         width=560, height=280, title=alt.TitleParams(text=title, anchor="start")
     )
     return to_svg(chart)
+
+
+def _highlight_layers(point: pd.DataFrame, xs: alt.X) -> list[Any]:
+    """A black ring round one organisation's point and its code beside it (not colour alone)."""
+    if point.empty:
+        return []
+    ring = alt.Chart(point).mark_point(size=260, shape="circle", filled=False, strokeWidth=2.5,
+                                       color="#231F20")  # fmt: skip
+    label = alt.Chart(point).mark_text(align="left", dx=12, dy=-10, fontSize=12,
+                                       fontWeight="bold", color="#231F20")  # fmt: skip
+    return [ring.encode(x=xs, y="value:Q"), label.encode(x=xs, y="value:Q", text="org:N")]
 
 
 # --------------------------------------------------------------------------- icons and tables

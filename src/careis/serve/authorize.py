@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from careis.errors import CareisError, DataError
 from careis.payments.diff import Difference, diff_runs
-from careis.serve import measures
+from careis.serve import measures, peers
+from careis.serve.measures import Series
 from careis.serve.models import Approval, Run, User
 from careis.serve.runs import Row, RunFolder, manifest_hash, total, valid_name
 
@@ -79,6 +80,8 @@ class Folders:
         self._diffs: dict[tuple[str, ...], list[Difference]] = {}
         self._series: dict[tuple[str, str], dict[measures.Key, measures.Series]] = {}
         self._charts: dict[tuple[str, str, measures.Key, bool], dict[str, Any]] = {}
+        self._peers: dict[tuple[str, str, measures.Key], peers.PeerView] = {}
+        self._funnels: dict[tuple[str, str, measures.Key], str] = {}
 
     def get(self, record: Run) -> RunFolder:
         if record.path not in self._by_path:
@@ -121,6 +124,43 @@ class Folders:
             )  # fmt: skip
             self._charts[key] = chart
         return self._charts[key]
+
+    def peers(self, view: RunView, series: measures.Series) -> peers.PeerView:
+        """The series' organisation against its peers, from published.csv (once per run)."""
+        key = (view.record.path, view.record.manifest_hash,
+               (series.measure, series.level, series.org))  # fmt: skip
+        if key not in self._peers:
+            group = peers.peer_group(view.folder.memberships(), series.level, series.org)
+            info = measures.measure_info(series.measure)
+            found = peers.compare(info, group, view.folder.published(), measures.names())
+            self._peers[key] = found
+        return self._peers[key]
+
+    def funnel(self, view: RunView, series: measures.Series) -> str:
+        """The peers' funnel plot as SVG by the report's `funnel_chart` ('' without one)."""
+        key = (view.record.path, view.record.manifest_hash,
+               (series.measure, series.level, series.org))  # fmt: skip
+        if key not in self._funnels:
+            self._funnels[key] = _draw_funnel(self.peers(view, series), series)
+        return self._funnels[key]
+
+
+def _draw_funnel(found: peers.PeerView, series: measures.Series) -> str:
+    """The funnel of `found`, the page's practice ringed; titles in the measure's units."""
+    if found.centre is None or found.group is None:
+        return ""
+    from careis.report.spc_charts import funnel_chart
+
+    info = measures.measure_info(series.measure)
+    group = f"{peers.LEVEL_WORDS.get(found.group.level, found.group.level)} {found.group.code}"
+    proportion = found.kind == "proportion"
+    return funnel_chart(
+        found.centre, found.points,
+        title=f"{info.name}, performance period, practices of {group}",
+        x_title="denominator" if proportion else "person-years",
+        y_title="%" if proportion else f"rate per {found.per:,.0f}",
+        per=found.per, kind=found.kind, highlight=found.group.focus,
+    )  # fmt: skip
 
 
 class Authorizer:
@@ -350,6 +390,21 @@ class Authorizer:
 
     def measure_chart(self, name: str, measure: str, code: str) -> tuple[RunView, dict[str, Any]]:
         """One measure's chart for one organisation, within the same scope as `measures`."""
+        view, series = self._series(name, measure, code)
+        return view, self.folders.chart(view, series)
+
+    def measure_peers(
+        self, name: str, measure: str, code: str
+    ) -> tuple[RunView, peers.PeerView, str]:
+        """The organisation against its peers, with the funnel's SVG: whoever may see the
+        organisation's chart. The peers' figures are all published.csv cells (anyone's, by
+        docs/disclosure.md), so the peers need not be in the user's own scope: a practice
+        sees its PCN's practices as the public would, never an exact or hidden count."""
+        view, series = self._series(name, measure, code)
+        return view, self.folders.peers(view, series), self.folders.funnel(view, series)
+
+    def _series(self, name: str, measure: str, code: str) -> tuple[RunView, Series]:
+        """The series a measure page is about, if this user may see it (403/404 otherwise)."""
         self._require("commissioner", "federation", "practice")
         view = self.run(name)
         if not valid_name(measure) or not valid_name(code):
@@ -363,7 +418,7 @@ class Authorizer:
             raise Denied("this organisation's measures are not yours to see.")
         if not shown:
             raise Missing("no such measure or organisation in this run.")
-        return view, self.folders.chart(view, shown[0])
+        return view, shown[0]
 
     def _practice_scope(self, view: RunView, code: str, *, patient_level: bool) -> None:
         """Whether this user may see practice `code` (patient level: only the practice itself)."""

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from careis.csvio import defuse
 from careis.report.workbook import table_workbook
-from careis.serve import measures, security, views, workflow
+from careis.serve import measures, peers, security, views, workflow
 from careis.serve.app import (
     SESSION_COOKIE,
     STYLESHEET,
@@ -275,12 +275,15 @@ def measures_download(ctx: CtxDep, run: str, fmt: str) -> Response:
 
 @router.get("/runs/{run}/measures/{measure}/{code}", response_class=HTMLResponse)
 def measure_page(request: Request, ctx: CtxDep, run: str, measure: str, code: str) -> Response:
-    """One measure's SPC chart for one organisation, in a sentence and as a table."""
+    """One measure's SPC chart for one organisation, in a sentence and as a table, and the
+    organisation against its peers (funnel plot and table, published figures only)."""
     view, chart = ctx.az.measure_chart(run, measure, code)
     points = measures.data_rows(chart) if chart["svg"] else []
+    _, found, funnel = ctx.az.measure_peers(run, measure, code)
     return render(
-        request, "measure.html.j2", chart=chart, points=points, **views.run_values(ctx.db, view)
-    )
+        request, "measure.html.j2", chart=chart, points=points,
+        peers=views.peer_values(found, funnel, code), **views.run_values(ctx.db, view),
+    )  # fmt: skip
 
 
 def _drawn(chart: dict[str, object]) -> str:
@@ -316,6 +319,40 @@ def measure_data(ctx: CtxDep, run: str, measure: str, code: str, fmt: str) -> Re
     _drawn(chart)
     rows = measures.data_rows(chart)
     return _download(rows, f"{run}-{measure}-{code}", fmt, "Chart data", (), view.record)
+
+
+@router.get("/runs/{run}/measures/{measure}/{code}/peers.{fmt}")
+def peers_data(ctx: CtxDep, run: str, measure: str, code: str, fmt: str) -> Response:
+    """The peers' table (CSV or Excel): the page's cells, hidden ones saying so."""
+    view, found, _ = ctx.az.measure_peers(run, measure, code)
+    rows = peers.peer_rows(found)
+    return _download(rows, f"{run}-{measure}-{code}-peers", fmt, "Peers", (), view.record,
+                     fields=peers.PEER_FIELDS)  # fmt: skip
+
+
+def _funnel_drawn(funnel: str, note: str) -> str:
+    if not funnel:
+        raise Missing(f"there is no funnel plot of these peers: {note}")
+    return funnel
+
+
+@router.get("/runs/{run}/measures/{measure}/{code}/funnel.svg")
+def peers_svg(ctx: CtxDep, run: str, measure: str, code: str) -> Response:
+    """The peers' funnel plot (SVG), as the page shows it."""
+    _, found, funnel = ctx.az.measure_peers(run, measure, code)
+    headers = {"Content-Disposition": f'attachment; filename="{run}-{measure}-{code}-funnel.svg"'}
+    return Response(_funnel_drawn(funnel, found.note), media_type="image/svg+xml", headers=headers)
+
+
+@router.get("/runs/{run}/measures/{measure}/{code}/funnel.png")
+def peers_png(ctx: CtxDep, run: str, measure: str, code: str) -> Response:
+    """The same funnel plot as PNG (vl-convert renders the SVG)."""
+    import vl_convert as vlc
+
+    _, found, funnel = ctx.az.measure_peers(run, measure, code)
+    body = vlc.svg_to_png(_funnel_drawn(funnel, found.note), scale=1.0)
+    headers = {"Content-Disposition": f'attachment; filename="{run}-{measure}-{code}-funnel.png"'}
+    return Response(body, media_type="image/png", headers=headers)
 
 
 @router.get("/runs/{run}/ledger", response_class=HTMLResponse)

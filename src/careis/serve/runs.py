@@ -194,6 +194,11 @@ class RunFolder:
     def results(self) -> list[Row]:
         return self._rows(*layout.RESULTS.split("/"))
 
+    def published(self) -> list[Row]:
+        """The published (suppressed, rounded) results: what anyone may see of the run's
+        measures (docs/disclosure.md), and all that peer comparisons read."""
+        return self._rows(*layout.PUBLISHED.split("/"))
+
     def monthly(self) -> list[Row]:
         """The measures' monthly numerators and denominators per organisation (aggregates)."""
         return self._rows(*layout.MONTHLY.split("/"))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from careis.serve import workflow
 from careis.serve.authorize import Rerun, RunView
 from careis.serve.models import AuditEvent, Decision, User
+from careis.serve.peers import LEVEL_WORDS, PeerView, describe
 from careis.serve.runs import Row, Target, org_names, total
 
 
@@ -79,6 +80,26 @@ def measures(db: Session, view: RunView, charts: list[dict[str, Any]]) -> dict[s
         **_run_values(db, view), "charts": charts,
         "mdc": mdc_summary([c["summary"] for c in charts if c.get("summary")]),
         "suppressed_range": f"{suppression.low}-{suppression.high}",
+    }  # fmt: skip
+
+
+def peer_values(found: PeerView, funnel: str, code: str) -> dict[str, Any]:
+    """The "Compared with peers" section: who the peers are, the funnel, the table, and a
+    sentence saying where this organisation sits (or why it is not plotted)."""
+    group = found.group
+    focus = next((p for p in found.peers if p.focus), None)
+    if focus is None or (not funnel and not focus.suppressed):
+        position = ""
+    elif focus.suppressed:
+        position = f"{code}'s published value is suppressed, so it is not plotted."
+    else:
+        position = f"{code} is {focus.where} of the funnel (ringed and labelled on the chart)."
+    return {
+        "group": group, "who": describe(found, _names()), "peers": found.peers,
+        "unit": found.unit, "funnel": funnel, "note": found.note, "position": position,
+        "centre": "" if found.centre is None else f"{found.centre:,.1f}",
+        "group_level": LEVEL_WORDS.get(group.level, group.level) if group else "",
+        "exposure": "denominator" if found.kind == "proportion" else "person-years",
     }  # fmt: skip
 
 
