@@ -100,3 +100,68 @@ def test_a_hand_worked_differencing_attack() -> None:
     bounds = {(0, "n"): (10, 10), (1, "n"): (4, 4), (2, "n"): (1, 7)}
     out = propagate(bounds, [((0, "n"), [(1, "n"), (2, "n")])])
     assert out[(2, "n")] == (6, 6)
+
+
+def hierarchy_sums_reference(
+    rows: Sequence[dict[str, str]], cells: list[Cell], groups: dict[tuple[str, str], str]
+) -> list[tuple[Cell, list[Cell]]]:
+    """The sums as first written: every group against every practice and every other group."""
+    from careis.measures.results import LEVELS
+
+    out: list[tuple[Cell, list[Cell]]] = []
+    practice = {rows[c[0]]["org_code"]: c for c in cells if rows[c[0]]["level"] == "practice"}
+    members: dict[Cell, frozenset[str]] = {}
+    for c in cells:
+        level, org = rows[c[0]]["level"], rows[c[0]]["org_code"]
+        if level != "practice":
+            found = frozenset(p for p in practice if groups.get((p, level)) == org)
+            if found:
+                members[c] = found
+    rank = {c: LEVELS.index(rows[c[0]]["level"]) for c in members}
+    for total, mine in members.items():
+        out.append((total, [practice[p] for p in sorted(mine)]))
+        for sub, theirs in members.items():
+            if sub != total and theirs <= mine and (theirs < mine or rank[sub] < rank[total]):
+                out.append((total, [sub, *(practice[p] for p in sorted(mine - theirs))]))
+        for below in {rank[c] for c in members if rank[c] < rank[total]}:
+            inside = [c for c in members if rank[c] == below and members[c] <= mine]
+            covered = [p for c in inside for p in members[c]]
+            if len(inside) > 1 and len(covered) == len(mine) == len(set(covered)):
+                out.append((total, inside))
+    return out
+
+
+@st.composite
+def hierarchies(
+    draw: st.DrawFn,
+) -> tuple[list[dict[str, str]], list[Cell], dict[tuple[str, str], str]]:
+    """Practices in PCNs, federations and sub-ICBs drawn at random (not always nested, some
+    practices in no group at a level), with result rows in a random order."""
+    n = draw(st.integers(1, 12))
+    practices = [f"P{i:02d}" for i in range(n)]
+    groups: dict[tuple[str, str], str] = {}
+    for level, k in (("pcn", 4), ("federation", 3), ("sub_icb", 2)):
+        for p in practices:
+            g = draw(st.integers(0, k))
+            if g:
+                groups[(p, level)] = f"{level[0].upper()}{g}"
+    orgs = [("practice", p) for p in practices]
+    orgs += sorted({(level, g) for (_, level), g in groups.items()})
+    orgs = draw(st.permutations(orgs))
+    rows = [{"level": level, "org_code": org} for level, org in orgs]
+    cells = [(i, "numerator") for i in range(len(rows))]
+    return rows, cells, groups
+
+
+@settings(max_examples=300, deadline=None)
+@given(hierarchies())
+def test_the_indexed_sums_are_the_sums_in_the_same_order(
+    case: tuple[list[dict[str, str]], list[Cell], dict[tuple[str, str], str]],
+) -> None:
+    """Order matters: secondary suppression hides along the sums in the order they come."""
+    from careis.measures.suppression import _hierarchy_sums
+
+    rows, cells, groups = case
+    assert list(_hierarchy_sums(rows, cells, groups)) == hierarchy_sums_reference(
+        rows, cells, groups
+    )
