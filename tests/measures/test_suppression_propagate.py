@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from careis.measures.suppression import propagate
+from careis.measures.intervals import propagate
 
 Cell = tuple[int, str]
 
@@ -165,3 +165,12 @@ def test_the_indexed_sums_are_the_sums_in_the_same_order(
     assert list(_hierarchy_sums(rows, cells, groups)) == hierarchy_sums_reference(
         rows, cells, groups
     )
+
+
+def test_ends_too_large_for_int64_are_added_up_exactly() -> None:
+    """Running totals fall back to Python's integers where numpy's int64 could overflow."""
+    big = 10**19
+    bounds = {(0, "n"): (10, 10), (1, "n"): (4, 4), (2, "n"): (0, big), (3, "n"): (0, big)}
+    sums = [((0, "n"), [(1, "n"), (2, "n")]), ((3, "n"), [(2, "n")])]
+    out = propagate(bounds, sums)
+    assert out[(2, "n")] == (6, 6) and out[(3, "n")] == (6, 6)

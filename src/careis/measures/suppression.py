@@ -30,7 +30,7 @@ reason given, while its counts follow the rules above.
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -39,6 +39,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from careis.measures import stats
+from careis.measures.intervals import System, propagate
 from careis.measures.results import LEVELS, MeasureInfo
 
 SUPPRESSED = "*"
@@ -111,7 +112,7 @@ class _Plan:
     hidden: dict[Cell, str] = field(default_factory=dict)
     sums: list[tuple[Cell, list[Cell]]] = field(default_factory=list)
     links: list[tuple[Cell, list[Cell]]] = field(default_factory=list)  # equal populations
-    attacks: _Attacks | None = None
+    system: System | None = None  # the attack's sums, indexed once (intervals.System)
 
     def info(self, i: int) -> MeasureInfo | None:
         return self.catalogue.get(str(self.rows[i]["measure_id"]))
@@ -121,49 +122,6 @@ class _Plan:
             return False
         self.hidden[cell] = why
         return True
-
-
-@dataclass
-class _Attacks:
-    """The sums split into components (cells linked by a sum or an equal-value link), and
-    how many hidden cells the last attack started from.
-
-    Why: an attack's intervals in a component depend only on that component's cells being
-    hidden or not, so a component in which nothing was hidden since the last attack would
-    narrow to the same intervals and pin nothing new. At national scale protection takes
-    a dozen or more rounds of ~40 s each when every round redoes every component."""
-
-    size: int
-    component: dict[Cell, int]
-    systems: dict[int, list[tuple[Cell, Sequence[Cell]]]]
-    cells: dict[int, list[Cell]]
-    seen: int = 0
-
-
-def _components(system: Sequence[tuple[Cell, Sequence[Cell]]]) -> _Attacks:
-    parent: dict[Cell, Cell] = {}
-
-    def root(c: Cell) -> Cell:
-        while parent.setdefault(c, c) != c:
-            parent[c] = parent[parent[c]]
-            c = parent[c]
-        return c
-
-    for total, parts in system:
-        top = root(total)
-        for p in parts:
-            other = root(p)
-            if other != top:
-                parent[other] = top
-    ids: dict[Cell, int] = {}
-    component = {c: ids.setdefault(root(c), len(ids)) for c in list(parent)}
-    systems: dict[int, list[tuple[Cell, Sequence[Cell]]]] = defaultdict(list)
-    for total, parts in system:
-        systems[component[total]].append((total, parts))
-    cells: dict[int, list[Cell]] = defaultdict(list)
-    for c, n in component.items():
-        cells[n].append(c)
-    return _Attacks(len(system), component, systems, cells)
 
 
 def count_columns(info: MeasureInfo | None) -> tuple[str, ...]:
@@ -297,87 +255,13 @@ def interval_of(plan: _Plan, cell: Cell) -> tuple[int, int]:
     return rounding_interval(published, plan.config)
 
 
-def propagate(
-    bounds: dict[Cell, tuple[int, int]], sums: Sequence[tuple[Cell, Sequence[Cell]]]
-) -> dict[Cell, tuple[int, int]]:
-    """Narrow each cell's interval using every `total = sum(parts)` until nothing moves.
-
-    Interval (bounds) propagation: a part is at least total.lo - sum(other parts' hi) and at
-    most total.hi - sum(other parts' lo); a total lies within the sums of its parts' bounds.
-
-    Why a work queue and not sweeps over every sum: each narrowing is monotone, so applying
-    them in any order until none moves reaches the same intervals (the greatest common fixed
-    point), and only the sums that share a cell that just moved can move next. At ICB scale
-    (tens of thousands of sums) sweeping them all until quiet took seconds, most of them on
-    sums where nothing had changed. The work is capped at 100 evaluations a sum, as the sweeps
-    were at 100 rounds.
-    """
-    b = dict(bounds)
-    touching: dict[Cell, list[int]] = defaultdict(list)
-    for i, (total, parts) in enumerate(sums):
-        for cell in (total, *parts):
-            touching[cell].append(i)
-    queue = deque(range(len(sums)))
-    queued = [True] * len(sums)
-    for _ in range(100 * len(sums)):
-        if not queue:
-            break
-        i = queue.popleft()
-        queued[i] = False
-        for cell in _narrow(b, *sums[i]):
-            for j in touching[cell]:
-                if not queued[j]:
-                    queued[j] = True
-                    queue.append(j)
-    return b
-
-
-def _narrow(b: dict[Cell, tuple[int, int]], total: Cell, parts: Sequence[Cell]) -> list[Cell]:
-    """One sum's narrowing of `b` in place; the cells whose interval moved.
-
-    A part's low end rises only if its width exceeds the slack hi_sum - total.lo, its high
-    end falls only if its width exceeds total.hi - lo_sum: when the widest part is within
-    both slacks (most re-evaluations) no part can move and the parts are not visited again.
-    """
-    moved: list[Cell] = []
-    lo_sum = hi_sum = widest = 0
-    for p in parts:
-        lo, hi = b[p]
-        lo_sum += lo
-        hi_sum += hi
-        widest = max(widest, hi - lo)
-    t_lo, t_hi = max(b[total][0], lo_sum), min(b[total][1], hi_sum)
-    if (t_lo, t_hi) != b[total]:
-        b[total] = (t_lo, t_hi)
-        moved.append(total)
-    if widest <= min(hi_sum - t_lo, t_hi - lo_sum):
-        return moved
-    for p in parts:
-        lo, hi = b[p]
-        p_lo = max(lo, t_lo - (hi_sum - hi))
-        p_hi = min(hi, t_hi - (lo_sum - lo))
-        if p_lo != lo or p_hi != hi:
-            b[p] = (p_lo, p_hi)
-            moved.append(p)
-    return moved
-
-
 def _attack(plan: _Plan) -> bool:
-    """Hide what interval arithmetic over the published sums would pin to one value.
-
-    Only the components with a cell hidden since the last attack are narrowed again (see
-    _Attacks); a cell in no sum is published as it is and cannot be pinned."""
+    """Hide what interval arithmetic over the published sums would pin to one value."""
     system = [*plan.sums, *plan.links]
-    state = plan.attacks
-    if state is None or state.size != len(system):
-        state = plan.attacks = _components(system)
-        dirty = sorted(state.systems)
-    else:
-        since = list(plan.hidden)[state.seen :]
-        dirty = sorted({state.component[c] for c in since if c in state.component})
-    state.seen = len(plan.hidden)
-    bounds = {c: interval_of(plan, c) for n in dirty for c in state.cells[n]}
-    narrowed = propagate(bounds, [s for n in dirty for s in state.systems[n]])
+    if plan.system is None or plan.system.size != len(system):
+        plan.system = System(system)  # the same sums every round: built once
+    bounds = {c: interval_of(plan, c) for c in plan.exact}
+    narrowed = propagate(bounds, system, plan.system)
     changed = False
     in_sums: dict[Cell, list[int]] | None = None
     for cell, (lo, hi) in sorted(narrowed.items()):

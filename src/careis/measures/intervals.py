@@ -1,0 +1,161 @@
+"""Interval (bounds) propagation over published sums: what an outsider can narrow each
+cell to, knowing `total = sum(parts)` for every sum and each cell's published interval.
+
+A part is at least total.lo - sum(other parts' hi) and at most total.hi - sum(other parts'
+lo); a total lies within the sums of its parts' bounds. careis's disclosure control
+(`careis.measures.suppression`) runs this as the attacker would, round after round, hiding
+what it pins, so it must be fast at national scale: England's tables give ~460,000 sums with
+~22 million parts, and protection takes a dozen rounds or more.
+
+Why it looks the way it does:
+- a work queue, not sweeps over every sum: each narrowing is monotone, so applying them in
+  any order until none moves reaches the same intervals (the greatest common fixed point),
+  and only the sums that share a cell that just moved can move next;
+- the sums' structure (cells as integer ids, each sum's parts, the sums each cell is in) is
+  built once per table (`System`) and reused by every round; only the intervals change;
+- each sum keeps running totals of its parts' ends (updated when a part moves) and an upper
+  bound on its widest part (intervals only shrink), so a sum whose widest part fits within
+  both slacks is settled without visiting its parts. The first totals are summed by numpy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+Cell = tuple[int, str]  # (row index, column)
+Sum = tuple[Cell, Sequence[Cell]]
+
+
+class System:
+    """The structure of a set of sums: which cells each sum adds up, and the reverse."""
+
+    def __init__(self, sums: Sequence[Sum]) -> None:
+        ids: dict[Cell, int] = {}
+        totals: list[int] = []
+        indices: list[int] = []
+        indptr = [0]
+        for total, parts in sums:
+            totals.append(ids.setdefault(total, len(ids)))
+            indices.extend(ids.setdefault(p, len(ids)) for p in parts)
+            indptr.append(len(indices))
+        self.size = len(sums)
+        self.cells = list(ids)
+        self.totals = totals
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        owner = np.repeat(np.arange(len(sums), dtype=np.int64), np.diff(self.indptr))
+        self.part_ptr, self.part_of = _csr(self.indices, owner, len(ids))
+        self.total_ptr, self.total_of = _csr(
+            np.asarray(totals, dtype=np.int64), np.arange(len(sums), dtype=np.int64), len(ids)
+        )
+
+    def parts(self, i: int) -> list[int]:
+        return self.indices[self.indptr[i] : self.indptr[i + 1]].tolist()
+
+    def sums_with_part(self, c: int) -> list[int]:
+        return self.part_of[self.part_ptr[c] : self.part_ptr[c + 1]].tolist()
+
+    def sums_touching(self, c: int) -> list[int]:
+        totals = self.total_of[self.total_ptr[c] : self.total_ptr[c + 1]].tolist()
+        return totals + self.sums_with_part(c)
+
+
+def _csr(keys: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each key 0..n-1, its values (in ascending value order), as offsets and a flat array."""
+    order = np.lexsort((values, keys))
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(ptr, keys + 1, 1)
+    return np.cumsum(ptr), values[order]
+
+
+def propagate(
+    bounds: dict[Cell, tuple[int, int]], sums: Sequence[Sum], system: System | None = None
+) -> dict[Cell, tuple[int, int]]:
+    """Narrow each cell's interval using every `total = sum(parts)` until nothing moves.
+
+    `system` is `System(sums)` where the caller keeps one across rounds. The work is capped at
+    100 evaluations a sum (the sweeps this replaced stopped at 100 rounds)."""
+    system = system if system is not None and system.size == len(sums) else System(sums)
+    run = _Run(system, bounds)
+    queue = deque(range(system.size))
+    queued = [True] * system.size
+    for _ in range(100 * system.size):
+        if not queue:
+            break
+        i = queue.popleft()
+        queued[i] = False
+        for c in run.narrow(i):
+            for j in system.sums_touching(c):
+                if not queued[j]:
+                    queued[j] = True
+                    queue.append(j)
+    out = dict(bounds)
+    out.update(zip(system.cells, zip(run.lo, run.hi, strict=True), strict=True))
+    return out
+
+
+def _totals(system: System, los: list[int], his: list[int]) -> tuple[list[int], ...]:
+    """Each sum's parts' low ends added up, high ends added up, and its widest part: by
+    numpy where int64 cannot overflow (it holds 9.2e18; a hidden cell's end is 1e15), else
+    in Python's unbounded integers."""
+    if not system.size:
+        return [], [], []
+    largest = max(abs(min(los)), abs(max(los)), abs(min(his)), abs(max(his)))
+    if int(np.diff(system.indptr).max()) * largest < 2**62:
+        lo, hi, starts = np.asarray(los), np.asarray(his), system.indptr[:-1]
+        return (
+            np.add.reduceat(lo[system.indices], starts).tolist(),
+            np.add.reduceat(hi[system.indices], starts).tolist(),
+            np.maximum.reduceat((hi - lo)[system.indices], starts).tolist(),
+        )
+    lo_sum, hi_sum, wide = [], [], []
+    for i in range(system.size):
+        parts = system.parts(i)
+        lo_sum.append(sum(los[p] for p in parts))
+        hi_sum.append(sum(his[p] for p in parts))
+        wide.append(max(his[p] - los[p] for p in parts))
+    return lo_sum, hi_sum, wide
+
+
+class _Run:
+    """One propagation's intervals (by cell id) and each sum's running totals."""
+
+    def __init__(self, system: System, bounds: dict[Cell, tuple[int, int]]) -> None:
+        self.system = system
+        self.lo = [bounds[c][0] for c in system.cells]
+        self.hi = [bounds[c][1] for c in system.cells]
+        self.lo_sum, self.hi_sum, self.widest = _totals(system, self.lo, self.hi)
+
+    def _set(self, c: int, lo: int, hi: int) -> None:
+        d_lo, d_hi = lo - self.lo[c], hi - self.hi[c]
+        self.lo[c], self.hi[c] = lo, hi
+        for j in self.system.sums_with_part(c):
+            self.lo_sum[j] += d_lo
+            self.hi_sum[j] += d_hi
+
+    def narrow(self, i: int) -> list[int]:
+        """Sum i's narrowing, using its parts' totals as they were when it began; the ids of
+        the cells whose interval moved."""
+        total = self.system.totals[i]
+        lo_sum, hi_sum = self.lo_sum[i], self.hi_sum[i]
+        moved: list[int] = []
+        t_lo, t_hi = max(self.lo[total], lo_sum), min(self.hi[total], hi_sum)
+        if t_lo != self.lo[total] or t_hi != self.hi[total]:
+            self._set(total, t_lo, t_hi)
+            moved.append(total)
+        if self.widest[i] <= min(hi_sum - t_lo, t_hi - lo_sum):
+            return moved
+        widest = 0
+        for p in self.system.parts(i):
+            lo, hi = self.lo[p], self.hi[p]
+            p_lo = max(lo, t_lo - (hi_sum - hi))
+            p_hi = min(hi, t_hi - (lo_sum - lo))
+            if p_lo != lo or p_hi != hi:
+                self._set(p, p_lo, p_hi)
+                moved.append(p)
+            widest = max(widest, p_hi - p_lo)
+        self.widest[i] = widest
+        return moved
