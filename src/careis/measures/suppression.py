@@ -117,11 +117,38 @@ class _Plan:
     def info(self, i: int) -> MeasureInfo | None:
         return self.catalogue.get(str(self.rows[i]["measure_id"]))
 
+    #: each sum's count of hidden members, kept up to date by hide() once counted (the sums
+    #: are final by then), and the sums each cell is in (with multiplicity, in order)
+    hidden_in: list[int] | None = None
+    in_sums: dict[Cell, list[int]] | None = None
+
     def hide(self, cell: Cell, why: str = SECONDARY) -> bool:
         if cell in self.hidden:
             return False
         self.hidden[cell] = why
+        if self.hidden_in is not None:
+            for i in self.sums_of(cell):
+                self.hidden_in[i] += 1
         return True
+
+    def sums_of(self, cell: Cell) -> list[int]:
+        """The sums `cell` is in, as total or part, in the sums' order (looked up, not
+        found by scanning all of England's ~320,000 sums for each cell)."""
+        if self.in_sums is None:
+            self.in_sums = defaultdict(list)
+            for i, (total, parts) in enumerate(self.sums):
+                for c in (total, *parts):
+                    self.in_sums[c].append(i)
+        return self.in_sums.get(cell, [])
+
+    def hidden_counts(self) -> list[int]:
+        """How many members of each sum are hidden: counted once, then kept by hide()."""
+        if self.hidden_in is None:
+            hidden = self.hidden
+            self.hidden_in = [
+                sum(1 for c in (total, *parts) if c in hidden) for total, parts in self.sums
+            ]
+        return self.hidden_in
 
 
 def count_columns(info: MeasureInfo | None) -> tuple[str, ...]:
@@ -227,9 +254,9 @@ def _secondary(plan: _Plan) -> bool:
     """No sum may contain exactly one hidden cell: hide its smallest visible non-zero part
     (ties by organisation code), or the total when every part is hidden or zero."""
     changed = False
-    for total, parts in plan.sums:
-        members = [total, *parts]
-        if sum(1 for c in members if c in plan.hidden) != 1:
+    counts = plan.hidden_counts()
+    for i, (total, parts) in enumerate(plan.sums):
+        if counts[i] != 1:
             continue
         visible = [c for c in parts if c not in plan.hidden and plan.exact[c] > 0]
         if visible:
@@ -263,31 +290,19 @@ def _attack(plan: _Plan) -> bool:
     bounds = {c: interval_of(plan, c) for c in plan.exact}
     narrowed = propagate(bounds, system, plan.system)
     changed = False
-    in_sums: dict[Cell, list[int]] | None = None
     for cell, (lo, hi) in sorted(narrowed.items()):
         if lo != hi or bounds[cell][0] == bounds[cell][1]:
             continue  # not pinned, or published exactly (zero)
         if cell not in plan.hidden:
             changed |= plan.hide(cell)
             continue
-        in_sums = in_sums if in_sums is not None else _sums_of_cells(plan.sums)
-        for i in in_sums.get(cell, []):  # hidden but pinned: hide a neighbour in its sums
+        for i in plan.sums_of(cell):  # hidden but pinned: hide a neighbour in its sums
             total, parts = plan.sums[i]
             visible = [c for c in (total, *parts) if c not in plan.hidden]
             if visible:
                 changed |= plan.hide(min(visible, key=lambda c: plan.exact[c]))
                 break
     return changed
-
-
-def _sums_of_cells(sums: Sequence[tuple[Cell, Sequence[Cell]]]) -> dict[Cell, list[int]]:
-    """The sums each cell is in (as total or part), in the sums' order: looking a pinned
-    cell's sums up here, not scanning all of England's ~460,000 sums for each."""
-    out: dict[Cell, list[int]] = defaultdict(list)
-    for i, (total, parts) in enumerate(sums):
-        for cell in dict.fromkeys((total, *parts)):
-            out[cell].append(i)
-    return out
 
 
 def protect(plan: _Plan) -> None:
