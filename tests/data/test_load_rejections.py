@@ -589,6 +589,35 @@ def test_counts_reconcile(misc_run: LoadResult) -> None:
     assert (patients.read, patients.accepted, patients.quarantined) == (8, 4, 4)
 
 
+def test_a_duplicate_is_not_an_earlier_registration(tmp_path: Path) -> None:
+    # The overlap rule (stage 10) compares a registration only with those that passed the
+    # duplicate rule (stage 9): the open duplicate of row 1 is rejected, so the later
+    # registration overlaps nothing. Both rules run on the patient's rows alone.
+    tables = base_tables()
+    tables["patients"] += [pat("p97")]
+    tables["registrations"] += [
+        reg("p97", start="2010-01-01", end="2011-01-01"),
+        reg("p97", start="2010-01-01"),  # the same key, open: a duplicate
+        reg("p97", "A81002", start="2015-01-01", end="2016-01-01"),
+        reg("p97", start="2015-06-01", end="2015-07-01"),  # overlaps the one before
+    ]
+    engine = Engine.duckdb()
+    try:
+        result = load(engine, write_dataset(tmp_path, tables))
+        rows = [r for r in rejected(result)["registrations"] if r["patient_id"] == "p97"]
+        accepted = result.tables["registrations"].to_pyarrow().to_pylist()
+    finally:
+        engine.close()
+    assert [r["_check"] for r in rows] == [
+        "duplicate patient_id+start_date",
+        "registration overlaps an earlier one",
+    ]
+    assert sorted(str(r["start_date"]) for r in accepted if r["patient_id"] == "p97") == [
+        "2010-01-01",
+        "2015-01-01",
+    ]
+
+
 def test_derived_is_emergency(misc_run: LoadResult) -> None:
     admissions = misc_run.tables["admissions"]
     assert admissions.columns[-1] == "is_emergency"

@@ -183,6 +183,7 @@ def load_dataset(
             lookups=lookups,
             gaps=gaps,
             gaps_empty=gaps_empty,
+            window_shared_rows_only=engine.shares_repeated_subplans,
         )
         checked = check_table(prep, ctx)
         output = engine.cache(checked.output(prep))

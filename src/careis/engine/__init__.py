@@ -248,6 +248,12 @@ class Engine:
         frame.createOrReplaceTempView(name)
         return self.con.table(name)
 
+    @property
+    def shares_repeated_subplans(self) -> bool:
+        """Whether a sub-plan a query reads more than once is computed once (DuckDB
+        materialises it as a CTE; Spark recomputes it for each use)."""
+        return self.backend == "duckdb"
+
     # ---------------------------------------------------------------- running
     def cache(self, expr: Table, name: str | None = None) -> Table:
         """Materialise an expression once so later queries reuse it (a temp table / cached DF)."""
