@@ -179,10 +179,16 @@ def test_data_inside_the_output_folder_is_refused(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "data.path is inside output.dir" in err
 
 
-def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+def _old_run(tmp_path: Path) -> Path:
+    """A folder holding an earlier run (a manifest), for the staging tests to leave alone."""
     target = tmp_path / "run"
     target.mkdir()
     (target / "manifest.json").write_text("{}", encoding="utf-8")
+    return target
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    target = _old_run(tmp_path)
 
     def full_disk() -> None:
         with staged_folder(target) as staging:
@@ -201,9 +207,7 @@ def test_a_signal_a_library_swallows_is_still_an_interruption(tmp_path: Path) ->
     """DuckDB checks for signals mid-query and raises ``RuntimeError: Query interrupted`` in
     place of careis's RunInterrupted (seen 1 run in 4 when SIGINT landed in a query); the run
     must still end as one 'interrupted' line with the old folder kept, not a traceback."""
-    target = tmp_path / "run"
-    target.mkdir()
-    (target / "manifest.json").write_text("{}", encoding="utf-8")
+    target = _old_run(tmp_path)
 
     def query_interrupted() -> None:
         with staged_folder(target) as staging:
