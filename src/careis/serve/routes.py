@@ -293,23 +293,32 @@ def _drawn(chart: dict[str, object]) -> str:
     return svg
 
 
+def _svg_file(svg: str, filename: str) -> Response:
+    """A chart's SVG as a download."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}.svg"'}
+    return Response(svg, media_type="image/svg+xml", headers=headers)
+
+
+def _png_file(svg: str, filename: str) -> Response:
+    """A chart as a PNG download (vl-convert renders the SVG the page shows)."""
+    import vl_convert as vlc
+
+    headers = {"Content-Disposition": f'attachment; filename="{filename}.png"'}
+    return Response(vlc.svg_to_png(svg, scale=1.0), media_type="image/png", headers=headers)
+
+
 @router.get("/runs/{run}/measures/{measure}/{code}/chart.svg")
 def measure_svg(ctx: CtxDep, run: str, measure: str, code: str) -> Response:
     """The chart as the report draws it (SVG)."""
     _, chart = ctx.az.measure_chart(run, measure, code)
-    headers = {"Content-Disposition": f'attachment; filename="{run}-{measure}-{code}.svg"'}
-    return Response(_drawn(chart), media_type="image/svg+xml", headers=headers)
+    return _svg_file(_drawn(chart), f"{run}-{measure}-{code}")
 
 
 @router.get("/runs/{run}/measures/{measure}/{code}/chart.png")
 def measure_png(ctx: CtxDep, run: str, measure: str, code: str) -> Response:
-    """The same chart as PNG (vl-convert renders the SVG)."""
-    import vl_convert as vlc
-
+    """The same chart as PNG."""
     _, chart = ctx.az.measure_chart(run, measure, code)
-    body = vlc.svg_to_png(_drawn(chart), scale=1.0)
-    headers = {"Content-Disposition": f'attachment; filename="{run}-{measure}-{code}.png"'}
-    return Response(body, media_type="image/png", headers=headers)
+    return _png_file(_drawn(chart), f"{run}-{measure}-{code}")
 
 
 @router.get("/runs/{run}/measures/{measure}/{code}/data.{fmt}")
@@ -340,19 +349,14 @@ def _funnel_drawn(funnel: str, note: str) -> str:
 def peers_svg(ctx: CtxDep, run: str, measure: str, code: str) -> Response:
     """The peers' funnel plot (SVG), as the page shows it."""
     _, found, funnel = ctx.az.measure_peers(run, measure, code)
-    headers = {"Content-Disposition": f'attachment; filename="{run}-{measure}-{code}-funnel.svg"'}
-    return Response(_funnel_drawn(funnel, found.note), media_type="image/svg+xml", headers=headers)
+    return _svg_file(_funnel_drawn(funnel, found.note), f"{run}-{measure}-{code}-funnel")
 
 
 @router.get("/runs/{run}/measures/{measure}/{code}/funnel.png")
 def peers_png(ctx: CtxDep, run: str, measure: str, code: str) -> Response:
-    """The same funnel plot as PNG (vl-convert renders the SVG)."""
-    import vl_convert as vlc
-
+    """The same funnel plot as PNG."""
     _, found, funnel = ctx.az.measure_peers(run, measure, code)
-    body = vlc.svg_to_png(_funnel_drawn(funnel, found.note), scale=1.0)
-    headers = {"Content-Disposition": f'attachment; filename="{run}-{measure}-{code}-funnel.png"'}
-    return Response(body, media_type="image/png", headers=headers)
+    return _png_file(_funnel_drawn(funnel, found.note), f"{run}-{measure}-{code}-funnel")
 
 
 @router.get("/runs/{run}/ledger", response_class=HTMLResponse)
