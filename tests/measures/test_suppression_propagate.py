@@ -174,3 +174,10 @@ def test_ends_too_large_for_int64_are_added_up_exactly() -> None:
     sums = [((0, "n"), [(1, "n"), (2, "n")]), ((3, "n"), [(2, "n")])]
     out = propagate(bounds, sums)
     assert out[(2, "n")] == (6, 6) and out[(3, "n")] == (6, 6)
+
+
+def test_a_sum_of_no_parts_pins_its_total_to_zero() -> None:
+    """An empty sum is 0: numpy's reduceat would read it as the next sum's first part."""
+    bounds = {(0, "n"): (0, 9), (1, "n"): (5, 5), (2, "n"): (0, 9)}
+    out = propagate(bounds, [((0, "n"), []), ((2, "n"), [(1, "n")])])
+    assert out[(0, "n")] == (0, 0) and out[(2, "n")] == (5, 5)

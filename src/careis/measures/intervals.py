@@ -104,7 +104,9 @@ def _totals(system: System, los: list[int], his: list[int]) -> tuple[list[int], 
     if not system.size:
         return [], [], []
     largest = max(abs(min(los)), abs(max(los)), abs(min(his)), abs(max(his)))
-    if int(np.diff(system.indptr).max()) * largest < 2**62:
+    sizes = np.diff(system.indptr)
+    # reduceat reads an empty sum as its next element, so a sum with no parts goes the slow way
+    if int(sizes.min()) > 0 and int(sizes.max()) * largest < 2**62:
         lo, hi, starts = np.asarray(los), np.asarray(his), system.indptr[:-1]
         return (
             np.add.reduceat(lo[system.indices], starts).tolist(),
@@ -116,7 +118,7 @@ def _totals(system: System, los: list[int], his: list[int]) -> tuple[list[int], 
         parts = system.parts(i)
         lo_sum.append(sum(los[p] for p in parts))
         hi_sum.append(sum(his[p] for p in parts))
-        wide.append(max(his[p] - los[p] for p in parts))
+        wide.append(max((his[p] - los[p] for p in parts), default=0))
     return lo_sum, hi_sum, wide
 
 
