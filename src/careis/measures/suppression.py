@@ -113,14 +113,13 @@ class _Plan:
     sums: list[tuple[Cell, list[Cell]]] = field(default_factory=list)
     links: list[tuple[Cell, list[Cell]]] = field(default_factory=list)  # equal populations
     system: System | None = None  # the attack's sums, indexed once (intervals.System)
-
-    def info(self, i: int) -> MeasureInfo | None:
-        return self.catalogue.get(str(self.rows[i]["measure_id"]))
-
     #: each sum's count of hidden members, kept up to date by hide() once counted (the sums
     #: are final by then), and the sums each cell is in (with multiplicity, in order)
     hidden_in: list[int] | None = None
     in_sums: dict[Cell, list[int]] | None = None
+
+    def info(self, i: int) -> MeasureInfo | None:
+        return self.catalogue.get(str(self.rows[i]["measure_id"]))
 
     def hide(self, cell: Cell, why: str = SECONDARY) -> bool:
         if cell in self.hidden:

@@ -118,7 +118,7 @@ def scaled(
 
     `base` is `results_of(inputs.rows)` where the caller already has it: its typed rows and
     catalogue are shared by every scaled copy (see `MeasureResults.from_rows`)."""
-    base = base or results_of(inputs.rows)
+    base = base if base is not None else results_of(inputs.rows)
     change_id = f"{measure}_change"
     perf = {
         r["org_code"]: r["numerator"] or 0.0
