@@ -54,7 +54,7 @@ def generate(
         typer.Option(
             "--england",
             help="Every practice in England with an ICB in the shipped reference (with a "
-            "small --scale: 0.01 is about 630k patients).",
+            "small --scale: 0.01 is about 611k patients ever registered).",
         ),
     ] = False,
     seed: Annotated[

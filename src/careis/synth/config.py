@@ -204,7 +204,7 @@ class SynthConfig(_Model):
     england: bool = Field(
         default=False,
         description="Every practice in England with an ICB in the shipped reference (use a "
-        "small scale: 0.01 is about 630k patients).",
+        "small scale: 0.01 is about 611k patients ever registered).",
     )
     seed: int = Field(default=42, ge=0, description="Random seed: same seed, same files.")
     first_year: int = Field(
