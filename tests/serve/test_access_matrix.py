@@ -38,6 +38,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/runs/{run}/practices/{code}/statement.{fmt}"): {
         "commissioner": "all", "federation": "own", "practice": "own",
     },
+    ("GET", "/runs/{run}/practices/{code}/schedule.{fmt}"): {
+        "commissioner": "all", "federation": "own", "practice": "own",
+    },
     ("GET", "/runs/{run}/practices/{code}/files/{name}"): {"practice": "own"},
     ("POST", "/runs/{run}/practices/{code}/decision"): {"practice": "own"},
     ("POST", "/runs/{run}/practices/{code}/answer"): {"commissioner": "all"},

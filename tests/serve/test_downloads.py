@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from test_access_matrix import MATRIX
+from tiny_run import STATEMENT_PDF
 
 from careis.serve import routes
 from conftest import ROLE_USER, XLSX, Served, body_text, login, make_app
@@ -92,8 +93,13 @@ def _check_page(client: TestClient, url: str, *, patients: bool) -> None:
     assert page.text.count("<table") == len(blocks) > 0, f"{url}: a table without downloads"
     for block in blocks:
         hrefs = HREF.findall(block)
-        assert [Path(h).suffix for h in hrefs] == [".csv", ".xlsx"], block
-        as_csv, as_xlsx = (client.get(h) for h in hrefs)
+        suffixes = [Path(h).suffix for h in hrefs]
+        assert suffixes in ([".csv", ".xlsx"], [".csv", ".xlsx", ".pdf"]), block
+        if ".pdf" in suffixes:  # a statement's own document, as the run wrote it
+            as_pdf = client.get(hrefs[2])
+            assert as_pdf.status_code == 200 and as_pdf.content == STATEMENT_PDF
+            assert as_pdf.headers["content-type"] == "application/pdf"
+        as_csv, as_xlsx = (client.get(h) for h in hrefs[:2])
         assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
         assert as_xlsx.status_code == 200 and as_xlsx.headers["content-type"] == XLSX
         for response, suffix in ((as_csv, ".csv"), (as_xlsx, ".xlsx")):

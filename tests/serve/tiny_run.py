@@ -31,6 +31,8 @@ PRACTICES = {
     "A00004": ("U00002", "FEDB", 500, "-9.00"),
 }
 COMMISSIONER = "00T"
+#: The bytes standing for the first practice's statement.pdf (the app serves the file as is).
+STATEMENT_PDF = b"%PDF-1.7\n% tiny run statement\n%%EOF\n"
 #: HTML in a name the pages show: it must come out escaped.
 COMMISSIONER_NAME = 'Tiny <script>alert("x")</script> ICB'
 
@@ -75,11 +77,17 @@ def _register(code: str) -> list[dict[str, object]]:
 
 
 def _manifest(name: str, scheme: str, data: str) -> dict[str, object]:
-    contract = {
-        "name": scheme,
+    contract = {  # a contract careis.contracts.schema.Contract reads, as a run resolves it
+        "id": "TINY-" + hashlib.sha256(scheme.encode()).hexdigest()[:8], "name": scheme,
+        "model": "enhanced_service",
+        "term": {"start": "2024-04-01", "end": "2025-03-31"},
         "commissioner": {"code": COMMISSIONER, "kind": "sub_icb", "name": COMMISSIONER_NAME},
         "components": [
+            {"id": "engagement", "type": "engagement", "name": "Engagement payment",
+             "basis": "per_registered_patient", "rate": "0.75"},
             {"id": "admissions_reduction", "type": "performance",
+             "name": "Fewer emergency admissions", "basis": "per_registered_patient",
+             "rate": "2.00", "aggregate_level": "federation",
              "measure": "emergency_admissions_change", "target_reduction_percent": "10",
              "practice_floor_reduction_percent": "5"},
         ],
@@ -232,6 +240,7 @@ def build_run(
 
             folder = root / "practices" / code
             _write(folder / "worklist.csv", COLUMNS, build_worklist(folder, {}))  # type: ignore[arg-type]
+            (folder / "statement.pdf").write_bytes(STATEMENT_PDF)  # as the run's documents stage
     _write(root / "payments" / "summary.csv", ["provider", "pcn", "federation", "total"], summary)
     ledger = [
         {"seq": i, "date": "2025-03-31", "payer": COMMISSIONER, "payee": x["provider"],

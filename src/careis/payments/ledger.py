@@ -15,7 +15,7 @@ instalments sum exactly to the line); year-end lines move on the reconciliation 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -53,6 +53,24 @@ class LedgerEntry:
             "movement": self.movement,
             "memo": self.memo,
         }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str]) -> LedgerEntry:
+        """An entry read back from ledger.csv (the inverse of `as_row`); ValueError if not one."""
+        try:
+            amount = Decimal(row["amount"])
+        except ArithmeticError as exc:
+            raise ValueError(f"{row['amount']!r} is not an amount") from exc
+        return cls(
+            int(row["seq"]),
+            dt.date.fromisoformat(row["date"]),
+            row["payer"],
+            row["payee"],
+            amount,
+            row["component_id"],
+            row["movement"],
+            row.get("memo", ""),
+        )
 
 
 @dataclass

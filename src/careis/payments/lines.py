@@ -8,10 +8,11 @@ ledger is below the evaluation. With the line here, nothing in payments imports 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, TypeVar, get_args
 
 from careis.measures import exact
 from careis.money import to_decimal
@@ -87,6 +88,49 @@ class StatementLine:
             "kind": self.kind,
             "paid": self.paid_text,
         }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str]) -> StatementLine:
+        """A line read back from statement.csv (the inverse of `as_row`; extra columns such
+        as `pcn` are ignored). Why: the web app shows a finished run's statement with the
+        static statement's own wording (careis.report.statements), from its files alone.
+        Raises ValueError on a row that is not a statement line."""
+        paid = row.get("paid", "year_end")
+        on_day = paid not in ("in_year", "year_end")
+        return cls(
+            provider=row["provider"], component_id=row["component_id"],
+            component_type=row["component_type"], description=row["description"],
+            measure_id=row.get("measure_id", ""), measure_level=row.get("measure_level", ""),
+            measure_org=row.get("measure_org", ""), measure_value=row.get("measure_value", ""),
+            test=row.get("test", ""), met=_choice(row.get("met", ""), MET_VALUES),
+            quantity=_decimal(row["quantity"]), rate=_decimal(row["rate"]),
+            amount=_decimal(row["amount"]), evidence=row.get("evidence", ""),
+            kind=_choice(row.get("kind", "earned"), KIND_VALUES),
+            paid="on_day" if on_day else _choice(paid, PAID_VALUES),
+            paid_on=dt.date.fromisoformat(paid) if on_day else None,
+        )  # fmt: skip
+
+
+MET_VALUES: tuple[Met, ...] = get_args(Met)
+KIND_VALUES: tuple[LineKind, ...] = get_args(LineKind)
+PAID_VALUES: tuple[Paid, ...] = get_args(Paid)
+
+
+_T = TypeVar("_T", bound=str)
+
+
+def _choice(value: str, allowed: tuple[_T, ...]) -> _T:
+    for choice in allowed:
+        if value == choice:
+            return choice
+    raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError as exc:
+        raise ValueError(f"{text!r} is not a number") from exc
 
 
 def fmt(value: object, digits: int = 2) -> str:

@@ -118,7 +118,11 @@ class StatementRun:
     careis_version: str
 
 
-def _context(run: StatementRun, party: Party, lines: list[StatementLine]) -> dict[str, Any]:
+def statement_context(
+    run: StatementRun, party: Party, lines: list[StatementLine]
+) -> dict[str, Any]:
+    """What statement_body.html.j2 shows for one party: the static page, its PDF and the web
+    app's practice page all render the statement from this one context."""
     c = run.contract
     when = schedule(run.pay_run.ledger, party.code)
     names = c.component_names()
@@ -149,7 +153,7 @@ def write_statement_documents(
     written: list[Path] = []
     printed: list[tuple[Party, str]] = []
     for party in parties:
-        ctx = _context(run, party, by_provider[party.code])
+        ctx = statement_context(run, party, by_provider[party.code])
         party.folder.mkdir(parents=True, exist_ok=True)
         html_path = party.folder / "statement.html"
         html_path.write_text(scrollable_tables(page.render(**ctx)), encoding="utf-8")

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
 from careis.money import format_gbp
@@ -95,6 +96,13 @@ def _environment() -> Environment:
 
 
 TEMPLATES = _environment()
+
+
+def downloads(base: str, what: str, *, pdf: bool = False) -> Markup:
+    """The download links under a table (the macro of templates/_downloads.html.j2), for HTML
+    made outside the app's page templates: the statement, which the report's template draws."""
+    macro = TEMPLATES.get_template("_downloads.html.j2").module.downloads  # type: ignore[attr-defined]
+    return Markup(macro(base, what, pdf=pdf))
 
 
 def render(

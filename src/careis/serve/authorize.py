@@ -237,6 +237,13 @@ class Authorizer:
         self._practice_scope(view, code, patient_level=False)
         return view, view.folder.practice_statement(code)
 
+    def statement_pdf(self, name: str, code: str) -> Path:
+        """The practice's statement.pdf as the run wrote it: whoever may see the statement."""
+        view, _ = self.statement(name, code)
+        if not view.folder.has_file("practices", code, "statement.pdf"):
+            raise Missing("this run has no PDF of the statement.")
+        return view.folder.path("practices", code, "statement.pdf")
+
     def practice_file(self, name: str, code: str, file: str) -> tuple[RunView, list[Row]]:
         """A patient-level file of one practice: that practice's own users only."""
         self._require("practice")

@@ -25,6 +25,7 @@ from careis.serve.app import (
     STYLESHEET_DIGEST,
     Ctx,
     context,
+    downloads,
     get_db,
     render,
     set_session_cookie,
@@ -32,6 +33,7 @@ from careis.serve.app import (
 from careis.serve.authorize import Denied, Missing
 from careis.serve.models import Run
 from careis.serve.runs import Row
+from careis.serve.statement import SCHEDULE_FIELDS, schedule_rows, statement_html
 
 auth_router = APIRouter()
 router = APIRouter()
@@ -201,17 +203,39 @@ def practice_page(request: Request, ctx: CtxDep, run: str, code: str) -> Respons
         else:  # a run from before worklists: the register itself
             register = ctx.az.practice_file(run, code, "register.csv")[1]
     values = views.practice(ctx.db, view, code, lines)
+    base = f"/runs/{run}/practices/{code}"
+    pdf = view.folder.has_file("practices", code, "statement.pdf")
+    after = {
+        "lines": downloads(f"{base}/statement", "the statement", pdf=pdf),
+        "when": downloads(f"{base}/schedule", "the payment dates"),
+    }
+    statement = statement_html(view.folder, code, values["name"], after)
     return render(
-        request, "practice.html.j2", register=register, worklist=worklist, files=files, **values
-    )
+        request, "practice.html.j2", register=register, worklist=worklist, files=files,
+        statement=statement, **values,
+    )  # fmt: skip
 
 
 @router.get("/runs/{run}/practices/{code}/statement.{fmt}")
 def statement_download(ctx: CtxDep, run: str, code: str, fmt: str) -> Response:
-    """The statement as CSV or Excel, with the run's manifest hash on every line."""
+    """The statement as CSV or Excel, with the run's manifest hash on every line, or the
+    run's own statement.pdf (the document the practice files and prints)."""
+    if fmt == "pdf":
+        pdf = ctx.az.statement_pdf(run, code)
+        headers = {"Content-Disposition": f'attachment; filename="{run}-{code}-statement.pdf"'}
+        return Response(pdf.read_bytes(), media_type="application/pdf", headers=headers)
     view, lines = ctx.az.statement(run, code)
     money = {"rate", "amount"}
     return _download(lines, f"{run}-{code}-statement", fmt, "Statement", money, view.record)
+
+
+@router.get("/runs/{run}/practices/{code}/schedule.{fmt}")
+def schedule_download(ctx: CtxDep, run: str, code: str, fmt: str) -> Response:
+    """The statement's payment dates (net amount by date), whoever may see the statement."""
+    view, _ = ctx.az.statement(run, code)
+    rows = schedule_rows(view.folder, code)
+    return _download(rows, f"{run}-{code}-schedule", fmt, "Payment dates", {"amount"},
+                     view.record, fields=SCHEDULE_FIELDS)  # fmt: skip
 
 
 @router.get("/runs/{run}/practices/{code}/files/{name}")
