@@ -63,6 +63,8 @@ def test_every_role_has_the_form_linked_from_every_page(role: str, app: FastAPI)
         assert f'<label class="nhsuk-label" for="{field}">' in page.text
         assert f'id="{field}"' in page.text and f'autocomplete="{autocomplete}"' in page.text
     assert f"At least {MIN_PASSWORD} characters" in page.text
+    mangled = client.get(f"{PAGE}?changed=yes%00")  # the form again, not a 422
+    assert mangled.status_code == 200 and "Your password has been changed" not in mangled.text
 
 
 def test_a_wrong_current_password_is_refused_and_counts_toward_the_login_throttle(

@@ -126,11 +126,13 @@ def _password_form(request: Request, status: int, **errors: str) -> Response:
 
 
 @router.get(PASSWORD_PAGE, response_class=HTMLResponse)
-def password_page(request: Request, ctx: CtxDep, changed: bool = False) -> Response:
-    """The form to change one's own password (every role); after a change, the confirmation."""
+def password_page(request: Request, ctx: CtxDep, changed: str = "") -> Response:
+    """The form to change one's own password (every role); after a change, the confirmation
+    (`?changed=true`: a plain string, so a mangled query shows the form rather than a 422)."""
     return render(
-        request, "password.html.j2", errors={}, changed=changed, min_length=accounts.MIN_PASSWORD
-    )
+        request, "password.html.j2", errors={}, changed=changed == "true",
+        min_length=accounts.MIN_PASSWORD,
+    )  # fmt: skip
 
 
 def _new_password_errors(new: str, again: str) -> dict[str, str]:
