@@ -10,7 +10,11 @@ out/demo). One account per role is created first; each simulated user logs in on
 random, one after another, with no think time: a practice (statement, worklist, its CSV
 downloads), a federation (its page, a member's statement), the commissioner (overview,
 federation, ledger, audit log) and finance (ledger, the payment file, itself an audited
-write). Nothing leaves 127.0.0.1.
+write). The practice, federation and commissioner also browse the measures (the run's
+summary page, and one measure's chart page and peers download, `peers.csv`, for each
+organisation of theirs the run has a series of: the practice its own, the federation its own
+and a member's, the commissioner its sub-ICB's, the federation's and the member's); finance
+may not see measures. Nothing leaves 127.0.0.1.
 
 Reported: requests, errors (any status but 200, or a failed request), p50/p95/max page time
 in milliseconds and requests per second; written to RESULT.json when given.
@@ -46,6 +50,24 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def measure_pages(run: Path, name: str, orgs: list[str]) -> list[str]:
+    """The run's measures page, and one measure's chart page and peers download for each of
+    `orgs` with a series of it: the first measure (by id) the first of `orgs` has."""
+    from careis.serve.measures import series_of
+    from careis.serve.runs import RunFolder
+
+    have = {(measure, org) for measure, _, org in series_of(RunFolder(run))}
+    chosen = sorted(measure for measure, org in have if org == orgs[0])
+    if not chosen:
+        return []
+    pages = [f"/runs/{name}/measures"]
+    for org in orgs:
+        if (chosen[0], org) in have:
+            page = f"/runs/{name}/measures/{chosen[0]}/{org}"
+            pages += [page, f"{page}/peers.csv"]
+    return pages
 
 
 def prepare(base: Path, run: Path | None) -> tuple[Path, str, dict[str, list[str]]]:
@@ -97,16 +119,20 @@ def prepare(base: Path, run: Path | None) -> tuple[Path, str, dict[str, list[str
         workflow.approve(db, paid, users["comm"])  # finance sees approved runs only
         db.commit()
     app.state.sessions.kw["bind"].dispose()
-    p, f, m = practice, federation, member
+    p, f, m, c = practice, federation, member, accounts["comm"][1]
+    folders = {r: runs / r for r in names} if run is None else {names[0]: runs}
     pages = {
         "prac": ["/"] + [u for r in names for u in (
             f"/runs/{r}/practices/{p}", f"/runs/{r}/practices/{p}/statement.csv",
-            f"/runs/{r}/practices/{p}/files/register.csv")],
+            f"/runs/{r}/practices/{p}/files/register.csv",
+            *measure_pages(folders[r], r, [p]))],
         "fed": ["/"] + [u for r in names for u in (
-            f"/runs/{r}/federations/{f}", f"/runs/{r}/practices/{m}")],
+            f"/runs/{r}/federations/{f}", f"/runs/{r}/practices/{m}",
+            *measure_pages(folders[r], r, [f, m]))],
         "comm": ["/"] + [u for r in names for u in (
             f"/runs/{r}", f"/runs/{r}/federations/{f}", f"/runs/{r}/ledger",
-            f"/runs/{r}/audit", f"/runs/{r}/practices/{m}")],
+            f"/runs/{r}/audit", f"/runs/{r}/practices/{m}",
+            *measure_pages(folders[r], r, [c, f, m]))],
         "fin": ["/", f"/runs/{names[-1]}/ledger", f"/runs/{names[-1]}/payments.csv"],
     }  # fmt: skip
     return runs, url, pages

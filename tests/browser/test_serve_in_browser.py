@@ -57,6 +57,7 @@ USERS = {
     "comm-m": ("commissioner", "00T"),  # the measures journey's own accounts
     "fed-a": ("federation", "FEDA"),
     "prac-m": ("practice", "A00001"),
+    "prac-p": ("practice", "A00001"),  # changes its own password
 }
 AXE_RUN = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
     .map(v => v.id + ' (' + v.impact + ', ' + v.nodes.length + '): '
@@ -380,3 +381,55 @@ def _peers_section(browser: Any, page: Any, live: Live, run: str) -> None:
     table = Path(info.value.path()).read_text("utf-8")
     assert table.startswith("organisation,name,numerator,denominator,value")
     assert live.manifest_hash in table
+
+
+def _fill_password_form(page: Any, current: str, new: str, again: str) -> None:
+    page.get_by_label("Current password", exact=True).fill(current)
+    page.get_by_label("New password", exact=True).fill(new)
+    page.get_by_label("New password again", exact=True).fill(again)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Change password").click()
+
+
+def test_a_user_changes_their_own_password(browser: Any, live: Live) -> None:
+    """From the header's link: two different new passwords are refused with the field named
+    (the error state axe-checked in its own CSP-bypassing context, which submits the same
+    form), then the change, its confirmation, and a login with the new password."""
+    new = "a brand new long password"
+    page = log_in(browser, live, "prac-p")
+    page.get_by_role("link", name="Change password").click()
+    page.wait_for_url(f"{live.base}/account/password")
+    check(browser, page, live, "prac-p-password")
+    _fill_password_form(page, PASSWORD, new, new + "!")
+    text = page.locator("main").inner_text()
+    assert "There is a problem" in text and "The two new passwords are not the same." in text
+    page.set_viewport_size({"width": PHONE, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
+    live.shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(live.shots / f"prac-p-password-error-{PHONE}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    twin = browser.new_context(bypass_csp=True, storage_state=page.context.storage_state())
+    try:
+        axe_page = twin.new_page()
+        axe_page.goto(f"{live.base}/account/password")
+        _fill_password_form(axe_page, PASSWORD, new, new + "!")
+        assert "There is a problem" in axe_page.locator("main").inner_text()
+        axe_page.add_script_tag(content=AXE)
+        assert axe_page.evaluate(AXE_RUN) == []
+    finally:
+        twin.close()
+    _fill_password_form(page, PASSWORD, new, new)
+    page.wait_for_url(f"{live.base}/account/password?changed=true")
+    assert "Your password has been changed" in page.locator("main").inner_text()
+    check(browser, page, live, "prac-p-password-changed")
+    page.context.close()
+    context = browser.new_context()
+    try:
+        again = context.new_page()
+        again.goto(f"{live.base}/login")
+        again.get_by_label("User name").fill("prac-p")
+        again.get_by_label("Password").fill(new)
+        again.get_by_role("button", name="Log in").click()
+        again.wait_for_url(f"{live.base}/")
+    finally:
+        context.close()

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from careis.errors import ConfigError
+from careis.serve.accounts import password_problem
 
 console = Console()
 users_app = typer.Typer(
@@ -24,7 +25,6 @@ users_app = typer.Typer(
 
 ROLE_NAMES = ("commissioner", "federation", "practice", "finance")
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-MIN_PASSWORD = 12
 DATABASE_ENV = "CAREIS_DATABASE_URL"
 
 DatabaseOpt = Annotated[
@@ -97,8 +97,9 @@ def _password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD:
-        raise ConfigError(f"the password must have at least {MIN_PASSWORD} characters.")
+    problem = password_problem(password)
+    if problem:
+        raise ConfigError(problem)
     return password
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from careis.csvio import defuse
 from careis.report.workbook import table_workbook
-from careis.serve import measures, peers, security, views, workflow
+from careis.serve import accounts, measures, peers, security, views, workflow
 from careis.serve.app import (
     SESSION_COOKIE,
     STYLESHEET,
@@ -113,6 +113,69 @@ def logout(ctx: CtxDep) -> Response:
     security.end_session(ctx.db, ctx.session)
     response = _see_other("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+PASSWORD_PAGE = "/account/password"
+
+
+def _password_form(request: Request, status: int, **errors: str) -> Response:
+    """The password form again, saying what was wrong with which field."""
+    return render(
+        request, "password.html.j2", status, errors=errors, changed=False,
+        min_length=accounts.MIN_PASSWORD,
+    )  # fmt: skip
+
+
+@router.get(PASSWORD_PAGE, response_class=HTMLResponse)
+def password_page(request: Request, ctx: CtxDep, changed: str = "") -> Response:
+    """The form to change one's own password (every role); after a change, the confirmation
+    (`?changed=true`: a plain string, so a mangled query shows the form rather than a 422)."""
+    return render(
+        request, "password.html.j2", errors={}, changed=changed == "true",
+        min_length=accounts.MIN_PASSWORD,
+    )  # fmt: skip
+
+
+def _new_password_errors(new: str, again: str) -> dict[str, str]:
+    """What is wrong with the new password (the CLI's rule, `accounts`) and its repetition."""
+    errors = {}
+    problem = accounts.password_problem(new)
+    if problem:
+        errors["new_password"] = problem[0].upper() + problem[1:]
+    if new != again:
+        errors["confirm_password"] = "The two new passwords are not the same."
+    return errors
+
+
+@router.post(PASSWORD_PAGE, response_class=HTMLResponse)
+def change_password(
+    request: Request, ctx: CtxDep, current_password: FormText = "", new_password: FormText = "",
+    confirm_password: FormText = "",
+) -> Response:  # fmt: skip
+    """Change one's own password: CSRF (`context`), the login throttle, the current password
+    (a wrong one counts as a failed login, so the form is no guessing oracle), the CLI's rule.
+    On success every session of the user ends (`workflow.set_password`, audited) and this
+    browser gets a fresh session with a new id."""
+    db, user, client = ctx.db, ctx.user, _client(request)
+    passwords: security.Passwords = request.app.state.settings.passwords
+    if security.throttled(db, user.name, client):
+        workflow.audit(db, user.name, "password_change_throttled", client)
+        db.commit()
+        message = "Too many failed attempts. Try again in 15 minutes."
+        return _password_form(request, 429, current_password=message)
+    if not passwords.verify(user.password_hash, current_password):
+        security.record_failure(db, user.name, client)
+        workflow.audit(db, user.name, "password_change_failed", client)
+        db.commit()
+        return _password_form(request, 400, current_password="The current password is wrong.")
+    errors = _new_password_errors(new_password, confirm_password)
+    if errors:
+        return _password_form(request, 400, **errors)
+    workflow.set_password(db, user.name, passwords.hash(new_password), by=user.name)
+    session = security.new_session(db, user)
+    response = _see_other(f"{PASSWORD_PAGE}?changed=true")
+    set_session_cookie(response, request, session)
     return response
 
 
