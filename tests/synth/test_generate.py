@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from careis.codelists import CodelistLibrary
+from careis.synth.orgs import UNALLOCATED
 from careis.errors import CareisError, ConfigError
 from careis.synth import SynthConfig, expected_patients, generate, ids
 from careis.synth.codes import load_codebook
@@ -325,3 +326,22 @@ def test_a_disabled_scheme_makes_no_scheme_care_plans(make_dataset: Generate) ->
     assert (
         truth["expected_emergency_performance"] == truth["expected_emergency_performance_no_scheme"]
     ).all()
+
+
+def test_a_practice_in_no_pcn_has_no_pcn_or_federation(make_dataset: Generate) -> None:
+    """NHS Digital's practice-to-PCN file gives a practice in no PCN the code "U"
+    ("Unallocated"): that is not a network, so the practice gets no PCN and no federation,
+    and no organisation "U" exists (read as a PCN, it was one "PCN" of 101 practices across
+    35 ICBs)."""
+    chosen = ["A82004", "A82006", "A82013", "A82016", "A82018", "A82019"]  # A82019: "U"
+    folder = make_dataset(practices=chosen, scale=0.02)
+    orgs = read(folder, "organisations").to_pandas()
+    mem = read(folder, "memberships").to_pandas()
+    assert UNALLOCATED not in set(orgs["org_code"])
+    own = mem[mem["practice_code"] == "A82019"]
+    assert sorted(own["group_type"]) == ["icb", "sub_icb"]
+    others = mem[(mem["practice_code"] != "A82019") & (mem["group_type"] == "pcn")]
+    assert sorted(set(others["group_code"])) == ["U08085", "U92223"]
+    assert set(mem.loc[mem["group_type"] == "federation", "practice_code"]) == set(chosen) - {
+        "A82019"
+    }

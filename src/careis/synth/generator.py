@@ -257,7 +257,7 @@ def _truth_table(ctx: Context, sums: dict[str, np.ndarray]) -> pa.Table:
         "practice_name": plan.names,
         "pcn_code": plan.pcn,
         "pcn_code_after_move": [n or c for n, c in zip(plan.new_pcn, plan.pcn, strict=True)],
-        "federation_code": [plan.federation_of_pcn.get(c) for c in plan.pcn],
+        "federation_code": [plan.federation_of_pcn.get(c) if c else None for c in plan.pcn],
         "sub_icb_code": plan.sub_icb,
         "icb_code": plan.icb,
         "list_size_start": plan.list_size,

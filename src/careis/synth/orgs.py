@@ -44,7 +44,7 @@ class PracticePlan:
     codes: list[str]
     names: list[str]
     number: NDArray[np.int64]
-    pcn: list[str]  # PCN at the first generated day
+    pcn: list[str | None]  # PCN at the first generated day (None: in no PCN, see UNALLOCATED)
     sub_icb: list[str]
     icb: list[str]
     cells: NDArray[np.int64]  # (n, 18) scaled list at the start, by model.CELLS
@@ -68,6 +68,14 @@ class PracticePlan:
     @property
     def list_size(self) -> NDArray[np.int64]:
         return self.cells.sum(axis=1)
+
+
+#: The PCN code NHS Digital's practice-to-PCN file gives a practice that is in no PCN
+#: ("Unallocated"; 101 practices in ../shared/data/reference, across 35 ICBs). It is not a
+#: network: such a practice has no PCN and no federation membership. Read as a PCN, it made
+#: one "PCN" of 101 practices spanning England, which tied every ICB's disclosure control
+#: together (issue 17) and rolled up figures no commissioner owns.
+UNALLOCATED = "U"
 
 
 def _code_number(code: str) -> int:
@@ -141,7 +149,7 @@ def plan_practices(config: SynthConfig, table: pd.DataFrame, first_day: int) -> 
         )
 
     provider_codes, provider_names, providers = _providers(table)
-    pcn = table["pcn_code"].tolist()
+    pcn = [None if c == UNALLOCATED else str(c) for c in table["pcn_code"]]
     fed_of, fed_names, auto = _federations(config, table)
     move_day, new_pcn = _moves(config, table, fed_of, first_day)
     plan = PracticePlan(
@@ -166,7 +174,8 @@ def plan_practices(config: SynthConfig, table: pd.DataFrame, first_day: int) -> 
         imputed=imputed,
     )
     for _, row in table.iterrows():
-        plan.group_names[row["pcn_code"]] = ("pcn", row["pcn_name"])
+        if row["pcn_code"] != UNALLOCATED:
+            plan.group_names[row["pcn_code"]] = ("pcn", row["pcn_name"])
         plan.group_names[row["sub_icb_code"]] = ("sub_icb", row["sub_icb_name"])
         plan.group_names[row["icb_code"]] = ("icb", row["icb_name"])
     for code, name in fed_names.items():
@@ -194,8 +203,9 @@ def _providers(table: pd.DataFrame) -> tuple[list[str], list[str], NDArray[np.in
 
 
 def _pcn_sub_icb(table: pd.DataFrame) -> dict[str, str]:
-    """Each PCN's sub-ICB (where most of its selected practices are)."""
-    counts = table.groupby(["pcn_code", "sub_icb_code"]).size().reset_index(name="n")
+    """Each PCN's sub-ICB (where most of its selected practices are); no UNALLOCATED."""
+    allocated = table[table["pcn_code"] != UNALLOCATED]
+    counts = allocated.groupby(["pcn_code", "sub_icb_code"]).size().reset_index(name="n")
     counts = counts.sort_values(["pcn_code", "n", "sub_icb_code"], ascending=[True, False, True])
     return dict(counts.drop_duplicates("pcn_code")[["pcn_code", "sub_icb_code"]].to_numpy())
 
@@ -204,7 +214,7 @@ def _federations(
     config: SynthConfig, table: pd.DataFrame
 ) -> tuple[dict[str, str], dict[str, str], bool]:
     """PCN -> federation code, and federation names (given, or about 3-4 PCNs per group)."""
-    pcns = set(table["pcn_code"])
+    pcns = set(table["pcn_code"]) - {UNALLOCATED}
     if config.federations is not None:
         fed_of: dict[str, str] = {}
         names: dict[str, str] = {}
@@ -260,7 +270,9 @@ def _moves(
     for p, s in sub_of.items():
         pcns_by_sub.setdefault(s, []).append(p)
     candidates = [
-        i for i, p in enumerate(table["pcn_code"]) if len(pcns_by_sub.get(sub_of[p], [])) >= 2
+        i
+        for i, p in enumerate(table["pcn_code"])
+        if p in sub_of and len(pcns_by_sub.get(sub_of[p], [])) >= 2
     ]
     if not candidates:
         return move_day, new_pcn
@@ -308,7 +320,9 @@ def memberships_table(plan: PracticePlan, first_day: int) -> tuple[pa.Table, lis
     for i, code in enumerate(plan.codes):
         old = plan.pcn[i]
         new = plan.new_pcn[i]
-        if new is None:
+        if old is None:  # in no PCN, so in no federation (UNALLOCATED)
+            pass
+        elif new is None:
             rows.append((code, "pcn", old, starts["pcn"], None))
             fed = plan.federation_of_pcn.get(old)
             if fed:

@@ -399,7 +399,8 @@ def _destinations(plan: PracticePlan, p: int, rng: np.random.Generator, n: int) 
     pcn = np.array(plan.pcn)
     sub = np.array(plan.sub_icb)
     others = np.arange(len(plan)) != p
-    pools = [others & (pcn == pcn[p]), others & (sub == sub[p]), others]
+    same_pcn = others & (pcn == pcn[p]) if plan.pcn[p] is not None else np.zeros_like(others)
+    pools = [same_pcn, others & (sub == sub[p]), others]
     weights = np.zeros(len(plan))
     for share, pool in zip((0.5, 0.35, 0.15), pools, strict=True):
         if pool.any():
