@@ -58,12 +58,15 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/runs/{run}/measures.{fmt}"): {
         "commissioner": "all", "federation": "all", "practice": "all",
     },
+    ("GET", "/runs/{run}/results.{fmt}"): {
+        "commissioner": "all", "federation": "all", "practice": "all",
+    },
     **{
         ("GET", f"/runs/{{run}}/measures/{{measure}}/{{code}}{tail}"): {
             "commissioner": "all", "federation": "own", "practice": "own",
         }
         for tail in ("", "/chart.svg", "/chart.png", "/data.{fmt}", "/peers.{fmt}",
-                     "/funnel.svg", "/funnel.png")
+                     "/funnel.svg", "/funnel.png", "/results.{fmt}")
     },
     ("GET", "/runs/{run}/compare/{other}"): {"commissioner": "all"},
     ("GET", "/runs/{run}/compare/{other}/totals.{fmt}"): {"commissioner": "all"},

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from test_access_matrix import MATRIX
-from tiny_run import STATEMENT_PDF
+from tiny_run import STATEMENT_PDF, YEARLY_MEASURE
 
 from careis.serve import routes
 from conftest import ROLE_USER, XLSX, Served, body_text, login, make_app
@@ -46,6 +46,8 @@ PAGES = [
         for role in ("commissioner", "federation", "practice")
     ),
 ]
+#: Logged-in pages with no table (a form only): nothing to download.
+NO_TABLES = {("GET", "/account/password")}
 BLOCK = re.compile(r'<p class="careis-downloads">(.*?)</p>', re.S)
 HREF = re.compile(r'href="([^"]+)"')
 
@@ -66,7 +68,7 @@ def test_the_pages_cover_every_page_route() -> None:
         if isinstance(r, APIRoute) and "GET" in r.methods and r.response_class is HTMLResponse
     }
     assert pages <= set(MATRIX)
-    assert {("GET", path) for _, path, _ in PAGES} == pages
+    assert {("GET", path) for _, path, _ in PAGES} | NO_TABLES == pages
 
 
 def _url(path: str, run: str) -> str:
@@ -80,6 +82,22 @@ def test_every_table_has_csv_and_excel_downloads(
     role: str, path: str, run: str, clients: dict[str, TestClient]
 ) -> None:
     _check_page(clients[role], _url(path, run), patients=role == "practice")
+
+
+@pytest.mark.parametrize("role", ["commissioner", "federation", "practice"])
+def test_a_yearly_measure_has_a_page_with_its_results(
+    role: str, clients: dict[str, TestClient]
+) -> None:
+    """A measure with no monthly series (a proportion for the year) has a page too: no chart,
+    a sentence saying why, its published results for the year and its peers."""
+    url = f"/runs/open/measures/{YEARLY_MEASURE}/A00001"
+    _check_page(clients[role], url, patients=False)
+    page = clients[role].get(url).text
+    assert "is not charted: the run reports it for each period" in page
+    assert "chart.svg" not in page and "Results for the year" in page
+    assert "75.0<br>" in page  # 30 of 40 with a care plan, as published
+    listed = clients[role].get("/runs/open/measures").text
+    assert f'href="/runs/open/measures/{YEARLY_MEASURE}/' in listed
 
 
 def test_the_register_table_of_a_practice_without_worklist(clients: dict[str, TestClient]) -> None:

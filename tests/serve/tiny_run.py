@@ -196,6 +196,31 @@ def _published(hide: bool) -> list[dict[str, object]]:
              "unit": "per 1,000 person-years", "ci_method": "Byar", "suppressed": hidden,
              "suppression": "numerator: secondary" if hidden else ""}
         )  # fmt: skip
+    return rows + _care_plans()
+
+
+#: A measure with no monthly series (a proportion for the year): its page has no chart.
+YEARLY_MEASURE = "care_plan"
+
+
+def _care_plans() -> list[dict[str, object]]:
+    """The performance year's care-plan proportion as published.csv holds it, per practice
+    and group: every practice's register has 40 patients, 30 of them with a plan (each count
+    a multiple of 5, so published as is)."""
+    from careis.measures.stats import wilson
+
+    rows: list[dict[str, object]] = []
+    for level, org in sorted(exact_performance()):
+        n = len(_groups()[(level, org)])
+        num, den = 30 * n, 40 * n
+        lo, hi = wilson(num, den) or (0.0, 0.0)
+        rows.append(
+            {"measure_id": YEARLY_MEASURE, "period": "performance", "period_start": "2024-04-01",
+             "period_end": "2025-03-31", "level": level, "org_code": org, "numerator": num,
+             "denominator": den, "value": f"{num / den * 100:.6f}", "unit": "%",
+             "lower_ci": f"{lo * 100:.6f}", "upper_ci": f"{hi * 100:.6f}", "ci_method": "Wilson",
+             "suppressed": False, "suppression": ""}
+        )  # fmt: skip
     return rows
 
 

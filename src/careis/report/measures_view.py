@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -64,7 +65,7 @@ def build_measures_section(
 ) -> dict[str, Any]:
     """Rows and charts for the template (all inputs already aggregated)."""
     rows = published.to_pylist()
-    headers, measure_rows = _measure_table(evaluated.catalogue, rows, names)
+    headers, measure_rows = measure_table(evaluated.catalogue, rows, names)
     charts = _spc_charts(evaluated, suppression, names, periods)
     funnel_view = _funnel_view(evaluated, rows, names)
     return {
@@ -78,18 +79,27 @@ def build_measures_section(
 
 
 # --------------------------------------------------------------------------- measure table
-def _measure_table(
-    catalogue: dict[str, MeasureInfo], rows: list[dict[str, Any]], names: dict[str, str]
+def measure_table(
+    catalogue: Mapping[str, MeasureInfo],
+    rows: list[dict[str, Any]],
+    names: dict[str, str],
+    orgs: list[tuple[str, str]] | None = None,
 ) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-    """Each measure's published value by sub-ICB and federation, one row a measure and period."""
-    orgs = sorted(
-        {(r["level"], r["org_code"]) for r in rows if r["level"] in TABLE_LEVELS},
-        key=lambda lo: (TABLE_LEVELS.index(lo[0]), lo[1]),
-    )
+    """Each measure's published value by organisation, one row a measure and period: the
+    report's by sub-ICB and federation; `careis serve`'s by the (level, organisation) pairs
+    a user may see, in the same template (`_measures.html.j2`)."""
+    if orgs is None:
+        orgs = sorted(
+            {(r["level"], r["org_code"]) for r in rows if r["level"] in TABLE_LEVELS},
+            key=lambda lo: (TABLE_LEVELS.index(lo[0]), lo[1]),
+        )
     cell = {(r["measure_id"], r["period"], r["level"], r["org_code"]): r for r in rows}
+    periods: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        periods[r["measure_id"]].add(r["period"])
     measure_rows = []
     for mid, info in catalogue.items():
-        for period in sorted({r["period"] for r in rows if r["measure_id"] == mid}):
+        for period in sorted(periods.get(mid, ())):
             cells = [_cell(cell.get((mid, period, level, org)), info.kind) for level, org in orgs]
             measure_rows.append(
                 {

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -83,7 +83,14 @@ def _gbp_signed(value: object) -> str:
 
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("careis.serve", "templates"),
+        # the app's pages first, then the static report's templates they share (its measure
+        # table macro, _measures.html.j2)
+        loader=ChoiceLoader(
+            [
+                PackageLoader("careis.serve", "templates"),
+                PackageLoader("careis.report", "templates"),
+            ]
+        ),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

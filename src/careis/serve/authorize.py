@@ -18,10 +18,12 @@ Rules (role x organisation scope, the user's `org_code`):
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +34,8 @@ from careis.serve import measures, peers
 from careis.serve.measures import Series
 from careis.serve.models import Approval, Run, User
 from careis.serve.runs import Row, RunFolder, manifest_hash, total, valid_name
+
+_T = TypeVar("_T")
 
 #: Patient-level files a practice may download from its own folder (and nobody else may).
 PRACTICE_FILES = frozenset(
@@ -72,77 +76,119 @@ class Rerun:
 
 
 class Folders:
-    """RunFolder objects kept between requests (their CSVs are read once), and the runs'
-    differences (registered runs never change: a changed manifest is refused first)."""
+    """RunFolder objects kept between requests (their CSVs are read once), and what is made
+    from them once per registered run: differences, monthly series, SPC charts, peers and
+    funnels (registered runs never change: a changed manifest is refused first).
+
+    Why a lock per entry: FastAPI runs the pages in a thread pool, and fifty users opening a
+    measure at once would each draw its chart (0.3-1.1 s of CPU) before the first had cached
+    it; the load test's slow tail was exactly that. One request makes an entry; the others
+    wait for it, while entries of other keys are made in parallel.
+    """
 
     def __init__(self) -> None:
         self._by_path: dict[str, RunFolder] = {}
-        self._diffs: dict[tuple[str, ...], list[Difference]] = {}
-        self._series: dict[tuple[str, str], dict[measures.Key, measures.Series]] = {}
-        self._charts: dict[tuple[str, str, measures.Key, bool], dict[str, Any]] = {}
-        self._peers: dict[tuple[str, str, measures.Key], peers.PeerView] = {}
-        self._funnels: dict[tuple[str, str, measures.Key], str] = {}
+        self._made: dict[tuple[Any, ...], Any] = {}
+        self._locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def get(self, record: Run) -> RunFolder:
-        if record.path not in self._by_path:
-            self._by_path[record.path] = RunFolder(Path(record.path))
-        return self._by_path[record.path]
+        with self._guard:
+            if record.path not in self._by_path:
+                self._by_path[record.path] = RunFolder(Path(record.path))
+            return self._by_path[record.path]
+
+    def _once(self, key: tuple[Any, ...], make: Callable[[], _T]) -> _T:
+        """The entry `key`, made by `make` the first time it is asked for (once, by one thread)."""
+        if key in self._made:
+            return cast(_T, self._made[key])
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._made:
+                self._made[key] = make()
+        return cast(_T, self._made[key])
 
     def diff(self, base: RunView, view: RunView) -> list[Difference]:
         """`careis pay diff` of the approved run `base` (run A) and `view` (run B)."""
-        key = (base.record.path, base.record.manifest_hash, view.record.path,
+        key = ("diff", base.record.path, base.record.manifest_hash, view.record.path,
                view.record.manifest_hash)  # fmt: skip
-        if key not in self._diffs:
-            self._diffs[key] = diff_runs(base.folder.root, view.folder.root)
-        return self._diffs[key]
+        return self._once(key, lambda: diff_runs(base.folder.root, view.folder.root))
 
     def series(self, view: RunView) -> dict[measures.Key, measures.Series]:
         """The run's monthly series (read once per registered run)."""
-        key = (view.record.path, view.record.manifest_hash)
-        if key not in self._series:
-            self._series[key] = measures.series_of(view.folder)
-        return self._series[key]
+        key = ("series", view.record.path, view.record.manifest_hash)
+        return self._once(key, lambda: measures.series_of(view.folder))
+
+    def subjects(self, view: RunView) -> dict[measures.Key, measures.Series]:
+        """Every measure and organisation with a page: monthly series and yearly results."""
+        key = ("subjects", view.record.path, view.record.manifest_hash)
+        return self._once(key, lambda: measures.subjects_of(view.folder, self.series(view)))
+
+    def published(self, view: RunView) -> list[dict[str, Any]]:
+        """published.csv typed for the report's measure table (read once per run)."""
+        key = ("published", view.record.path, view.record.manifest_hash)
+        return self._once(key, lambda: measures.published_rows(view.folder))
 
     def chart(self, view: RunView, series: measures.Series, *, draw: bool = True) -> dict[str, Any]:
         """One series' SPC chart and summary, by the report's code (once per run); `draw=False`
-        for the summary alone (a summary table of a hundred series is then instant)."""
-        key = (view.record.path, view.record.manifest_hash,
+        for the summary alone (a summary table of a hundred series is then instant). A
+        measure with yearly results only has no chart: its note says so."""
+        key = ("chart", view.record.path, view.record.manifest_hash,
                (series.measure, series.level, series.org), draw)  # fmt: skip
-        if key not in self._charts:
-            from careis.report.measures_view import spc_series
-
-            info = measures.measure_info(series.measure)
-            suppression, periods = measures.settings_of(view.folder)
-            names = measures.names()
-            chart = spc_series(info, series.level, series.org, series.points, suppression,
-                               names, periods, draw=draw)  # fmt: skip
-            org_name = names.get(series.org, "")
-            chart.update(
-                measure=series.measure, name=info.name, level=series.level.replace("_", "-"),
-                org=series.org, org_name=org_name,
-                sentence=measures.sentence(chart, f"{info.name}, {org_name or series.org}"),
-            )  # fmt: skip
-            self._charts[key] = chart
-        return self._charts[key]
+        if not series.points:
+            return self._once(key, lambda: _not_charted(series))
+        return self._once(key, lambda: _chart(view, series, draw=draw))
 
     def peers(self, view: RunView, series: measures.Series) -> peers.PeerView:
         """The series' organisation against its peers, from published.csv (once per run)."""
-        key = (view.record.path, view.record.manifest_hash,
+        key = ("peers", view.record.path, view.record.manifest_hash,
                (series.measure, series.level, series.org))  # fmt: skip
-        if key not in self._peers:
+
+        def compare() -> peers.PeerView:
             group = peers.peer_group(view.folder.memberships(), series.level, series.org)
             info = measures.measure_info(series.measure)
-            found = peers.compare(info, group, view.folder.published(), measures.names())
-            self._peers[key] = found
-        return self._peers[key]
+            return peers.compare(info, group, view.folder.published(), measures.names())
+
+        return self._once(key, compare)
 
     def funnel(self, view: RunView, series: measures.Series) -> str:
         """The peers' funnel plot as SVG by the report's `funnel_chart` ('' without one)."""
-        key = (view.record.path, view.record.manifest_hash,
+        key = ("funnel", view.record.path, view.record.manifest_hash,
                (series.measure, series.level, series.org))  # fmt: skip
-        if key not in self._funnels:
-            self._funnels[key] = _draw_funnel(self.peers(view, series), series)
-        return self._funnels[key]
+        return self._once(key, lambda: _draw_funnel(self.peers(view, series), series))
+
+
+def _chart(view: RunView, series: measures.Series, *, draw: bool) -> dict[str, Any]:
+    """A monthly series charted by the report's `spc_series`, named for the pages."""
+    from careis.report.measures_view import spc_series
+
+    info = measures.measure_info(series.measure)
+    suppression, periods = measures.settings_of(view.folder)
+    names = measures.names()
+    chart = spc_series(info, series.level, series.org, series.points, suppression,
+                       names, periods, draw=draw)  # fmt: skip
+    org_name = names.get(series.org, "")
+    chart.update(
+        measure=series.measure, name=info.name, level=series.level.replace("_", "-"),
+        org=series.org, org_name=org_name,
+        sentence=measures.sentence(chart, f"{info.name}, {org_name or series.org}"),
+    )  # fmt: skip
+    return chart
+
+
+def _not_charted(series: measures.Series) -> dict[str, Any]:
+    """The chart entry of a measure with no monthly series (its results are for the year)."""
+    info = measures.measure_info(series.measure)
+    org_name = measures.names().get(series.org, "")
+    chart: dict[str, Any] = {
+        "title": f"{info.name}, {org_name or series.org} ({series.org})", "svg": "",
+        "note": "the run reports it for each period, not month by month",
+        "measure": series.measure, "name": info.name, "level": series.level.replace("_", "-"),
+        "org": series.org, "org_name": org_name,
+    }  # fmt: skip
+    chart["sentence"] = measures.sentence(chart, f"{info.name}, {org_name or series.org}")
+    return chart
 
 
 def _draw_funnel(found: peers.PeerView, series: measures.Series) -> str:
@@ -395,6 +441,34 @@ class Authorizer:
         shown.sort(key=lambda s: (s.measure, order[s.level], s.org))
         return view, [self.folders.chart(view, s, draw=False) for s in shown]
 
+    def result_orgs(self, view: RunView) -> list[tuple[str, str]]:
+        """The (level, organisation) pairs of the run's published results this user's
+        measures pages show: the commissioner's sub-ICB and federations (the report's
+        table), a federation or PCN its own and its members, a practice its own."""
+        pairs = {(r["level"], r["org_code"]) for r in self.folders.published(view)}
+        order = {lv: i for i, lv in enumerate(measures.LEVELS)}
+        shown = [p for p in pairs if self._sees_series(view, *p, summary=True)]
+        return sorted(shown, key=lambda p: (order[p[0]], p[1]))
+
+    def measure_results(self, name: str) -> tuple[RunView, dict[str, Any], list[Row]]:
+        """Every measure's published results at the user's organisations: the report's table
+        and its download rows (the commissioner, a federation or PCN, a practice)."""
+        self._require("commissioner", "federation", "practice")
+        view = self.run(name)
+        orgs = self.result_orgs(view)
+        section = measures.results_section(self.folders.published(view), orgs)
+        return view, section, measures.result_rows(view.folder, orgs)
+
+    def measure_result(
+        self, name: str, measure: str, code: str
+    ) -> tuple[RunView, dict[str, Any], list[Row]]:
+        """One measure's published results for one organisation (its page's table)."""
+        view, series = self._series(name, measure, code)
+        rows = [r for r in self.folders.published(view) if r["measure_id"] == measure]
+        orgs = [(series.level, series.org)]
+        section = measures.results_section(rows, orgs)
+        return view, section, measures.result_rows(view.folder, orgs, measure)
+
     def measure_chart(self, name: str, measure: str, code: str) -> tuple[RunView, dict[str, Any]]:
         """One measure's chart for one organisation, within the same scope as `measures`."""
         view, series = self._series(name, measure, code)
@@ -416,7 +490,7 @@ class Authorizer:
         view = self.run(name)
         if not valid_name(measure) or not valid_name(code):
             raise Missing("no such measure or organisation in this run.")
-        found = [s for (m, _, org), s in self.folders.series(view).items()
+        found = [s for (m, _, org), s in self.folders.subjects(view).items()
                  if m == measure and org == code]  # fmt: skip
         shown = [s for s in found if self._sees_series(view, s.level, code, summary=False)]
         own = self.user.org_code

@@ -22,7 +22,7 @@ from careis.errors import DataError
 from careis.measures.results import MeasureInfo
 from careis.measures.suppression import SuppressionConfig
 from careis.periods import Period
-from careis.serve.runs import RunFolder
+from careis.serve.runs import Row, RunFolder
 
 #: Levels a series may be at, in the order the pages list them (the ICB level is left out:
 #: it can cover practices of other commissioners' runs).
@@ -157,3 +157,78 @@ def summary_rows(charts: list[dict[str, Any]]) -> list[dict[str, str]]:
             }
         )  # fmt: skip
     return rows
+
+
+# --------------------------------------------------------------------------- yearly results
+#: published.csv columns the report's measure table reads as numbers.
+NUMBERS = ("numerator", "denominator", "value", "lower_ci", "upper_ci")
+
+
+def published_rows(folder: RunFolder) -> list[dict[str, Any]]:
+    """published.csv typed as the report's measure table reads it (numbers, a boolean
+    `suppressed`), at the pages' levels: the figures anyone may see (docs/disclosure.md)."""
+    rows = []
+    for r in folder.published():
+        if r.get("level") not in LEVELS:
+            continue
+        row: dict[str, Any] = dict(r)
+        try:
+            for col in NUMBERS:
+                row[col] = float(r[col]) if r.get(col) not in (None, "") else None
+        except ValueError as exc:
+            raise DataError(f"{layout.PUBLISHED} has a {col} that is not a number.") from exc
+        row["suppressed"] = str(r.get("suppressed", "")).lower() in ("true", "1", "yes")
+        rows.append(row)
+    return rows
+
+
+def subjects_of(folder: RunFolder, series: dict[Key, Series]) -> dict[Key, Series]:
+    """Every (measure, level, organisation) a measure page can be about: each with a monthly
+    series (charted), and each with only yearly published results (a proportion, a change,
+    a standardised rate...), as a Series with no months, so that every measure has a page."""
+    found = dict(series)
+    for r in folder.published():
+        key = (r.get("measure_id", ""), r.get("level", ""), r.get("org_code", ""))
+        if key[1] in LEVELS and key not in found:
+            found[key] = Series(*key, [])
+    return dict(sorted(found.items()))
+
+
+def catalogue_for(rows: list[dict[str, Any]]) -> dict[str, MeasureInfo]:
+    """The measures of `rows`, in the shipped library's order, then the run's own by id."""
+    ids = {str(r["measure_id"]) for r in rows}
+    shipped = shipped_catalogue()
+    ordered = {m: info for m, info in shipped.items() if m in ids}
+    ordered.update({m: measure_info(m) for m in sorted(ids - set(shipped))})
+    return ordered
+
+
+def results_section(rows: list[dict[str, Any]], orgs: list[tuple[str, str]]) -> dict[str, Any]:
+    """The report's measure table (`careis.report.measures_view.measure_table`) for the
+    (level, organisation) pairs given, from published rows: the same cells, "*" where hidden."""
+    from careis.report.measures_view import measure_table
+
+    headers, table = measure_table(catalogue_for(rows), rows, names(), orgs)
+    return {"headers": headers, "rows": table}
+
+
+RESULT_FIELDS = ["measure_id", "measure", "period", "level", "org_code", "organisation",
+                 "numerator", "denominator", "value", "lower_ci", "upper_ci", "unit",
+                 "suppressed", "suppression"]  # fmt: skip
+
+
+def result_rows(folder: RunFolder, orgs: list[tuple[str, str]], measure: str = "") -> list[Row]:
+    """The published rows of `orgs` (of one measure, if given) as download rows, as text."""
+    wanted = set(orgs)
+    out = []
+    for r in folder.published():
+        if (r.get("level"), r.get("org_code")) not in wanted:
+            continue
+        if measure and r.get("measure_id") != measure:
+            continue
+        out.append(
+            {f: r.get(f, "") for f in RESULT_FIELDS}
+            | {"measure": measure_info(r["measure_id"]).name,
+               "organisation": names().get(r["org_code"], "")}
+        )  # fmt: skip
+    return out

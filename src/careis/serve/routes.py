@@ -348,7 +348,18 @@ def reject(ctx: CtxDep, run: str, reason: FormText = "") -> Response:
 def measures_page(request: Request, ctx: CtxDep, run: str) -> Response:
     """The run's measures and their Making Data Count summary, at the user's levels."""
     view, charts = ctx.az.measures(run)
-    return render(request, "measures.html.j2", **views.measures(ctx.db, view, charts))
+    _, results, _ = ctx.az.measure_results(run)
+    return render(
+        request, "measures.html.j2", results=results, **views.measures(ctx.db, view, charts)
+    )
+
+
+@router.get("/runs/{run}/results.{fmt}")
+def results_download(ctx: CtxDep, run: str, fmt: str) -> Response:
+    """Every measure's published results at the user's organisations (CSV or Excel)."""
+    view, _, rows = ctx.az.measure_results(run)
+    return _download(rows, f"{run}-results", fmt, "Results", (), view.record,
+                     fields=measures.RESULT_FIELDS)  # fmt: skip
 
 
 @router.get("/runs/{run}/measures.{fmt}")
@@ -367,10 +378,19 @@ def measure_page(request: Request, ctx: CtxDep, run: str, measure: str, code: st
     view, chart = ctx.az.measure_chart(run, measure, code)
     points = measures.data_rows(chart) if chart["svg"] else []
     _, found, funnel = ctx.az.measure_peers(run, measure, code)
+    _, results, _ = ctx.az.measure_result(run, measure, code)
     return render(
-        request, "measure.html.j2", chart=chart, points=points,
+        request, "measure.html.j2", chart=chart, points=points, results=results,
         peers=views.peer_values(found, funnel, code), **views.run_values(ctx.db, view),
     )  # fmt: skip
+
+
+@router.get("/runs/{run}/measures/{measure}/{code}/results.{fmt}")
+def measure_results_download(ctx: CtxDep, run: str, measure: str, code: str, fmt: str) -> Response:
+    """One measure's published results for one organisation (CSV or Excel)."""
+    view, _, rows = ctx.az.measure_result(run, measure, code)
+    return _download(rows, f"{run}-{measure}-{code}-results", fmt, "Results", (), view.record,
+                     fields=measures.RESULT_FIELDS)  # fmt: skip
 
 
 def _drawn(chart: dict[str, object]) -> str:
