@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from careis.codelists import CodelistLibrary
-from careis.synth.orgs import UNALLOCATED
 from careis.errors import CareisError, ConfigError
 from careis.synth import SynthConfig, expected_patients, generate, ids
 from careis.synth.codes import load_codebook
+from careis.synth.orgs import UNALLOCATED
 
 from .conftest import Generate
 from .support import TABLES, read
