@@ -113,3 +113,35 @@ def test_unknown_measure_or_organisation_is_not_found(clients: dict[str, TestCli
     assert comm.get(CHART.format("ZZZ99")).status_code == 404
     assert comm.get("/runs/open/measures/emergency_admissions/..%2Fx").status_code == 404
     assert comm.get("/runs/open/measures.pdf").status_code == 404
+
+
+def test_a_cached_entry_is_made_once_however_many_ask_at_once() -> None:
+    """Fifty users opening one measure at the same moment draw its chart once: the others
+    wait for the first (a lock per entry), while other entries are made meanwhile."""
+    import threading
+    import time
+
+    from careis.serve.authorize import Folders
+
+    folders = Folders()
+    made: list[str] = []
+    start = threading.Barrier(12)
+
+    def slow(name: str) -> str:
+        made.append(name)
+        time.sleep(0.05)
+        return name.upper()
+
+    results: list[str] = []
+
+    def ask(key: str) -> None:
+        start.wait()
+        results.append(folders._once(("chart", key), lambda: slow(key)))
+
+    threads = [threading.Thread(target=ask, args=("a" if i % 3 else "b",)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(made) == ["a", "b"]
+    assert sorted(results) == ["A"] * 8 + ["B"] * 4
