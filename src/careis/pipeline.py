@@ -63,7 +63,7 @@ from careis.measures.outputs import write_measure_outputs
 from careis.measures.results import MeasureResults
 from careis.measures.suppression import suppress_results
 from careis.money import ZERO
-from careis.payments.assessable import TableRows, require_assessable
+from careis.payments.assessable import TableRows, not_assessable_note, require_assessable
 from careis.payments.calculate import evaluate as evaluate_payments
 from careis.payments.calculate import judged_with
 from careis.payments.compare import (
@@ -392,6 +392,8 @@ def _payments(
             f"£{total:,.2f} to {providers} providers; "
             f"{len(pay_run.ledger):,} ledger movements balance"
         )
+        if unjudged := not_assessable_note(pay_run.lines):
+            note["note"] += f"; {unjudged}"
     return _Paid(pay_run, membership, joined, practices, names, totals)
 
 
