@@ -101,7 +101,7 @@ def _pay_from_run(run: Path, contract: Path | None, out: Path | None) -> None:
         f"{time.perf_counter() - start:.1f} s. Outputs in [bold]{target}[/bold]"
     )
     if unjudged := not_assessable_note(paid.lines):
-        console.print(f"Not assessable: {unjudged}.")
+        console.print(f"Not assessable: {unjudged}.", markup=False)
 
 
 @app.command("diff")

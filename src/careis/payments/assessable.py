@@ -101,6 +101,11 @@ def _describe(items: Sequence[Unassessable]) -> str:
 NAMED = 5
 
 
+def not_assessable_practices(lines: Iterable[StatementLine]) -> set[str]:
+    """The practices with a line that could not be judged (`met` not_assessable)."""
+    return {line.provider for line in lines if line.met == "not_assessable"}
+
+
 def not_assessable_note(lines: Iterable[StatementLine]) -> str:
     """One sentence per component on the practices whose lines could not be judged ("" when
     none), for the run's log and the report's summary. Why: a component as a whole that
