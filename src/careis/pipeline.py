@@ -63,7 +63,12 @@ from careis.measures.outputs import write_measure_outputs
 from careis.measures.results import MeasureResults
 from careis.measures.suppression import suppress_results
 from careis.money import ZERO
-from careis.payments.assessable import TableRows, require_assessable
+from careis.payments.assessable import (
+    TableRows,
+    not_assessable_note,
+    not_assessable_practices,
+    require_assessable,
+)
 from careis.payments.calculate import evaluate as evaluate_payments
 from careis.payments.calculate import judged_with
 from careis.payments.compare import (
@@ -185,7 +190,9 @@ def run(
     with staged_folder(target) as staging:
         r = _Run(config, reporter or SilentReporter(), RunLayout(staging), worklist_rules=rules)
         report = _run_stages(r, loaded, library, measure_set, measures_only)
-        result = RunResult(out_dir=target, report=None, timings=r.timings, totals=report.totals)
+        result = RunResult(
+            out_dir=target, report=None, timings=r.timings, totals=report.totals, notes=report.notes
+        )
     if report.report:
         result.report = target / report.report.relative_to(r.layout.root)
     if report.workbook:
@@ -198,6 +205,7 @@ class _Outcome:
     report: Path | None = None
     workbook: Path | None = None
     totals: dict[str, Decimal] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # stage -> a sentence to show the user
 
 
 def _run_stages(
@@ -222,6 +230,8 @@ def _run_stages(
             if not measures_only:
                 paid = _payments(r, engine, data.tables, loaded, measured.results)
                 outcome.totals = paid.totals
+                if unjudged := not_assessable_note(paid.pay_run.lines):
+                    outcome.notes["payments"] = f"Not assessable: {unjudged}."
                 write_registers(risk, r.layout, r.config.suppression)
                 _worklists(r, engine, data.tables, library, risk, measured)
                 comparison = _compare(r, loaded, measured.evaluated.results, paid)
@@ -392,6 +402,9 @@ def _payments(
             f"£{total:,.2f} to {providers} providers; "
             f"{len(pay_run.ledger):,} ledger movements balance"
         )
+        if unjudged := not_assessable_practices(pay_run.lines):  # the why: RunResult.notes
+            n = len(unjudged)
+            note["note"] += f"; {n} practice{'s' if n != 1 else ''} not assessable"
     return _Paid(pay_run, membership, joined, practices, names, totals)
 
 

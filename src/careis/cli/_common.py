@@ -118,6 +118,8 @@ def run_stages(cfg: RunConfig, *, measures_only: bool = False) -> RunResult:
         return result
     total = sum(result.timings.values())
     console.print(f"Finished in {total:.1f} s. Outputs in [bold]{result.out_dir}[/bold]")
+    for note in result.notes.values():  # in full: a stage's own note is cut to the screen
+        console.print(note, markup=False)
     if result.report is not None:
         link = f"link=file://{result.report.resolve()}"
         console.print(f"Report: [bold {link}]{result.report}[/bold {link}]")

@@ -87,6 +87,7 @@ def _pay_from_run(run: Path, contract: Path | None, out: Path | None) -> None:
     """`careis pay --run DIR --contract FILE`: statements from the run's results."""
     import time
 
+    from careis.payments.assessable import not_assessable_note
     from careis.payments.from_run import pay_from_run
 
     if contract is None:
@@ -99,6 +100,8 @@ def _pay_from_run(run: Path, contract: Path | None, out: Path | None) -> None:
         f"£{total:,.2f} to {providers} providers from {run} in "
         f"{time.perf_counter() - start:.1f} s. Outputs in [bold]{target}[/bold]"
     )
+    if unjudged := not_assessable_note(paid.lines):
+        console.print(f"Not assessable: {unjudged}.", markup=False)
 
 
 @app.command("diff")

@@ -4,16 +4,21 @@ Why before any money is computed: a component whose measure counts rows of an em
 (no events, so no care plans; no memberships, so no federation to judge) would pay £0 as if
 it were a result - a practice told it earned nothing for care it gave. An empty input is
 unknown, not zero: the run stops with one line naming the component, the table and the fix.
+
+One practice that cannot be judged (in no group at a performance component's level) does not
+stop the run: its line is marked not assessable (careis.payments.components.performance) and
+`not_assessable_note` says how many, and why, in the run's log and the report's summary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from careis.contracts.schema import LoadedContract
 from careis.errors import DataError
 from careis.measures.definitions import MeasureSet
+from careis.payments.lines import StatementLine, level_words
 
 MEASURE_FIELDS = ("measure", "prevalence_measure", "rate_measure")
 # Aggregate levels judged from the memberships table (the alliance is every practice in scope).
@@ -90,3 +95,38 @@ def require_assessable(
 
 def _describe(items: Sequence[Unassessable]) -> str:
     return ", ".join(f"'{u.component}' ({u.why})" for u in items)
+
+
+#: Practices named in the note before "and N more".
+NAMED = 5
+
+
+def not_assessable_practices(lines: Iterable[StatementLine]) -> set[str]:
+    """The practices with a line that could not be judged (`met` not_assessable)."""
+    return {line.provider for line in lines if line.met == "not_assessable"}
+
+
+def not_assessable_note(lines: Iterable[StatementLine]) -> str:
+    """One sentence per component on the practices whose lines could not be judged ("" when
+    none), for the run's log and the report's summary. Why: a component as a whole that
+    cannot be assessed stops the run (above); a practice that cannot be judged on its own
+    (in no group at the level a performance component is judged at) gets a line marked
+    not_assessable and £0, and a commissioner must not find that out from the statements."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for line in lines:
+        if line.met == "not_assessable":
+            by.setdefault((line.component_id, line.measure_level), []).append(line.provider)
+    out = []
+    for (component, level), practices in sorted(by.items()):
+        codes = sorted(set(practices))
+        named = ", ".join(codes[:NAMED]) + (
+            f" and {len(codes) - NAMED} more" if len(codes) > NAMED else ""
+        )
+        one = len(codes) == 1
+        out.append(
+            f"{len(codes)} practice{'' if one else 's'} {'is' if one else 'are'} in no "
+            f"{level_words(level)}, so {'its' if one else 'their'} '{component}' "
+            f"line{'' if one else 's'} {'is' if one else 'are'} not assessable (paid nothing, "
+            f"not counted as missing the target): {named}"
+        )
+    return "; ".join(out)

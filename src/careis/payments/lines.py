@@ -31,8 +31,10 @@ LineKind = Literal[
     "recovery",
 ]
 #: Whether the line's test was met: yes / part (a share earned) / no; gain / loss / nil for a
-#: gain or risk share; "" where the line has no test.
-Met = Literal["yes", "no", "part", "gain", "loss", "nil", ""]
+#: gain or risk share; not_assessable where the practice cannot be judged at all (e.g. it is
+#: in no group at the level a performance component is judged at: not a miss, and paid
+#: nothing); "" where the line has no test.
+Met = Literal["yes", "no", "part", "gain", "loss", "nil", "not_assessable", ""]
 #: When the line is paid: in_year (by the schedule's instalments), year_end (at
 #: reconciliation) or on_day (on `paid_on`, e.g. the day a milestone was reached).
 Paid = Literal["in_year", "year_end", "on_day"]
@@ -166,6 +168,14 @@ def evidence(measure: str, level: str, org: str) -> str:
 def patients(practice: str) -> str:
     """The patient-level evidence, which exists only in the practice's own folder."""
     return f"; patients: practices/{practice}/register.csv"
+
+
+#: A level as a sentence names it ("in no PCN", "judged at sub-ICB level").
+LEVEL_WORDS = {"pcn": "PCN", "federation": "federation", "sub_icb": "sub-ICB", "icb": "ICB"}
+
+
+def level_words(level: str) -> str:
+    return LEVEL_WORDS.get(level, level.replace("_", " "))
 
 
 def show(value: Decimal | None) -> str:

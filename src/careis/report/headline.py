@@ -15,6 +15,7 @@ from typing import Any
 
 from careis.contracts.schema import Contract
 from careis.money import ZERO
+from careis.payments.assessable import not_assessable_note
 from careis.payments.lines import StatementLine
 
 #: Each contract model in one sentence, for readers who did not write the contract.
@@ -75,6 +76,8 @@ class Headline:
     others: list[Recipient] = field(default_factory=list)
     practice_recipients: list[Recipient] = field(default_factory=list)
     performance: dict[str, int] = field(default_factory=dict)
+    #: the practices whose lines could not be judged, and why, in one sentence ("" if none)
+    not_assessable: str = ""
 
     @property
     def recipients(self) -> list[Recipient]:
@@ -100,21 +103,23 @@ def party_roles(contract: Contract) -> dict[str, tuple[str, str]]:
 
 
 def performance_why(line: StatementLine) -> str:
-    """'Met', or which part of a group-target-with-floor test was missed, from its test text.
+    """'Met', 'Not assessable' (a practice in no group at the level the component is judged
+    at: it missed nothing), or which part of a group-target-with-floor test was missed, from
+    its test text.
 
     The test reads e.g. "federation F change -8.91% <= -10.00% [not met]; practice change
     -10.91% <= -5.00% [met]"; a line with one part only is simply met or missed.
     """
     if line.met == "yes":
         return "Met"
+    if line.met == "not_assessable":
+        return "Not assessable"
     if line.met != "no":
         return line.met.capitalize() if line.met else ""
     parts = [p for p in line.test.split("; ") if p.endswith("]")]
     if len(parts) == 2:
         group_ok, own_ok = (not p.endswith("[not met]") for p in parts)
         return WHY_MISSED.get((group_ok, own_ok), "Missed")
-    if "not assessable" in line.test:
-        return "Not assessable"
     return "Missed"
 
 
@@ -150,6 +155,7 @@ def build_headline(
         others=others,
         practice_recipients=practice_recipients,
         performance=dict(sorted(why.items())),
+        not_assessable=not_assessable_note(lines),
     )
 
 

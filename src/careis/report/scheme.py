@@ -58,10 +58,19 @@ class PcnBlock:
     practices: list[Row]
 
 
+#: The block of the practices in no federation (not a federation: never judged, never counted).
+NO_FEDERATION = "(no federation)"
+
+
 @dataclass
 class FederationBlock:
     row: Row
     pcns: list[PcnBlock]
+
+    @property
+    def is_federation(self) -> bool:
+        """False for the practices in no federation, shown together under NO_FEDERATION."""
+        return self.row.code != NO_FEDERATION
 
 
 @dataclass
@@ -138,7 +147,7 @@ def build_view(
 
     by_fed: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
     for code, row in rows.items():
-        fed = membership.get((code, "federation"), "(no federation)")
+        fed = membership.get((code, "federation"), NO_FEDERATION)
         pcn = membership.get((code, "pcn"), "(no PCN)")
         by_fed[fed][pcn].append(row)
     federations = []

@@ -39,6 +39,7 @@ MET_WORDS = {
     "gain": "Gain shared",
     "loss": "Loss shared",
     "nil": "No gain or loss",
+    "not_assessable": "Not assessable",
     "": "",
 }
 

@@ -181,6 +181,7 @@ def _member_row(view: RunView, code: str, floors: dict[str, Decimal | None]) -> 
         r["component_id"]
         for r in performance
         if floors.get(r["component_id"]) is not None
+        and r["met"] != "not_assessable"  # in no group at the level: no floor was tested
         and _num(r["measure_value"]) is not None
         and _num(r["measure_value"]) > -floors[r["component_id"]]  # type: ignore[operator]
     ]
@@ -292,6 +293,10 @@ def practice_rows(practices: list[dict[str, Any]]) -> list[Row]:
     ]  # fmt: skip
 
 
+#: A member's performance line in the download's words (anything else: not met).
+MEMBER_MET = {"yes": "met", "not_assessable": "not assessable"}
+
+
 def member_rows(members: list[dict[str, Any]]) -> list[Row]:
     """A federation's members: each performance line, the floor, the total (no patients)."""
     return [
@@ -299,7 +304,7 @@ def member_rows(members: list[dict[str, Any]]) -> list[Row]:
             "practice": m["code"], "name": m["name"],
             "performance": "; ".join(
                 f"{p['component_id']}: {p['measure_value']}% "
-                f"{'met' if p['met'] == 'yes' else 'not met'}"
+                f"{MEMBER_MET.get(p['met'], 'not met')}"
                 for p in m["performance"]
             ),
             "below_floor": ", ".join(m["below_floor"]), "total": f"{m['total']:.2f}",

@@ -6,6 +6,11 @@ linear); each member's own % change, as tested, must reach the practice floor. T
 writing the lines out: per registered patient with all-or-nothing scaling below the alliance
 (one line per practice, in practice order, stating both tests), and everything else (pots,
 tiers, linear, alliance: one block per group, stating the reduction and the share earned).
+
+A practice in no group at the aggregate level (NHS Digital's practices in no PCN, so in no
+federation) has no target to be judged against: its line is not assessable (`met`
+not_assessable, £0, the test saying why), never "not met", and it takes no part in any
+group's pot, so every other practice is paid exactly as if it were not in scope.
 """
 
 from __future__ import annotations
@@ -19,14 +24,22 @@ from careis.measures import exact
 from careis.measures.results import MeasureInfo
 from careis.money import ZERO, allocate, format_gbp, round_pence, to_decimal
 from careis.payments.components.base import Context, Kind, plain_requirement, what, words
-from careis.payments.lines import Met, StatementLine, as_tested, evidence, quantity4, show
+from careis.payments.lines import (
+    Met,
+    StatementLine,
+    as_tested,
+    evidence,
+    level_words,
+    quantity4,
+    show,
+)
 
 
 @dataclass(frozen=True)
 class Judgement:
     """The performance rule applied to one group of practices."""
 
-    group: str  # "" where the practices have no group at the level; "alliance" for all of them
+    group: str  # the group's code; "alliance" for every practice in scope
     change: Decimal | None  # the aggregate's % change as tested (None: no result)
     earned: Decimal  # share of the pot or rate the aggregate's reduction earns, 0..1
     own: dict[str, Decimal | None]  # each member's own % change as tested
@@ -73,7 +86,8 @@ def _pooled_change(ctx: Context, comp: PerformanceComponent, members: list[str])
 
 
 def groups(ctx: Context, comp: PerformanceComponent) -> dict[str, list[str]]:
-    """The practices judged together: by group at the aggregate level, or all (alliance)."""
+    """The practices judged together: by group at the aggregate level, or all (alliance).
+    Practices in no group at the level are under "" (not judged: `_not_assessable_line`)."""
     out: dict[str, list[str]] = {}
     for p in ctx.practices:
         key = (
@@ -90,7 +104,7 @@ def judge(ctx: Context, comp: PerformanceComponent, group: str, members: list[st
     if comp.aggregate_level == "alliance":
         change = as_tested(_pooled_change(ctx, comp, members))
     else:
-        agg = ctx.result(comp.measure, comp.aggregate_level, group, comp.period) if group else None
+        agg = ctx.result(comp.measure, comp.aggregate_level, group, comp.period)
         change = as_tested(agg["value"]) if agg else None
     own: dict[str, Decimal | None] = {}
     eligible: list[str] = []
@@ -106,18 +120,49 @@ def judge(ctx: Context, comp: PerformanceComponent, group: str, members: list[st
 def pay(
     ctx: Context, comp: PerformanceComponent, earlier: list[StatementLine]
 ) -> list[StatementLine]:
-    judged = {g: judge(ctx, comp, g, members) for g, members in sorted(groups(ctx, comp).items())}
+    grouped = groups(ctx, comp)
+    alone = {p: _not_assessable_line(ctx, comp, p) for p in grouped.pop("", [])}
+    judged = {g: judge(ctx, comp, g, members) for g, members in sorted(grouped.items())}
     if (
         comp.basis == "per_registered_patient"
         and comp.scaling == "all_or_nothing"
         and comp.aggregate_level != "alliance"
     ):
         by_practice = {p: j for j in judged.values() for p in j.own}
-        return [_all_or_nothing_line(ctx, comp, by_practice[p], p) for p in ctx.practices]
-    out = []
+        return [
+            alone[p] if p in alone else _all_or_nothing_line(ctx, comp, by_practice[p], p)
+            for p in ctx.practices
+        ]
+    out = list(alone.values())  # first, where the practices in no group always sorted
     for j in judged.values():
         out.extend(_group_lines(ctx, comp, j))
     return out
+
+
+def _not_assessable_line(ctx: Context, comp: PerformanceComponent, practice: str) -> StatementLine:
+    """A practice in no group at the aggregate level: there is no group's figure to test, so
+    the line is not assessable and pays nothing. Why not "not met": the practice did not miss
+    a target, it has none; a commissioner must see the difference (careis.payments.assessable
+    `not_assessable_note` counts these lines for the run's log and report)."""
+    level = level_words(comp.aggregate_level)
+    row = ctx.result(comp.measure, "practice", practice, comp.period)
+    return StatementLine(
+        provider=practice,
+        component_id=comp.id,
+        component_type=comp.type,
+        description=comp.description or f"Performance: {comp.measure}",
+        measure_id=comp.measure,
+        measure_level=comp.aggregate_level,
+        measure_value=show(as_tested(row["value"]) if row else None),
+        test=f"not assessable: practice {practice} is in no {level}; this component is "
+        f"judged at {level} level",
+        met="not_assessable",
+        quantity=ZERO,
+        rate=ZERO if comp.basis == "pot" else (comp.rate or ZERO),
+        amount=ZERO,
+        evidence=f"payments/memberships.csv [{practice}: no {level}]; "
+        + evidence(comp.measure, "practice", practice),
+    )
 
 
 def _all_or_nothing_line(
@@ -130,7 +175,7 @@ def _all_or_nothing_line(
     target = -comp.target_reduction_percent
     floor = -comp.practice_floor_reduction_percent
     test = (
-        f"{comp.aggregate_level} {j.group or '(none)'} change {show(j.change)}% <= {target:.2f}% "
+        f"{comp.aggregate_level} {j.group} change {show(j.change)}% <= {target:.2f}% "
         f"[{'met' if agg_met else 'not met'}]; practice change {show(j.own[practice])}% <= "
         f"{floor:.2f}% [{'met' if own_met else 'not met'}]"
     )
@@ -149,7 +194,7 @@ def _all_or_nothing_line(
         quantity=qty,
         rate=comp.rate,
         amount=round_pence(qty * comp.rate),
-        evidence=evidence(comp.measure, comp.aggregate_level, j.group or "(none)")
+        evidence=evidence(comp.measure, comp.aggregate_level, j.group)
         + "; "
         + evidence(comp.measure, "practice", practice),
     )
@@ -248,7 +293,7 @@ def _group_lines(ctx: Context, comp: PerformanceComponent, j: Judgement) -> list
     """One line per member: the group's reduction and share earned, then the practice floor."""
     weights = _weights(ctx, comp, j)
     head = (
-        f"{comp.aggregate_level} {j.group or '(none)'} reduction {show(j.reduction)}% "
+        f"{comp.aggregate_level} {j.group} reduction {show(j.reduction)}% "
         f"vs target {comp.target_reduction_percent:.2f}% ({comp.scaling}: "
         f"{j.earned * 100:.2f}% earned)"
     )
