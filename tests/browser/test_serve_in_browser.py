@@ -329,7 +329,8 @@ def test_measures_pages_show_the_reports_charts(browser: Any, live: Live) -> Non
     text = page.locator("main").inner_text()
     assert "Making Data Count summary" in text and "Special cause variation: improvement" in text
     check(browser, page, live, "comm-measures")
-    page.locator("tr", has_text="FEDA").get_by_role("link").click()
+    summary = page.get_by_role("region", name="Making Data Count summary")
+    summary.locator("tr", has_text="FEDA").get_by_role("link").click()
     page.wait_for_url(f"{run}/measures/emergency_admissions/FEDA")
     box = page.locator("figure.careis-chart svg").first.bounding_box()
     assert box is not None and box["width"] > 300  # the inline chart is drawn
@@ -355,6 +356,10 @@ def test_measures_pages_show_the_reports_charts(browser: Any, live: Live) -> Non
     page.goto(f"{run}/measures/emergency_admissions/A00001")
     check(browser, page, live, "prac-m-measure-chart")
     _peers_section(browser, page, live, run)
+    page.goto(f"{run}/measures/care_plan/A00001")  # a measure for the year: no chart
+    text = page.locator("main").inner_text()
+    assert "is not charted" in text and "Results for the year" in text
+    check(browser, page, live, "prac-m-measure-yearly")
     page.context.close()
 
 
