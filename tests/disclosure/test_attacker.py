@@ -210,6 +210,23 @@ def test_the_attacker_finds_what_the_old_rules_gave_away() -> None:
     assert len(score.hidden_recovered) == 1  # then A = N - B
 
 
+def test_small_count_labels_do_not_pin_a_group_of_small_practices() -> None:
+    """Seven practices with 1 patient each in one PCN: every cell is 1-7, so all are hidden
+    and no sum keeps a visible member. Labelled "small count" (1-7), they would give
+    themselves away: the PCN is at least 7 (seven parts of at least 1) and at most 7, so 7,
+    and each practice is 7 - 6 = 1. Protection relabels them "secondary" (any value)."""
+    practices = [f"P{i}" for i in range(7)]
+    groups = {(p, "pcn"): "N" for p in practices}
+    rows = [_row("reg", "practice", p, 1, None) for p in practices]
+    rows.append(_row("reg", "pcn", "N", 7, None))
+    labelled = [{**r, "numerator": None, "suppression": "numerator: small count"} for r in rows]
+    assert len(attacker.attack_rows(labelled, rows, KINDS, groups).hidden_recovered) == 8
+    published = _published(rows, groups)
+    assert all(r["numerator"] is None for r in published)
+    assert attacker.attack_rows(published, rows, KINDS, groups).recovered == 0
+    assert exhaustive_pins(published, rows, groups) == []
+
+
 # --------------------------------------------------------------------------- a real run
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -15,7 +15,14 @@ Why it looks the way it does:
   built once per table (`System`) and reused by every round; only the intervals change;
 - each sum keeps running totals of its parts' ends (updated when a part moves) and an upper
   bound on its widest part (intervals only shrink), so a sum whose widest part fits within
-  both slacks is settled without visiting its parts. The first totals are summed by numpy.
+  both slacks is settled without visiting its parts. The first totals are summed by numpy;
+- before the queue, whole sweeps in numpy (`_sweeps`): every sum narrows its total and parts
+  from the same intervals at once, and each cell keeps the tightest of what its sums say,
+  until a sweep moves nothing. Each sweep is a few passes over the flat array of parts
+  (England's largest ICB: 1.5 million), tens of times faster than visiting them one by one
+  in Python, and a national table needs a dozen rounds of this per ICB. The queue then only
+  confirms the fixed point (or finishes it, if the sweeps were stopped first): applying
+  monotone narrowings in any order, one at a time or all at once, reaches the same intervals.
 """
 
 from __future__ import annotations
@@ -79,7 +86,7 @@ def propagate(
     `system` is `System(sums)` where the caller keeps one across rounds. The work is capped at
     100 evaluations a sum (the sweeps this replaced stopped at 100 rounds)."""
     system = system if system is not None and system.size == len(sums) else System(sums)
-    run = _Run(system, bounds)
+    run = _Run(system, _sweeps(system, bounds))
     queue = deque(range(system.size))
     queued = [True] * system.size
     for _ in range(100 * system.size):
@@ -95,6 +102,99 @@ def propagate(
     out = dict(bounds)
     out.update(zip(system.cells, zip(run.lo, run.hi, strict=True), strict=True))
     return out
+
+
+#: Whole numpy sweeps before the queue takes over (a slow creep of many small narrowings is
+#: then the queue's, with its cap, as before).
+MAX_SWEEPS = 500
+
+
+def _sweeps(system: System, bounds: dict[Cell, tuple[int, int]]) -> dict[Cell, tuple[int, int]]:
+    """`bounds` narrowed by whole sweeps in numpy until one moves nothing (or MAX_SWEEPS);
+    unchanged where int64 could overflow (the queue, in Python's integers, does it all)."""
+    if not system.size or not system.cells:
+        return bounds
+    lo = np.asarray([bounds[c][0] for c in system.cells], dtype=object)
+    hi = np.asarray([bounds[c][1] for c in system.cells], dtype=object)
+    sizes = np.diff(system.indptr)
+    largest = max(abs(int(lo.min())), abs(int(hi.max())), 1)
+    if int(sizes.max(initial=0)) * largest * 4 >= 2**62:
+        return bounds
+    lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+    shape = _SweepShape.of(system)
+    for _ in range(MAX_SWEEPS):
+        new_lo, new_hi = shape.sweep(lo, hi)
+        if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
+            break
+        lo, hi = new_lo, new_hi
+    out = dict(bounds)
+    out.update(zip(system.cells, zip(lo.tolist(), hi.tolist(), strict=True), strict=True))
+    return out
+
+
+class _SweepShape:
+    """A System's arrays arranged for numpy sweeps: each part entry's sum, and the entries
+    and sums grouped by cell (so a cell's tightest bound is one `reduceat`)."""
+
+    def __init__(self, system: System) -> None:
+        sizes = np.diff(system.indptr)
+        self.full = np.flatnonzero(sizes > 0)  # sums with parts (reduceat needs no empties)
+        self.starts = system.indptr[:-1][self.full]
+        self.n = system.size
+        self.indices = system.indices
+        self.owner = np.repeat(np.arange(system.size, dtype=np.int64), sizes)
+        self.totals = np.asarray(system.totals, dtype=np.int64)
+        self.part_order, self.part_cells, self.part_starts = _grouped(self.indices)
+        self.total_order, self.total_cells, self.total_starts = _grouped(self.totals)
+
+    @classmethod
+    def of(cls, system: System) -> _SweepShape:
+        shape = getattr(system, "_sweep_shape", None)
+        if shape is None:
+            shape = cls(system)
+            system._sweep_shape = shape  # type: ignore[attr-defined]  # built once a table
+        return shape
+
+    def sweep(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every sum's narrowing from the same intervals; each cell's tightest result."""
+        part_lo, part_hi = lo[self.indices], hi[self.indices]
+        lo_sum = np.zeros(self.n, dtype=np.int64)
+        hi_sum = np.zeros(self.n, dtype=np.int64)
+        if len(self.full):
+            lo_sum[self.full] = np.add.reduceat(part_lo, self.starts)
+            hi_sum[self.full] = np.add.reduceat(part_hi, self.starts)
+        t_lo = np.maximum(lo[self.totals], lo_sum)
+        t_hi = np.minimum(hi[self.totals], hi_sum)
+        new_lo, new_hi = lo.copy(), hi.copy()
+        _tighten(new_lo, new_hi, t_lo, t_hi, self.total_order, self.total_cells,
+                 self.total_starts)  # fmt: skip
+        if len(self.indices):
+            p_lo = t_lo[self.owner] - (hi_sum[self.owner] - part_hi)
+            p_hi = t_hi[self.owner] - (lo_sum[self.owner] - part_lo)
+            _tighten(new_lo, new_hi, p_lo, p_hi, self.part_order, self.part_cells,
+                     self.part_starts)  # fmt: skip
+        return new_lo, new_hi
+
+
+def _grouped(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The order that groups `cells` by cell, the cells, and where each one's group starts."""
+    order = np.argsort(cells, kind="stable")
+    ordered = cells[order]
+    if not len(ordered):
+        return order, ordered, ordered
+    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return order, ordered[first], first
+
+
+def _tighten(
+    lo: np.ndarray, hi: np.ndarray, new_lo: np.ndarray, new_hi: np.ndarray,
+    order: np.ndarray, cells: np.ndarray, starts: np.ndarray,
+) -> None:  # fmt: skip
+    """lo/hi of each cell in `cells` raised/lowered to the tightest of its entries."""
+    if not len(order):
+        return
+    lo[cells] = np.maximum(lo[cells], np.maximum.reduceat(new_lo[order], starts))
+    hi[cells] = np.minimum(hi[cells], np.minimum.reduceat(new_hi[order], starts))
 
 
 def _totals(system: System, los: list[int], his: list[int]) -> tuple[list[int], ...]:

@@ -17,7 +17,9 @@ ROUNDING_MULTIPLE = 5, ratio = rounded numerator / rounded denominator):
    such sum may hold exactly one hidden cell; cells with the same exact value at the same
    organisation (one measure's denominator is another's numerator) are hidden together;
 5. a final check attacks the result the way an outsider would (interval arithmetic over all
-   those sums) and hides any further cell whose exact value it could pin down.
+   those sums) and hides any further cell whose exact value it could pin down; a hidden cell
+   it pins gets a neighbour hidden in each sum that pins it, or, where all its sums are
+   hidden, loses the "small count" (1-7) labels that pin it (they become "secondary").
 
 Zero is not disclosive and is shown. Suppression never applies to a practice's own
 patient-level view.
@@ -30,7 +32,7 @@ reason given, while its counts follow the rules above.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
@@ -288,6 +290,7 @@ def _attack(plan: _Plan) -> bool:
         plan.system = System(system)  # the same sums every round: built once
     bounds = {c: interval_of(plan, c) for c in plan.exact}
     narrowed = propagate(bounds, system, plan.system)
+    hidden_in = plan.hidden_counts()
     changed = False
     for cell, (lo, hi) in sorted(narrowed.items()):
         if lo != hi or bounds[cell][0] == bounds[cell][1]:
@@ -295,13 +298,87 @@ def _attack(plan: _Plan) -> bool:
         if cell not in plan.hidden:
             changed |= plan.hide(cell)
             continue
-        for i in plan.sums_of(cell):  # hidden but pinned: hide a neighbour in its sums
+        pinning = _pinning_sums(plan, narrowed, cell, hidden_in)
+        if not pinning:
+            changed |= _unpin_closed(plan, cell)
+        for i in pinning:
             total, parts = plan.sums[i]
             visible = [c for c in (total, *parts) if c not in plan.hidden]
-            if visible:
+            if visible:  # (hiding in an earlier pinning sum may have closed this one)
                 changed |= plan.hide(min(visible, key=lambda c: plan.exact[c]))
-                break
     return changed
+
+
+def _unpin_closed(plan: _Plan, cell: Cell) -> bool:
+    """A pinned hidden cell every sum of which is hidden: what pins it is what the hidden
+    cells' labels say (a "small count" is 1-7) or a visible cell further away. Its own and
+    its sums' "small count" labels become "secondary" (any value), which tells no range;
+    where there are none, the nearest visible cell through the sums is hidden.
+
+    Why: in England in miniature (most practice counts 1-7) whole PCNs and federations are
+    hidden, and a PCN's 1-7 practices under a federation narrowed from above left a count
+    pinned with nothing beside it left to hide (9,197 cells before this rule)."""
+    members = {cell}
+    for i in plan.sums_of(cell):
+        total, parts = plan.sums[i]
+        members.update((total, *parts))
+    changed = False
+    for c in sorted(members):
+        if plan.hidden.get(c) == SMALL:
+            plan.hidden[c] = SECONDARY
+            changed = True
+    if changed:
+        return True
+    nearest = _nearest_visible(plan, cell)
+    return nearest is not None and plan.hide(nearest)
+
+
+def _nearest_visible(plan: _Plan, cell: Cell) -> Cell | None:
+    """The smallest visible member of the first sum with one, breadth first from `cell`."""
+    hidden_in = plan.hidden_counts()
+    seen, queue, done = {cell}, deque([cell]), set()
+    while queue:
+        for i in plan.sums_of(queue.popleft()):
+            if i in done:
+                continue
+            done.add(i)
+            total, parts = plan.sums[i]
+            if hidden_in[i] < 1 + len(parts):
+                visible = [c for c in (total, *parts) if c not in plan.hidden]
+                return min(visible, key=lambda c: (plan.exact[c], c))
+            for c in (total, *parts):
+                if c not in seen:
+                    seen.add(c)
+                    queue.append(c)
+    return None
+
+
+def _pinning_sums(
+    plan: _Plan, narrowed: Mapping[Cell, tuple[int, int]], cell: Cell, hidden_in: list[int]
+) -> list[int]:
+    """The sums with a visible member in which a pinned hidden cell is pinned: those that
+    alone, from the others' narrowed intervals, leave it one value; else the first sum with
+    a visible member (the pin then comes from several sums together).
+
+    Why each pinning sum and not the first sum with a visible member: that sum need not be
+    what pins the cell, so hiding in it left the cell pinned and the next round hid again,
+    one neighbour a round; England in miniature (most practice counts 1-7) took hundreds
+    of rounds per ICB (issue 17)."""
+    open_sums = [i for i in plan.sums_of(cell) if hidden_in[i] < 1 + len(plan.sums[i][1])]
+    pinning = [i for i in open_sums if _width_in(plan.sums[i], narrowed, cell) <= 0]
+    return pinning or open_sums[:1]
+
+
+def _width_in(
+    one: tuple[Cell, list[Cell]], narrowed: Mapping[Cell, tuple[int, int]], cell: Cell
+) -> int:
+    """How wide `cell`'s interval is by this one sum, the other members as narrowed."""
+    total, parts = one
+    if cell == total:
+        return sum(narrowed[p][1] - narrowed[p][0] for p in parts)
+    lo = narrowed[total][0] - sum(narrowed[p][1] for p in parts if p != cell)
+    hi = narrowed[total][1] - sum(narrowed[p][0] for p in parts if p != cell)
+    return min(hi, narrowed[cell][1]) - max(lo, narrowed[cell][0])
 
 
 def protect(plan: _Plan) -> None:
