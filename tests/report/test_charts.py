@@ -94,3 +94,19 @@ def test_spc_chart_is_no_wider_than_its_plot_and_scales() -> None:
     # the plot (680) plus the y axis and its title, the x labels' overhang and some padding
     assert float(size.group(1)) <= SPC_WIDTH + 120, size.group(1)
     assert "Making Data Count default" in svg  # the note is still there, wrapped
+
+
+def test_a_national_run_has_charts_not_a_crash() -> None:
+    """England's 6,410 practices: the scatter of every practice draws (Altair's 5,000-row
+    guard for browser charts does not apply to careis's offline SVGs), and the one-bar-a-
+    practice change chart is left out above MAX_BARS (its table has every practice)."""
+    from careis.report.charts import MAX_BARS, change_by_practice, concordance_vs_change
+
+    rows = [
+        {"label": f"P{i:05d}", "federation": f"F{i % 40}", "change": (i % 41) - 20.0,
+         "care_plan_pct": 40.0 + i % 50, "list_size": 1000 + i}
+        for i in range(6410)
+    ]  # fmt: skip
+    assert concordance_vs_change(rows).startswith("<svg")
+    assert change_by_practice(rows, 10.0, 5.0) == ""
+    assert change_by_practice(rows[:MAX_BARS], 10.0, 5.0).startswith("<svg")

@@ -48,7 +48,11 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
         .configure_header(labelFontSize=13, titleFontSize=13)
         .configure_title(fontSize=14)
     )
-    spec: dict[str, Any] = readable.to_dict(validate=False)
+    # Altair refuses a chart of more than 5,000 rows (a guard for browser charts); ours are
+    # aggregates rendered offline, and England's 6,410 practices in one scatter crashed the
+    # report with a traceback (issue 17)
+    with alt.data_transformers.enable("default", max_rows=None):
+        spec: dict[str, Any] = readable.to_dict(validate=False)
     pending = _PENDING.get()
     if pending is not None:  # inside deferred_svgs: drawn later, with the others
         pending.append(spec)
@@ -105,15 +109,21 @@ def with_tooltips(svg: str) -> str:
     return _MARK.sub(titled, svg)
 
 
+#: The most practices the change chart draws one bar each for (an ICB has ~200-400).
+MAX_BARS = 500
+
+
 def change_by_practice(
     rows: list[dict[str, Any]], target: float | None, floor: float | None
 ) -> str:
     """Bar chart of each practice's % change in emergency admissions, grouped by federation.
 
     Reference lines show the aggregate target and the practice floor (as negative changes).
+    Not drawn for more than MAX_BARS practices (one bar each would be a chart thousands of
+    pixels high; the practices table has every practice's change).
     """
     df = pd.DataFrame(rows)
-    if df.empty:
+    if df.empty or len(df) > MAX_BARS:
         return ""
     df = df.dropna(subset=["change"])
     if df.empty:
