@@ -212,3 +212,33 @@ def test_the_note_counts_and_names_the_first_five(tmp_path: Path) -> None:
         "nothing, not counted as missing the target): X0, X1, X2, X3, X4 and 2 more"
     )
     assert not_assessable_note([line for line in run.lines if line.provider == "A"]) == ""
+
+
+def test_a_practice_without_its_own_figure_is_not_assessable(tmp_path: Path) -> None:
+    # C has no change figure of its own (no baseline admissions, say): its floor cannot be
+    # tested, so its line is not assessable, not "not met"; A and B are paid as before
+    # (F1 -12% meets the target: A 1000 x £2 = £2,000, B 2000 x £2 = £4,000).
+    figures = {("federation", "F1"): -12.0, ("practice", "A"): -15.0, ("practice", "B"): -8.0}
+    run = evaluate(perf_contract(tmp_path), results(lists(SIZES) + change(figures)), SIZES, FED)
+    lines = by_practice(run)
+    assert amounts(run)["A"] == Decimal("2000.00") and amounts(run)["B"] == Decimal("4000.00")
+    c = lines["C"]
+    assert c.met == "not_assessable" and c.amount == Decimal(0) and c.measure_org == "F1"
+    assert c.test == (
+        "not assessable: practice C has no emergency_admissions_change figure for the "
+        "performance period, so its floor cannot be tested"
+    )
+    note = not_assessable_note(run.lines)
+    assert "1 practice has no figure to test (its own or its federation's)" in note
+    assert "'perf' line is not assessable" in note and ": C" in note
+
+
+def test_a_group_without_a_figure_leaves_its_members_not_assessable(tmp_path: Path) -> None:
+    # F1 has no change figure: its target cannot be tested, so no member is "not met"
+    figures = {("practice", p): -15.0 for p in "ABC"} | {("practice", "X"): -20.0}
+    run = evaluate(perf_contract(tmp_path), results(lists(SIZES) + change(figures)), SIZES, FED)
+    lines = by_practice(run)
+    for p in "ABC":
+        assert lines[p].met == "not_assessable" and lines[p].amount == Decimal(0)
+        assert lines[p].test.startswith("not assessable: federation F1 has no ")
+    assert_not_assessable(lines["X"], Decimal("2.00"))

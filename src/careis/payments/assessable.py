@@ -112,21 +112,26 @@ def not_assessable_note(lines: Iterable[StatementLine]) -> str:
     cannot be assessed stops the run (above); a practice that cannot be judged on its own
     (in no group at the level a performance component is judged at) gets a line marked
     not_assessable and £0, and a commissioner must not find that out from the statements."""
-    by: dict[tuple[str, str], list[str]] = {}
+    by: dict[tuple[str, str, bool], list[str]] = {}
     for line in lines:
-        if line.met == "not_assessable":
-            by.setdefault((line.component_id, line.measure_level), []).append(line.provider)
+        if line.met == "not_assessable":  # in no group (no measure_org), or a figure missing
+            key = (line.component_id, line.measure_level, bool(line.measure_org))
+            by.setdefault(key, []).append(line.provider)
     out = []
-    for (component, level), practices in sorted(by.items()):
+    for (component, level, grouped), practices in sorted(by.items()):
         codes = sorted(set(practices))
         named = ", ".join(codes[:NAMED]) + (
             f" and {len(codes) - NAMED} more" if len(codes) > NAMED else ""
         )
         one = len(codes) == 1
+        why = (
+            f"{'has' if one else 'have'} no figure to test (its own or its {level_words(level)}'s)"
+            if grouped
+            else f"{'is' if one else 'are'} in no {level_words(level)}"
+        )
         out.append(
-            f"{len(codes)} practice{'' if one else 's'} {'is' if one else 'are'} in no "
-            f"{level_words(level)}, so {'its' if one else 'their'} '{component}' "
-            f"line{'' if one else 's'} {'is' if one else 'are'} not assessable (paid nothing, "
-            f"not counted as missing the target): {named}"
+            f"{len(codes)} practice{'' if one else 's'} {why}, so {'its' if one else 'their'} "
+            f"'{component}' line{'' if one else 's'} {'is' if one else 'are'} not assessable "
+            f"(paid nothing, not counted as missing the target): {named}"
         )
     return "; ".join(out)

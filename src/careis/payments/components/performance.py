@@ -130,7 +130,7 @@ def pay(
     ):
         by_practice = {p: j for j in judged.values() for p in j.own}
         return [
-            alone[p] if p in alone else _all_or_nothing_line(ctx, comp, by_practice[p], p)
+            alone[p] if p in alone else _judged_line(ctx, comp, by_practice[p], p)
             for p in ctx.practices
         ]
     out = list(alone.values())  # first, where the practices in no group always sorted
@@ -139,7 +139,9 @@ def pay(
     return out
 
 
-def _not_assessable_line(ctx: Context, comp: PerformanceComponent, practice: str) -> StatementLine:
+def _not_assessable_line(
+    ctx: Context, comp: PerformanceComponent, practice: str, why: str = "", group: str = ""
+) -> StatementLine:
     """A practice in no group at the aggregate level: there is no group's figure to test, so
     the line is not assessable and pays nothing. Why not "not met": the practice did not miss
     a target, it has none; a commissioner must see the difference (careis.payments.assessable
@@ -154,15 +156,41 @@ def _not_assessable_line(ctx: Context, comp: PerformanceComponent, practice: str
         measure_id=comp.measure,
         measure_level=comp.aggregate_level,
         measure_value=show(as_tested(row["value"]) if row else None),
-        test=f"not assessable: practice {practice} is in no {level}; this component is "
+        test=why
+        or f"not assessable: practice {practice} is in no {level}; this component is "
         f"judged at {level} level",
         met="not_assessable",
         quantity=ZERO,
         rate=ZERO if comp.basis == "pot" else (comp.rate or ZERO),
         amount=ZERO,
-        evidence=f"payments/memberships.csv [{practice}: no {level}]; "
+        measure_org=group,
+        evidence=(
+            evidence(comp.measure, comp.aggregate_level, group)
+            if group
+            else f"payments/memberships.csv [{practice}: no {level}]"
+        )
+        + "; "
         + evidence(comp.measure, "practice", practice),
     )
+
+
+def _judged_line(
+    ctx: Context, comp: PerformanceComponent, j: Judgement, practice: str
+) -> StatementLine:
+    """The all-or-nothing line, or not assessable where a figure it tests is missing: the
+    group's change (no baseline admissions, say) or the practice's own. Why not "not met":
+    a test with no figure was not failed, it could not be made (the project's rule: unusable
+    input marks a line not assessable, never a £0 result)."""
+    level = level_words(comp.aggregate_level)
+    if j.change is None:
+        why = (f"not assessable: {level} {j.group} has no {comp.measure} figure for the "
+               f"{comp.period} period, so its target cannot be tested")  # fmt: skip
+        return _not_assessable_line(ctx, comp, practice, why, j.group)
+    if j.own[practice] is None:
+        why = (f"not assessable: practice {practice} has no {comp.measure} figure for the "
+               f"{comp.period} period, so its floor cannot be tested")  # fmt: skip
+        return _not_assessable_line(ctx, comp, practice, why, j.group)
+    return _all_or_nothing_line(ctx, comp, j, practice)
 
 
 def _all_or_nothing_line(
