@@ -142,6 +142,10 @@ class _Plan:
                     self.in_sums[c].append(i)
         return self.in_sums.get(cell, [])
 
+    def has_visible(self, i: int) -> bool:
+        """Whether sum i has a member not hidden (by its hidden count, not by looking)."""
+        return self.hidden_counts()[i] < 1 + len(self.sums[i][1])
+
     def hidden_counts(self) -> list[int]:
         """How many members of each sum are hidden: counted once, then kept by hide()."""
         if self.hidden_in is None:
@@ -290,7 +294,6 @@ def _attack(plan: _Plan) -> bool:
         plan.system = System(system)  # the same sums every round: built once
     bounds = {c: interval_of(plan, c) for c in plan.exact}
     narrowed = propagate(bounds, system, plan.system)
-    hidden_in = plan.hidden_counts()
     changed = False
     for cell, (lo, hi) in sorted(narrowed.items()):
         if lo != hi or bounds[cell][0] == bounds[cell][1]:
@@ -298,7 +301,7 @@ def _attack(plan: _Plan) -> bool:
         if cell not in plan.hidden:
             changed |= plan.hide(cell)
             continue
-        pinning = _pinning_sums(plan, narrowed, cell, hidden_in)
+        pinning = _pinning_sums(plan, narrowed, cell)
         if not pinning:
             changed |= _unpin_closed(plan, cell)
         for i in pinning:
@@ -335,7 +338,6 @@ def _unpin_closed(plan: _Plan, cell: Cell) -> bool:
 
 def _nearest_visible(plan: _Plan, cell: Cell) -> Cell | None:
     """The smallest visible member of the first sum with one, breadth first from `cell`."""
-    hidden_in = plan.hidden_counts()
     seen, queue, done = {cell}, deque([cell]), set()
     while queue:
         for i in plan.sums_of(queue.popleft()):
@@ -343,7 +345,7 @@ def _nearest_visible(plan: _Plan, cell: Cell) -> Cell | None:
                 continue
             done.add(i)
             total, parts = plan.sums[i]
-            if hidden_in[i] < 1 + len(parts):
+            if plan.has_visible(i):
                 visible = [c for c in (total, *parts) if c not in plan.hidden]
                 return min(visible, key=lambda c: (plan.exact[c], c))
             for c in (total, *parts):
@@ -353,9 +355,7 @@ def _nearest_visible(plan: _Plan, cell: Cell) -> Cell | None:
     return None
 
 
-def _pinning_sums(
-    plan: _Plan, narrowed: Mapping[Cell, tuple[int, int]], cell: Cell, hidden_in: list[int]
-) -> list[int]:
+def _pinning_sums(plan: _Plan, narrowed: Mapping[Cell, tuple[int, int]], cell: Cell) -> list[int]:
     """The sums with a visible member in which a pinned hidden cell is pinned: those that
     alone, from the others' narrowed intervals, leave it one value; else the first sum with
     a visible member (the pin then comes from several sums together).
@@ -364,7 +364,7 @@ def _pinning_sums(
     what pins the cell, so hiding in it left the cell pinned and the next round hid again,
     one neighbour a round; England in miniature (most practice counts 1-7) took hundreds
     of rounds per ICB (issue 17)."""
-    open_sums = [i for i in plan.sums_of(cell) if hidden_in[i] < 1 + len(plan.sums[i][1])]
+    open_sums = [i for i in plan.sums_of(cell) if plan.has_visible(i)]
     pinning = [i for i in open_sums if _width_in(plan.sums[i], narrowed, cell) <= 0]
     return pinning or open_sums[:1]
 

@@ -34,6 +34,7 @@ from careis.serve import measures, peers
 from careis.serve.measures import Series
 from careis.serve.models import Approval, Run, User
 from careis.serve.runs import Row, RunFolder, manifest_hash, total, valid_name
+from careis.serve.statement import StatementRun, statement_run
 
 _T = TypeVar("_T")
 
@@ -130,6 +131,12 @@ class Folders:
         key = ("published", view.record.path, view.record.manifest_hash)
         return self._once(key, lambda: measures.published_rows(view.folder))
 
+    def statement_run(self, view: RunView) -> StatementRun:
+        """What every statement of the run shares (its contract, ledger, reference), read once
+        per run rather than on every practice page."""
+        key = ("statement_run", view.record.path, view.record.manifest_hash)
+        return self._once(key, lambda: statement_run(view.folder))
+
     def chart(self, view: RunView, series: measures.Series, *, draw: bool = True) -> dict[str, Any]:
         """One series' SPC chart and summary, by the report's code (once per run); `draw=False`
         for the summary alone (a summary table of a hundred series is then instant). A
@@ -168,26 +175,27 @@ def _chart(view: RunView, series: measures.Series, *, draw: bool) -> dict[str, A
     names = measures.names()
     chart = spc_series(info, series.level, series.org, series.points, suppression,
                        names, periods, draw=draw)  # fmt: skip
-    org_name = names.get(series.org, "")
-    chart.update(
-        measure=series.measure, name=info.name, level=series.level.replace("_", "-"),
-        org=series.org, org_name=org_name,
-        sentence=measures.sentence(chart, f"{info.name}, {org_name or series.org}"),
-    )  # fmt: skip
-    return chart
+    return _named(chart, series)
 
 
 def _not_charted(series: measures.Series) -> dict[str, Any]:
     """The chart entry of a measure with no monthly series (its results are for the year)."""
     info = measures.measure_info(series.measure)
+    org = measures.names().get(series.org, "") or series.org
+    chart = {"title": f"{info.name}, {org} ({series.org})", "svg": "",
+             "note": "the run reports it for each period, not month by month"}  # fmt: skip
+    return _named(chart, series)
+
+
+def _named(chart: dict[str, Any], series: measures.Series) -> dict[str, Any]:
+    """A chart entry with what the pages name it by, and its one-sentence summary."""
+    info = measures.measure_info(series.measure)
     org_name = measures.names().get(series.org, "")
-    chart: dict[str, Any] = {
-        "title": f"{info.name}, {org_name or series.org} ({series.org})", "svg": "",
-        "note": "the run reports it for each period, not month by month",
-        "measure": series.measure, "name": info.name, "level": series.level.replace("_", "-"),
-        "org": series.org, "org_name": org_name,
-    }  # fmt: skip
-    chart["sentence"] = measures.sentence(chart, f"{info.name}, {org_name or series.org}")
+    chart.update(
+        measure=series.measure, name=info.name, level=series.level.replace("_", "-"),
+        org=series.org, org_name=org_name,
+        sentence=measures.sentence(chart, f"{info.name}, {org_name or series.org}"),
+    )  # fmt: skip
     return chart
 
 

@@ -272,7 +272,8 @@ def practice_page(request: Request, ctx: CtxDep, run: str, code: str) -> Respons
         "lines": downloads(f"{base}/statement", "the statement", pdf=pdf),
         "when": downloads(f"{base}/schedule", "the payment dates"),
     }
-    statement = statement_html(view.folder, code, values["name"], after)
+    run_shared = ctx.az.folders.statement_run(view)
+    statement = statement_html(view.folder, code, values["name"], after, run_shared)
     return render(
         request, "practice.html.j2", register=register, worklist=worklist, files=files,
         statement=statement, **values,
@@ -296,7 +297,7 @@ def statement_download(ctx: CtxDep, run: str, code: str, fmt: str) -> Response:
 def schedule_download(ctx: CtxDep, run: str, code: str, fmt: str) -> Response:
     """The statement's payment dates (net amount by date), whoever may see the statement."""
     view, _ = ctx.az.statement(run, code)
-    rows = schedule_rows(view.folder, code)
+    rows = schedule_rows(view.folder, code, ctx.az.folders.statement_run(view))
     return _download(rows, f"{run}-{code}-schedule", fmt, "Payment dates", {"amount"},
                      view.record, fields=SCHEDULE_FIELDS)  # fmt: skip
 

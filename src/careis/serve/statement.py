@@ -60,11 +60,15 @@ def statement_run(folder: RunFolder) -> StatementRun:
     )
 
 
-def statement_html(folder: RunFolder, code: str, name: str, after: dict[str, Markup]) -> Markup:
+def statement_html(
+    folder: RunFolder, code: str, name: str, after: dict[str, Markup],
+    run: StatementRun | None = None,
+) -> Markup:  # fmt: skip
     """The statement of practice `code` as statement_body.html.j2 renders it (headings one
     level down, for a page that has its own), its tables in labelled scroll regions, each
-    followed by `after[table]` (the page's download links: `lines`, `when`)."""
-    run = statement_run(folder)
+    followed by `after[table]` (the page's download links: `lines`, `when`). `run` is
+    `statement_run(folder)`, which the app keeps once per registered run (`Folders`)."""
+    run = run or statement_run(folder)
     try:
         lines = [StatementLine.from_row(r) for r in folder.practice_statement(code)]
     except (ValueError, KeyError) as exc:
@@ -84,10 +88,12 @@ def statement_html(folder: RunFolder, code: str, name: str, after: dict[str, Mar
 SCHEDULE_FIELDS = ["payment_date", "amount"]
 
 
-def schedule_rows(folder: RunFolder, code: str) -> list[dict[str, str]]:
+def schedule_rows(
+    folder: RunFolder, code: str, run: StatementRun | None = None
+) -> list[dict[str, str]]:
     """The statement's "When it is paid" table as download rows: net money to the practice
     by payment date, from the run's ledger (the rows sum to the statement's total)."""
-    ledger = statement_run(folder).pay_run.ledger
+    ledger = (run or statement_run(folder)).pay_run.ledger
     return [
         {"payment_date": d.isoformat(), "amount": f"{a:.2f}"} for d, a in schedule(ledger, code)
     ]
